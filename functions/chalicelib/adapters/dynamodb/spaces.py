@@ -1,0 +1,185 @@
+"""Spaces in the single table.
+
+``SPACE#<id>/META`` holds the Space; co-host and speaker ids are string sets so caps hold under
+concurrent changes (``size()`` in the condition). Lists come from GSI2, a sparse index that only
+holds live and scheduled Spaces: ``LIST#<state>`` and, through one ``SPACE#<id>/TOPIC#<t>`` item
+per topic, ``LIST#<state>#TOPIC#<t>``, sorted by ``<start time>#<id>``. GSI1 lists a host's
+Spaces (``HOST#<id>``). No request path scans.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from ...domain.errors import InvalidState, NotFound
+from ...domain.spaces import MAX_UPCOMING_PER_HOST, Space, SpaceState
+from ...domain.errors import Conflict
+from .table import Table, TransactionCanceled, serialize, values
+
+LISTED_STATES = (SpaceState.live, SpaceState.scheduled)
+_SET_FIELDS = ("cohost_ids", "speaker_ids")
+
+
+def _key(space_id: str) -> dict[str, Any]:
+    return serialize({"PK": f"SPACE#{space_id}", "SK": "META"})
+
+
+def list_key(state: SpaceState, topic: str | None = None) -> str:
+    return f"LIST#{state.value}" + (f"#TOPIC#{topic}" if topic else "")
+
+
+def sort_key(space: Space) -> str:
+    return f"{space.sort_time.isoformat()}#{space.id}"
+
+
+def space_to_item(space: Space) -> dict[str, Any]:
+    item = space.model_dump(mode="json")
+    for name in _SET_FIELDS:
+        item[name] = set(item[name]) or None
+    item.update({"PK": f"SPACE#{space.id}", "SK": "META",
+                 "GSI1PK": f"HOST#{space.host_id}", "GSI1SK": f"{space.created_at.isoformat()}#{space.id}"})
+    if space.state in LISTED_STATES:
+        item.update({"GSI2PK": list_key(space.state), "GSI2SK": sort_key(space)})
+    return item
+
+
+def space_from_item(item: dict[str, Any]) -> Space:
+    data = {k: v for k, v in item.items() if not k.startswith(("PK", "SK", "GSI"))}
+    for name in _SET_FIELDS:
+        data[name] = sorted(data.get(name) or [])
+    return Space.model_validate(data)
+
+
+def _topic_item(space: Space, topic: str) -> dict[str, Any]:
+    item = {"PK": f"SPACE#{space.id}", "SK": f"TOPIC#{topic}", "space_id": space.id, "topic": topic}
+    if space.state in LISTED_STATES:
+        item.update({"GSI2PK": list_key(space.state, topic), "GSI2SK": sort_key(space)})
+    return item
+
+
+class DynamoSpaces:
+    def __init__(self, table: Table) -> None:
+        self.table = table
+
+    def get(self, space_id: str, *, consistent: bool = False) -> Space | None:
+        item = self.table.get(f"SPACE#{space_id}", "META", consistent=consistent)
+        return space_from_item(item) if item else None
+
+    def require(self, space_id: str, *, consistent: bool = False) -> Space:
+        space = self.get(space_id, consistent=consistent)
+        if space is None:
+            raise NotFound(f"no Space {space_id}")
+        return space
+
+    def get_many(self, space_ids: list[str]) -> list[Space]:
+        return [space_from_item(i) for i in self.table.batch_get((f"SPACE#{s}", "META") for s in space_ids)]
+
+    def create(self, space: Space) -> None:
+        """Write the Space and its topic entries; a scheduled one also takes one of the host's
+        upcoming slots, in the same transaction, so the cap holds under concurrency."""
+        writes: list[dict[str, Any]] = [
+            {"Put": {"Item": serialize(space_to_item(space)), "ConditionExpression": "attribute_not_exists(PK)"}}
+        ]
+        writes += [{"Put": {"Item": serialize(_topic_item(space, t))}} for t in space.topics]
+        if space.state is SpaceState.scheduled:
+            writes.append(self._upcoming_change(space.host_id, +1))
+        try:
+            self.table.transact(writes)
+        except TransactionCanceled as exc:
+            if exc.failed(len(writes) - 1) and space.state is SpaceState.scheduled:
+                raise Conflict(
+                    f"a host may have at most {MAX_UPCOMING_PER_HOST} upcoming scheduled Spaces",
+                    code="invalid_state", details={"limit": MAX_UPCOMING_PER_HOST},
+                ) from exc
+            raise
+
+    def save_details(self, before: Space, after: Space) -> None:
+        """Persist an edit of a scheduled Space (title, topics, start), only while still scheduled."""
+        sets = {"title": after.title, "topics": after.topics, "updated_at": after.updated_at.isoformat(),
+                "scheduled_start": after.scheduled_start.isoformat() if after.scheduled_start else None,
+                "GSI2SK": sort_key(after)}
+        writes = [self._update_meta(after.id, before.state, sets)]
+        writes += [{"Delete": {"Key": serialize({"PK": f"SPACE#{after.id}", "SK": f"TOPIC#{t}"})}}
+                   for t in before.topics if t not in after.topics]
+        writes += [{"Put": {"Item": serialize(_topic_item(after, t))}} for t in after.topics]
+        self._run(writes, after.id)
+
+    def transition(self, before: Space, after: Space, *, extra: list[dict[str, Any]] | None = None) -> None:
+        """Move a Space to ``after.state`` only if it is still in ``before.state``; topic entries
+        and the host's upcoming count move with it."""
+        sets: dict[str, Any] = {
+            "state": after.state.value, "updated_at": after.updated_at.isoformat(),
+            "started_at": after.started_at.isoformat() if after.started_at else None,
+            "ended_at": after.ended_at.isoformat() if after.ended_at else None,
+        }
+        listed = after.state in LISTED_STATES
+        if listed:
+            sets.update({"GSI2PK": list_key(after.state), "GSI2SK": sort_key(after)})
+        writes = [self._update_meta(after.id, before.state, sets, remove=() if listed else ("GSI2PK", "GSI2SK"))]
+        for topic in after.topics:
+            writes.append({"Put": {"Item": serialize(_topic_item(after, topic))}})
+        if before.state is SpaceState.scheduled:
+            writes.append(self._upcoming_change(after.host_id, -1))
+        if after.state is SpaceState.live:
+            writes.append({"Update": {
+                "Key": serialize({"PK": f"USER#{after.host_id}", "SK": "PROFILE"}),
+                "UpdateExpression": "SET hosted_starts = list_append(if_not_exists(hosted_starts, :empty), :now)",
+                "ExpressionAttributeValues": values({":empty": [], ":now": [after.started_at.isoformat()]}),
+            }})
+        writes += extra or []
+        self._run(writes, after.id)
+
+    def list_page(self, state: SpaceState, topic: str | None, start: dict[str, Any] | None,
+                  limit: int) -> tuple[list[Space], dict[str, Any] | None]:
+        """A page of live (newest first) or scheduled (soonest first) Spaces, optionally by topic."""
+        items, last = self.table.query(
+            index="GSI2", KeyConditionExpression="GSI2PK = :pk",
+            ExpressionAttributeValues=values({":pk": list_key(state, topic)}),
+            ScanIndexForward=state is SpaceState.scheduled, limit=limit, start_key=start,
+        )
+        if topic:
+            spaces = self.get_many([i["space_id"] for i in items])
+        else:
+            spaces = [space_from_item(i) for i in items]
+        return [s for s in spaces if s.state is state], last
+
+    # -- building blocks ---------------------------------------------------------------------
+    def _update_meta(self, space_id: str, expected: SpaceState, sets: dict[str, Any],
+                     remove: tuple[str, ...] = ()) -> dict[str, Any]:
+        present = {k: v for k, v in sets.items() if v is not None}
+        absent = [k for k, v in sets.items() if v is None] + list(remove)
+        names = {f"#{k}": k for k in list(present) + absent}
+        names["#state_now"] = "state"
+        expr = "SET " + ", ".join(f"#{k} = :{k}" for k in present)
+        if absent:
+            expr += " REMOVE " + ", ".join(f"#{k}" for k in absent)
+        vals = {f":{k}": v for k, v in present.items()}
+        vals[":expected"] = expected.value
+        return {"Update": {
+            "Key": _key(space_id), "UpdateExpression": expr,
+            "ConditionExpression": "attribute_exists(PK) AND #state_now = :expected",
+            "ExpressionAttributeNames": names, "ExpressionAttributeValues": values(vals),
+        }}
+
+    def _upcoming_change(self, host_id: str, delta: int) -> dict[str, Any]:
+        update: dict[str, Any] = {
+            "Key": serialize({"PK": f"USER#{host_id}", "SK": "PROFILE"}),
+            "UpdateExpression": "ADD upcoming_count :d",
+            "ExpressionAttributeValues": values({":d": delta}),
+        }
+        if delta > 0:
+            update["ConditionExpression"] = "attribute_not_exists(upcoming_count) OR upcoming_count < :max"
+            update["ExpressionAttributeValues"] = values({":d": delta, ":max": MAX_UPCOMING_PER_HOST})
+        return {"Update": update}
+
+    def _run(self, writes: list[dict[str, Any]], space_id: str) -> None:
+        try:
+            self.table.transact(writes)
+        except TransactionCanceled as exc:
+            if exc.failed(0):
+                current = self.require(space_id, consistent=True)
+                raise InvalidState(
+                    f"the Space is {current.state.value}; it changed while this request ran",
+                    details={"state": current.state.value},
+                ) from exc
+            raise

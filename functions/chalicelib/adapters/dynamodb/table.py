@@ -1,0 +1,178 @@
+"""A thin wrapper over the DynamoDB client: typed (de)serialisation, lazy client, and errors
+re-raised as ours. Repositories build on it; nothing here knows about users or Spaces."""
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, Iterable
+
+from ...domain.errors import UpstreamUnavailable
+
+_serializer = None
+_deserializer = None
+
+
+def _codecs():
+    global _serializer, _deserializer
+    if _serializer is None:
+        from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+        _serializer, _deserializer = TypeSerializer(), TypeDeserializer()
+    return _serializer, _deserializer
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, set):
+        return sorted(_plain(v) for v in value)
+    return value
+
+
+def serialize(item: dict[str, Any]) -> dict[str, Any]:
+    ser, _ = _codecs()
+    return {k: ser.serialize(v) for k, v in item.items() if v is not None}
+
+
+def serialize_value(value: Any) -> dict[str, Any]:
+    return _codecs()[0].serialize(value)
+
+
+def deserialize(item: dict[str, Any]) -> dict[str, Any]:
+    _, de = _codecs()
+    return {k: _plain(de.deserialize(v)) for k, v in item.items()}
+
+
+def values(mapping: dict[str, Any]) -> dict[str, Any]:
+    """ExpressionAttributeValues from plain Python values."""
+    return {k: serialize_value(v) for k, v in mapping.items()}
+
+
+class ConditionFailed(Exception):
+    """A single-item write's condition did not hold; ``old`` is the item as it was (if asked for
+    with ``ReturnValuesOnConditionCheckFailure=ALL_OLD``)."""
+
+    def __init__(self, old: dict[str, Any] | None) -> None:
+        super().__init__("condition failed")
+        self.old = old
+
+
+class TransactionCanceled(Exception):
+    """A transaction was canceled; ``codes[i]`` says why for item ``i`` (``"None"`` if fine)."""
+
+    def __init__(self, codes: list[str]) -> None:
+        super().__init__(f"transaction canceled: {codes}")
+        self.codes = codes
+
+    def failed(self, index: int) -> bool:
+        return index < len(self.codes) and self.codes[index] == "ConditionalCheckFailed"
+
+
+def _reasons_from_message(exc: Any) -> list[dict[str, str]]:
+    """Older emulators put the reasons only in the message: "... [None, ConditionalCheckFailed]"."""
+    message = exc.response.get("Error", {}).get("Message", "")
+    if "[" not in message:
+        return []
+    inner = message[message.rindex("[") + 1: message.rindex("]")]
+    return [{"Code": part.strip()} for part in inner.split(",")]
+
+
+class Table:
+    """One DynamoDB table. The boto3 client is created on first use and reused by the container."""
+
+    def __init__(self, name: str, *, client: Any = None, region: str = "us-east-1") -> None:
+        self.name = name
+        self._client = client
+        self._region = region
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            import boto3
+            from botocore.config import Config
+
+            self._client = boto3.client(
+                "dynamodb",
+                region_name=self._region,
+                config=Config(retries={"max_attempts": 4, "mode": "standard"}, connect_timeout=2, read_timeout=5),
+            )
+        return self._client
+
+    def call(self, operation: str, **params: Any) -> dict[str, Any]:
+        """Run a client operation; transport failures become 503 ``upstream_unavailable``."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            if operation not in ("transact_write_items", "batch_get_item", "batch_write_item"):
+                params["TableName"] = self.name
+            return getattr(self.client, operation)(**params)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code == "ConditionalCheckFailedException":
+                old = exc.response.get("Item")
+                raise ConditionFailed(deserialize(old) if old else None) from exc
+            if code == "TransactionCanceledException":
+                reasons = exc.response.get("CancellationReasons") or _reasons_from_message(exc)
+                codes = [r.get("Code", "None") for r in reasons]
+                if "TransactionConflict" in codes:
+                    raise UpstreamUnavailable("a concurrent change conflicted; try again") from exc
+                raise TransactionCanceled(codes) from exc
+            if code in ("ProvisionedThroughputExceededException", "ThrottlingException",
+                        "RequestLimitExceeded", "InternalServerError", "ServiceUnavailable"):
+                raise UpstreamUnavailable("the database is busy; try again") from exc
+            raise
+        except BotoCoreError as exc:
+            raise UpstreamUnavailable("the database cannot be reached") from exc
+
+    def get(self, pk: str, sk: str, *, consistent: bool = False) -> dict[str, Any] | None:
+        out = self.call("get_item", Key=serialize({"PK": pk, "SK": sk}), ConsistentRead=consistent)
+        return deserialize(out["Item"]) if "Item" in out else None
+
+    def batch_get(self, keys: Iterable[tuple[str, str]]) -> list[dict[str, Any]]:
+        """Items for ``keys`` in the order asked (missing ones left out)."""
+        keys = list(dict.fromkeys(keys))
+        found: dict[tuple[str, str], dict[str, Any]] = {}
+        for start in range(0, len(keys), 100):
+            pending: dict[str, Any] = {
+                self.name: {"Keys": [serialize({"PK": pk, "SK": sk}) for pk, sk in keys[start:start + 100]]}
+            }
+            while pending:
+                out = self.call("batch_get_item", RequestItems=pending)
+                for raw in out.get("Responses", {}).get(self.name, []):
+                    item = deserialize(raw)
+                    found[(item["PK"], item["SK"])] = item
+                pending = out.get("UnprocessedKeys") or {}
+        return [found[k] for k in keys if k in found]
+
+    def put(self, item: dict[str, Any], **params: Any) -> dict[str, Any]:
+        return self.call("put_item", Item=serialize(item), **params)
+
+    def update(self, pk: str, sk: str, **params: Any) -> dict[str, Any]:
+        return self.call("update_item", Key=serialize({"PK": pk, "SK": sk}), **params)
+
+    def delete(self, pk: str, sk: str, **params: Any) -> dict[str, Any]:
+        return self.call("delete_item", Key=serialize({"PK": pk, "SK": sk}), **params)
+
+    def transact(self, items: list[dict[str, Any]]) -> None:
+        """TransactWriteItems; each entry is ``{"Put"|"Update"|"Delete"|"ConditionCheck": {...}}``
+        without ``TableName`` (added here)."""
+        for entry in items:
+            for body in entry.values():
+                body["TableName"] = self.name
+        self.call("transact_write_items", TransactItems=items)
+
+    def query(self, *, index: str | None = None, limit: int | None = None,
+              start_key: dict[str, Any] | None = None, **params: Any) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        """One page of a Query: (items, LastEvaluatedKey in plain form or None)."""
+        if index:
+            params["IndexName"] = index
+        if limit:
+            params["Limit"] = limit
+        if start_key:
+            params["ExclusiveStartKey"] = serialize(start_key)
+        out = self.call("query", **params)
+        last = out.get("LastEvaluatedKey")
+        return [deserialize(i) for i in out.get("Items", [])], (deserialize(last) if last else None)

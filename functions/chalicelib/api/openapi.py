@@ -1,0 +1,79 @@
+"""The OpenAPI 3.1 document, generated from the registered endpoints and their pydantic models."""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from .routing import ENDPOINTS
+from .schemas import ErrorOut
+
+_STATUS_TEXT = {400: "Invalid request (`validation_error`)", 401: "Missing or invalid token (`unauthenticated`)",
+                403: "Not allowed", 404: "Not found", 409: "Conflict with the current state",
+                429: "Too many requests", 503: "A dependency is unavailable (`upstream_unavailable`)"}
+
+
+def build_openapi(*, server_url: str | None = None) -> dict[str, Any]:
+    models: set[type[BaseModel]] = {ErrorOut}
+    for ep in ENDPOINTS:
+        models.update(m for m in (ep.body, ep.response) if m is not None)
+    keyed = [(m, "validation" if any(m is ep.body for ep in ENDPOINTS) else "serialization") for m in sorted(models, key=lambda m: m.__name__)]
+    refs, defs = models_json_schema(keyed, ref_template="#/components/schemas/{model}")
+    schemas = defs.get("$defs", {})
+
+    def ref(model: type[BaseModel], mode: str) -> dict[str, Any]:
+        return refs[(model, mode)]
+
+    paths: dict[str, Any] = {}
+    for ep in ENDPOINTS:
+        op: dict[str, Any] = {"summary": ep.summary, "tags": [ep.tag],
+                              "operationId": re.sub(r"[^A-Za-z0-9]+", "_", f"{ep.method}_{ep.path}").strip("_").lower()}
+        params = [{"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
+                  for n in re.findall(r"{(\w+)}", ep.path)]
+        if ep.query is not None:
+            for name, field in ep.query.model_fields.items():
+                schema = ep.query.model_json_schema()["properties"][name]
+                params.append({"name": name, "in": "query", "required": field.is_required(), "schema": schema,
+                               **({"description": field.description} if field.description else {})})
+        if ep.idempotent:
+            params.append({"name": "Idempotency-Key", "in": "header", "required": False,
+                           "schema": {"type": "string", "maxLength": 255},
+                           "description": "A retry with the same key returns the first result."})
+        if params:
+            op["parameters"] = params
+        if ep.body is not None:
+            op["requestBody"] = {"required": True, "content": {"application/json": {"schema": ref(ep.body, "validation")}}}
+        ok: dict[str, Any] = {"description": "OK" if ep.status == 200 else "Created"}
+        if ep.response is not None:
+            ok["content"] = {"application/json": {"schema": ref(ep.response, "serialization")}}
+        op["responses"] = {str(ep.status): ok}
+        for status in sorted(set(ep.errors) | ({400} if ep.body or ep.query else set()) | ({401} if ep.auth else set())):
+            op["responses"][str(status)] = {"description": _STATUS_TEXT.get(status, "Error"),
+                                            "content": {"application/json": {"schema": ref(ErrorOut, "serialization")}}}
+        op["security"] = [{"bearer": []}] if ep.auth else []
+        paths.setdefault(ep.path, {})[ep.method.lower()] = op
+    doc: dict[str, Any] = {
+        "openapi": "3.1.0",
+        "info": {"title": "Airwaves API", "version": "1.0.0",
+                 "description": "Live audio rooms: Spaces, roles, tickets. Errors use "
+                                "`{\"error\": {\"code\", \"message\", \"details\"}}`."},
+        "paths": paths,
+        "components": {"schemas": schemas,
+                       "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}},
+    }
+    if server_url:
+        doc["servers"] = [{"url": server_url}]
+    return doc
+
+
+DOCS_HTML = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Airwaves API</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<body>
+<redoc spec-url="openapi.json"></redoc>
+<noscript>The machine-readable contract is at <a href="openapi.json">openapi.json</a>.</noscript>
+<script src="https://cdn.redoc.ly/redoc/v2.1.5/bundles/redoc.standalone.js"></script>
+</body></html>
+"""

@@ -1,0 +1,83 @@
+"""Spaces: create, read, edit, start, end, cancel and list."""
+from __future__ import annotations
+
+from chalice import Blueprint
+
+from ...container import get_container
+from ...cursors import decode_cursor, encode_cursor
+from ...domain.errors import field_error
+from ...domain.spaces import SpaceState
+from ...services.spaces import TicketOffer
+from ..routing import Call, endpoint
+from ..schemas import SpaceCreateIn, SpaceListQuery, SpaceOut, SpacePage, SpacePatchIn
+
+bp = Blueprint(__name__)
+
+
+@endpoint(bp, "POST", "/v1/spaces", tag="spaces", status=201, body=SpaceCreateIn, response=SpaceOut,
+          idempotent=True, summary="Open a Space now or schedule one", errors=(400, 401, 403, 409, 503))
+def create_space(call: Call) -> SpaceOut:
+    b: SpaceCreateIn = call.body
+    c = get_container()
+    ticket = TicketOffer(b.ticket.price_cents, b.ticket.currency, b.ticket.quantity) if b.ticket else None
+    space = c.spaces.create(call.user_id, title=b.title, topics=b.topics,
+                            scheduled_start=b.scheduled_start, ticket=ticket)
+    return SpaceOut.of(space, join=c.host_join(space) if space.state is SpaceState.live else None)
+
+
+@endpoint(bp, "GET", "/v1/spaces/{space_id}", tag="spaces", response=SpaceOut, summary="A Space",
+          errors=(401, 404))
+def get_space(call: Call, space_id: str) -> SpaceOut:
+    return SpaceOut.of(get_container().spaces.get(space_id))
+
+
+@endpoint(bp, "PATCH", "/v1/spaces/{space_id}", tag="spaces", body=SpacePatchIn, response=SpaceOut,
+          summary="Edit a scheduled Space (host)", errors=(400, 401, 403, 404, 409))
+def patch_space(call: Call, space_id: str) -> SpaceOut:
+    b: SpacePatchIn = call.body
+    return SpaceOut.of(get_container().spaces.edit(call.user_id, space_id, title=b.title, topics=b.topics,
+                                                   scheduled_start=b.scheduled_start))
+
+
+@endpoint(bp, "POST", "/v1/spaces/{space_id}/start", tag="spaces", response=SpaceOut, idempotent=True,
+          summary="Start a scheduled Space (host)", errors=(401, 403, 404, 409, 503))
+def start_space(call: Call, space_id: str) -> SpaceOut:
+    c = get_container()
+    space = c.spaces.start(call.user_id, space_id)
+    return SpaceOut.of(space, join=c.host_join(space))
+
+
+@endpoint(bp, "POST", "/v1/spaces/{space_id}/end", tag="spaces", response=SpaceOut, idempotent=True,
+          summary="End a live Space (host or co-host); everyone is disconnected",
+          errors=(401, 403, 404, 409, 503))
+def end_space(call: Call, space_id: str) -> SpaceOut:
+    return SpaceOut.of(get_container().spaces.end(call.user_id, space_id))
+
+
+@endpoint(bp, "DELETE", "/v1/spaces/{space_id}", tag="spaces", response=SpaceOut,
+          summary="Cancel a scheduled Space (host); sold tickets are refunded",
+          errors=(401, 403, 404, 409, 503))
+def cancel_space(call: Call, space_id: str) -> SpaceOut:
+    return SpaceOut.of(get_container().spaces.cancel(call.user_id, space_id))
+
+
+@endpoint(bp, "GET", "/v1/spaces", tag="spaces", query=SpaceListQuery, response=SpacePage,
+          summary="List live or scheduled Spaces, by topic, or live from people I follow",
+          errors=(400, 401))
+def list_spaces(call: Call) -> SpacePage:
+    q: SpaceListQuery = call.query
+    c = get_container()
+    state = SpaceState(q.state)
+    if q.following and state is not SpaceState.live:
+        raise field_error("following", "only live Spaces can be listed by who you follow (state=live)")
+    topic = q.topic.strip().lower() if q.topic else None
+    scope = f"spaces:{state.value}:{topic or ''}:" + (f"following:{call.user_id}" if q.following else "all")
+    start = decode_cursor(q.cursor, scope=scope, secret=c.cursor_secret())
+    if q.following:
+        spaces, last = c.spaces.following_live(call.user_id, start, q.limit)
+        if topic:
+            spaces = [s for s in spaces if topic in s.topics]
+    else:
+        spaces, last = c.spaces.list(state, topic=topic, start=start, limit=q.limit)
+    return SpacePage(items=[SpaceOut.of(s) for s in spaces],
+                     next_cursor=encode_cursor(last, scope=scope, secret=c.cursor_secret()))

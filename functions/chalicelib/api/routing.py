@@ -1,0 +1,164 @@
+"""Declaring an endpoint once: route, auth, request and response models, status, idempotency.
+
+``endpoint(...)`` registers the Chalice route and records the same facts for the OpenAPI
+document, so the spec is generated from the code that serves. The wrapper parses and
+validates, calls the view, and translates errors once; views only call services and answer.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from chalice import Blueprint, Response
+from pydantic import BaseModel, ValidationError
+
+from ..domain.errors import AirwavesError, ValidationFailed
+from ..settings import get_settings
+from .auth import Principal, authenticate
+from .errors import JSON_HEADERS, error_response, from_airwaves_error, validation_details
+
+_PATH_VALUE = re.compile(r"^[A-Za-z0-9_.:@-]{1,128}$")
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    method: str
+    path: str
+    summary: str
+    tag: str
+    status: int = 200
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    response: type[BaseModel] | None = None
+    auth: bool = True
+    admin: bool = False
+    idempotent: bool = False
+    errors: tuple[int, ...] = ()
+    content_types: tuple[str, ...] = ("application/json",)
+
+
+ENDPOINTS: list[Endpoint] = []
+
+
+@dataclass
+class Call:
+    """What a view gets: the caller, the parsed body and query, and the raw request."""
+
+    principal: Principal | None
+    body: Any
+    query: Any
+    raw_body: bytes
+    headers: dict[str, str]
+    path_params: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def user_id(self) -> str:
+        assert self.principal is not None
+        return self.principal.user_id
+
+
+@dataclass
+class Reply:
+    """A view's answer when it is not the endpoint's default status."""
+
+    model: BaseModel | dict[str, Any] | None
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def _dump(model: BaseModel | dict[str, Any] | None) -> str:
+    if model is None:
+        return ""
+    if isinstance(model, BaseModel):
+        return model.model_dump_json()
+    return json.dumps(model)
+
+
+def _parse(model: type[BaseModel], data: Any, *, json_text: bytes | None = None, prefix: str = "") -> Any:
+    try:
+        if json_text is not None:
+            return model.model_validate_json(json_text or b"{}")
+        return model.model_validate(data)
+    except ValidationError as exc:
+        details = validation_details(exc.errors(include_url=False), prefix)
+        raise ValidationFailed("the request is not valid: " + "; ".join(
+            f"{d['field']}: {d['message']}" for d in details), details=details) from exc
+
+
+def endpoint(bp: Blueprint, method: str, path: str, *, summary: str, tag: str, status: int = 200,
+             body: type[BaseModel] | None = None, query: type[BaseModel] | None = None,
+             response: type[BaseModel] | None = None, auth: bool = True, admin: bool = False,
+             idempotent: bool = False, errors: tuple[int, ...] = (),
+             content_types: tuple[str, ...] = ("application/json",)) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    spec = Endpoint(method, path, summary, tag, status, body, query, response, auth, admin,
+                    idempotent, errors, content_types)
+    ENDPOINTS.append(spec)
+
+    def register(view: Callable[..., Any]) -> Callable[..., Any]:
+        def chalice_view(**path_params: str) -> Response:
+            request = bp.current_request
+            try:
+                return _handle(spec, view, request, path_params)
+            except AirwavesError as exc:
+                return from_airwaves_error(exc)
+
+        chalice_view.__name__ = view.__name__
+        chalice_view.__doc__ = view.__doc__
+        bp.route(path, methods=[method], content_types=list(content_types))(chalice_view)
+        return view
+
+    return register
+
+
+def _handle(spec: Endpoint, view: Callable[..., Any], request: Any, path_params: dict[str, str]) -> Response:
+    settings = get_settings()
+    headers = {k.lower(): v for k, v in (request.headers or {}).items()}
+    principal = authenticate(headers.get("authorization"), settings) if spec.auth else None
+    if spec.admin and principal is not None:
+        principal.require_admin()
+    for name, value in path_params.items():
+        if not _PATH_VALUE.match(value or ""):
+            raise ValidationFailed(f"{name}: is not a valid id", details=[{"field": name, "message": "is not a valid id"}])
+    raw = request.raw_body or b""
+    call = Call(principal=principal, body=None, query=None, raw_body=raw, headers=headers, path_params=path_params)
+    if spec.body is not None:
+        call.body = _parse(spec.body, None, json_text=raw)
+    if spec.query is not None:
+        call.query = _parse(spec.query, dict(request.query_params or {}), prefix="")
+
+    if not spec.idempotent:
+        result = view(call, **path_params)
+        if isinstance(result, Response):
+            return result
+        status, text = _as_status_text(spec, result)
+        return Response(body=text, status_code=status, headers=dict(JSON_HEADERS) if text else {})
+
+    def run() -> tuple[int, str]:
+        return _as_status_text(spec, view(call, **path_params))
+
+    key = headers.get("idempotency-key")
+    if key and principal is not None:
+        if not 1 <= len(key) <= 255:
+            raise ValidationFailed("Idempotency-Key: must be 1 to 255 characters",
+                                   details=[{"field": "Idempotency-Key", "message": "must be 1 to 255 characters"}])
+        from ..container import get_container
+        from ..services.idempotency import fingerprint
+
+        status, text, replayed = get_container().idempotency.run(
+            f"{principal.user_id}#{key}", fingerprint(spec.method, spec.path + json.dumps(path_params, sort_keys=True), raw), run)
+        extra = {"Idempotent-Replayed": "true"} if replayed else {}
+    else:
+        status, text = run()
+        extra = {}
+    return Response(body=text, status_code=status, headers={**JSON_HEADERS, **extra} if text else extra)
+
+
+def _as_status_text(spec: Endpoint, result: Any) -> tuple[int, str]:
+    if isinstance(result, Reply):
+        return result.status, _dump(result.model)
+    return spec.status, _dump(result)
+
+
+__all__ = ["Call", "Endpoint", "ENDPOINTS", "Reply", "endpoint", "error_response"]

@@ -1,0 +1,195 @@
+"""Request and response models of the HTTP contract (``../shared/API.md``).
+
+These are the API's edge: field names are the contract's. The OpenAPI document is generated
+from them, so a docstring or a ``Field(description=...)`` here is documentation too.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_serializer, model_validator
+
+from ..domain.clock import to_rfc3339
+from ..domain.spaces import Space
+from ..domain.users import Eligibility, User
+
+UserId = Field(pattern=r"^[A-Za-z0-9_.:@-]{1,128}$", description="An opaque user id (the JWT `sub`).")
+
+
+class Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Out(BaseModel):
+    @field_serializer("*", when_used="json", check_fields=False)
+    def _times(self, value: Any) -> Any:
+        return to_rfc3339(value) if isinstance(value, datetime) else value
+
+
+# -- errors ----------------------------------------------------------------------------------
+class ErrorDetail(BaseModel):
+    code: str = Field(description="snake_case machine code, e.g. `validation_error`")
+    message: str
+    details: Any = Field(default=None, description="for `validation_error`: `[{field, message}]`")
+
+
+class ErrorOut(BaseModel):
+    error: ErrorDetail
+
+
+# -- dev tokens ------------------------------------------------------------------------------
+class DevTokenIn(Request):
+    user_id: str = UserId
+    admin: bool = False
+
+
+class DevTokenOut(Out):
+    token: str
+    expires_at: datetime
+
+
+# -- users -----------------------------------------------------------------------------------
+class UserUpsertIn(Request):
+    handle: str = Field(pattern=r"^[A-Za-z0-9_]{1,30}$")
+    display_name: str = Field(min_length=1, max_length=50)
+    follower_count: int | None = Field(default=None, ge=0, le=10_000_000_000)
+    birthdate: date | None = None
+    protected: bool | None = Field(default=None, description="protected accounts cannot host")
+    suspended: bool | None = Field(default=None, description="suspended accounts cannot host")
+
+
+class UserOut(Out):
+    id: str
+    handle: str
+    display_name: str
+    follower_count: int
+    following_count: int
+
+    @classmethod
+    def of(cls, user: User) -> "UserOut":
+        return cls(id=user.id, handle=user.handle, display_name=user.display_name,
+                   follower_count=user.follower_count, following_count=user.following_count)
+
+
+class UserPage(Out):
+    items: list[UserOut]
+    next_cursor: str | None
+
+
+class FollowOut(Out):
+    user_id: str
+    following: bool
+
+
+class EligibilityOut(Out):
+    can_host: bool
+    can_host_ticketed: bool
+    follower_count: int
+    required_followers: int
+    reasons: list[str] = Field(description="why the caller cannot host (empty when they can): "
+                               "`not_enough_followers`, `account_protected`, `account_suspended`")
+    ticketed_reasons: list[str] = Field(description="why the caller cannot host ticketed Spaces")
+
+    @classmethod
+    def of(cls, e: Eligibility) -> "EligibilityOut":
+        return cls(can_host=e.can_host, can_host_ticketed=e.can_host_ticketed, follower_count=e.follower_count,
+                   required_followers=e.required_followers, reasons=e.reasons, ticketed_reasons=e.ticketed_reasons)
+
+
+# -- spaces ----------------------------------------------------------------------------------
+class TicketIn(Request):
+    price_cents: int = Field(ge=0)
+    currency: str = Field(pattern=r"^[A-Za-z]{3}$")
+    quantity: int = Field(ge=1)
+
+
+class SpaceCreateIn(Request):
+    title: str = Field(description="1-70 characters")
+    topics: list[str] = Field(default_factory=list, description="at most 3")
+    scheduled_start: AwareDatetime | None = Field(default=None, description="absent: start now (state `live`)")
+    ticket: TicketIn | None = None
+
+
+class SpacePatchIn(Request):
+    title: str | None = None
+    topics: list[str] | None = None
+    scheduled_start: AwareDatetime | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> "SpacePatchIn":
+        if self.title is None and self.topics is None and self.scheduled_start is None:
+            raise ValueError("give at least one of title, topics, scheduled_start")
+        return self
+
+
+class TicketOut(Out):
+    price_cents: int
+    currency: str
+    quantity: int
+    sold: int
+
+
+class JoinOut(Out):
+    livekit_url: str
+    token: str
+    role: Literal["host", "cohost", "speaker", "listener"]
+    expires_at: datetime
+
+
+class SpaceOut(Out):
+    id: str
+    host_id: str
+    cohost_ids: list[str]
+    speaker_ids: list[str]
+    title: str
+    topics: list[str]
+    state: Literal["scheduled", "live", "ended", "canceled"]
+    scheduled_start: datetime | None
+    started_at: datetime | None
+    ended_at: datetime | None
+    listener_count: int
+    peak_listener_count: int
+    ticket: TicketOut | None
+    recording: bool
+    subscriber_count: int = Field(description="reminders set plus tickets sold")
+    join: JoinOut | None = Field(default=None, description="the host's credentials, on a live Space's create")
+
+    @classmethod
+    def of(cls, space: Space, join: JoinOut | None = None) -> "SpaceOut":
+        data = space.model_dump(exclude={"created_at", "updated_at"})
+        data["state"] = space.state.value
+        return cls(**data, join=join)
+
+
+class SpaceListQuery(Request):
+    model_config = ConfigDict(extra="ignore")
+    state: Literal["live", "scheduled"] = "live"
+    following: bool = False
+    topic: str | None = Field(default=None, max_length=32)
+    cursor: str | None = Field(default=None, max_length=2048)
+    limit: int = Field(default=20, ge=1, le=50)
+
+
+class PageQuery(Request):
+    model_config = ConfigDict(extra="ignore")
+    cursor: str | None = Field(default=None, max_length=2048)
+    limit: int = Field(default=20, ge=1, le=100)
+
+
+class SpacePage(Out):
+    items: list[SpaceOut]
+    next_cursor: str | None
+
+
+# -- operations ------------------------------------------------------------------------------
+class DependencyHealth(Out):
+    status: Literal["ok", "down", "not_configured"]
+    latency_ms: float | None = None
+    detail: str | None = None
+
+
+class HealthOut(Out):
+    status: Literal["ok", "degraded"]
+    stage: str
+    dependencies: dict[str, DependencyHealth]

@@ -1,0 +1,129 @@
+"""Wires adapters into services, lazily and once per Lambda container.
+
+Every dependency is built on first use (``cached_property``) so a route pays only for what it
+touches: a GET of a Space never imports Stripe or LiveKit. Tests build a fresh container with
+``reset_container()``.
+"""
+from __future__ import annotations
+
+from functools import cached_property
+
+from .domain.users import HostingPolicy
+from .ports import SpaceLifecycle
+from .settings import Settings, get_settings
+
+
+class CompositeLifecycle:
+    """Runs several lifecycles in order (media room first, then feed, schedules, money)."""
+
+    def __init__(self, parts: list[SpaceLifecycle]) -> None:
+        self.parts = parts
+
+    def __getattr__(self, name: str):
+        def each(*args, **kwargs) -> None:
+            for part in self.parts:
+                getattr(part, name)(*args, **kwargs)
+        return each
+
+
+class Container:
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or get_settings()
+
+    # -- adapters ----------------------------------------------------------------------------
+    @cached_property
+    def table(self):
+        from .adapters.dynamodb.table import Table
+
+        return Table(self.settings.table_name, region=self.settings.aws_region)
+
+    @cached_property
+    def user_repo(self):
+        from .adapters.dynamodb.users import DynamoUsers
+
+        return DynamoUsers(self.table)
+
+    @cached_property
+    def space_repo(self):
+        from .adapters.dynamodb.spaces import DynamoSpaces
+
+        return DynamoSpaces(self.table)
+
+    @cached_property
+    def feed_repo(self):
+        from .adapters.dynamodb.feed import DynamoFeed
+
+        return DynamoFeed(self.table)
+
+    @cached_property
+    def idempotency(self):
+        from .adapters.dynamodb.idempotency import DynamoIdempotencyStore
+        from .services.idempotency import Idempotency
+
+        return Idempotency(DynamoIdempotencyStore(self.table), ttl_seconds=self.settings.idempotency_ttl_seconds)
+
+    # -- rules -------------------------------------------------------------------------------
+    @cached_property
+    def hosting_policy(self) -> HostingPolicy:
+        s = self.settings
+        return HostingPolicy(min_followers=s.host_min_followers, ticketed_min_followers=s.ticketed_min_followers,
+                             ticketed_min_age_years=s.ticketed_min_age_years,
+                             ticketed_min_recent_spaces=s.ticketed_min_recent_spaces)
+
+    def charges_enabled(self, user_id: str) -> bool:
+        """Whether the user's payout account can take charges (false until payouts exist)."""
+        return False
+
+    # -- services ----------------------------------------------------------------------------
+    @cached_property
+    def lifecycle(self) -> CompositeLifecycle:
+        from .services.feed import FeedFanout
+
+        return CompositeLifecycle([FeedFanout(self.user_repo, self.feed_repo)])
+
+    @cached_property
+    def users(self):
+        from .services.users import UserService
+
+        return UserService(self.user_repo, self.hosting_policy, charges_enabled=self.charges_enabled)
+
+    @cached_property
+    def spaces(self):
+        from .services.spaces import SpaceService
+
+        return SpaceService(self.space_repo, self.user_repo, self.feed_repo, self.hosting_policy,
+                            lifecycle=self.lifecycle, charges_enabled=self.charges_enabled)
+
+    def health_probes(self) -> dict:
+        """What ``GET /v1/health`` checks; each adapter adds its own probe."""
+        return {"dynamodb": lambda: self.table.call("describe_table")}
+
+    def host_join(self, space):
+        """The host's join credentials for a live Space (the media adapter provides them)."""
+        return None
+
+    def cursor_secret(self) -> str:
+        from .secrets import get_secret
+
+        secret = get_secret("cursor_secret")
+        if not secret and not self.settings.is_local:
+            raise RuntimeError("cursor_secret is missing from the stage's secrets")
+        return secret or "airwaves-local-cursor-key"
+
+
+_container: Container | None = None
+
+
+def get_container() -> Container:
+    global _container
+    if _container is None:
+        _container = Container()
+    return _container
+
+
+def reset_container(container: Container | None = None) -> Container:
+    """Drop the cached container (tests, settings changes); optionally install ``container``."""
+    global _container
+    get_settings.cache_clear()
+    _container = container or Container()
+    return _container

@@ -1,0 +1,131 @@
+"""Spaces: the rules for creating, scheduling and moving a Space through its life.
+
+State machine: scheduled -> live -> ended, and scheduled -> canceled. A Space created without a
+start time is live at once. Anything else is ``invalid_state``.
+"""
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from enum import Enum
+
+from pydantic import BaseModel, Field
+
+from .errors import InvalidState, field_error
+
+TITLE_MAX = 70
+TOPICS_MAX = 3
+TOPIC_MAX_LEN = 32
+SCHEDULE_HORIZON = timedelta(days=30)
+MAX_UPCOMING_PER_HOST = 10
+MAX_COHOSTS = 2
+MAX_SPEAKERS = 10
+
+_TOPIC_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+
+
+class SpaceState(str, Enum):
+    scheduled = "scheduled"
+    live = "live"
+    ended = "ended"
+    canceled = "canceled"
+
+
+class Action(str, Enum):
+    start = "start"
+    end = "end"
+    cancel = "cancel"
+    edit = "edit"
+
+
+_TRANSITIONS: dict[tuple[SpaceState, Action], SpaceState] = {
+    (SpaceState.scheduled, Action.start): SpaceState.live,
+    (SpaceState.live, Action.end): SpaceState.ended,
+    (SpaceState.scheduled, Action.cancel): SpaceState.canceled,
+    (SpaceState.scheduled, Action.edit): SpaceState.scheduled,
+}
+
+
+class Ticketing(BaseModel):
+    price_cents: int
+    currency: str
+    quantity: int
+    sold: int = 0
+
+
+class Space(BaseModel):
+    id: str
+    host_id: str
+    cohost_ids: list[str] = Field(default_factory=list)
+    speaker_ids: list[str] = Field(default_factory=list)
+    title: str
+    topics: list[str] = Field(default_factory=list)
+    state: SpaceState
+    scheduled_start: datetime | None = None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    listener_count: int = 0
+    peak_listener_count: int = 0
+    ticket: Ticketing | None = None
+    recording: bool = False
+    subscriber_count: int = 0
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def sort_time(self) -> datetime:
+        """When the Space sorts in lists: its start (actual if live, planned if scheduled)."""
+        return self.started_at or self.scheduled_start or self.created_at
+
+    def role_of(self, user_id: str) -> str:
+        if user_id == self.host_id:
+            return "host"
+        if user_id in self.cohost_ids:
+            return "cohost"
+        if user_id in self.speaker_ids:
+            return "speaker"
+        return "listener"
+
+    def can_moderate(self, user_id: str) -> bool:
+        return user_id == self.host_id or user_id in self.cohost_ids
+
+
+def next_state(current: SpaceState, action: Action) -> SpaceState:
+    try:
+        return _TRANSITIONS[(current, action)]
+    except KeyError:
+        raise InvalidState(
+            f"cannot {action.value} a Space that is {current.value}",
+            details={"state": current.value, "action": action.value},
+        ) from None
+
+
+def clean_title(title: str) -> str:
+    cleaned = " ".join(title.split())
+    if not 1 <= len(cleaned) <= TITLE_MAX:
+        raise field_error("title", f"must be 1 to {TITLE_MAX} characters")
+    return cleaned
+
+
+def clean_topics(topics: list[str]) -> list[str]:
+    """Topics are lower-case slugs, deduplicated, at most three."""
+    seen: list[str] = []
+    for raw in topics:
+        topic = raw.strip().lower()
+        if not topic or len(topic) > TOPIC_MAX_LEN or not _TOPIC_RE.match(topic):
+            raise field_error("topics", f"'{raw}' is not a topic: use 1-{TOPIC_MAX_LEN} of a-z, 0-9, '-', '_'")
+        if topic not in seen:
+            seen.append(topic)
+    if len(seen) > TOPICS_MAX:
+        raise field_error("topics", f"at most {TOPICS_MAX} topics")
+    return seen
+
+
+def check_schedule(start: datetime, now: datetime) -> datetime:
+    if start.tzinfo is None:
+        raise field_error("scheduled_start", "must carry a time zone (RFC 3339)")
+    if start <= now:
+        raise field_error("scheduled_start", "must be in the future")
+    if start > now + SCHEDULE_HORIZON:
+        raise field_error("scheduled_start", f"must be at most {SCHEDULE_HORIZON.days} days ahead")
+    return start

@@ -1,0 +1,48 @@
+"""Typed settings, read once from the environment.
+
+``chalicefile.json`` sets the environment per stage; nothing else configures the app. Secrets in
+deployed stages come from Secrets Manager at run time (``secrets.py``), never from here.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="AIRWAVES_", extra="ignore")
+
+    stage: Literal["local", "dev", "prod", "test"] = "local"
+    table_name: str = "airwaves"
+    aws_region: str = "us-east-1"
+
+    # Hosting rules
+    host_min_followers: int = 600
+    ticketed_min_followers: int = 1000
+    ticketed_min_age_years: int = 18
+    ticketed_min_recent_spaces: int = 3
+
+    # Auth: HS256 with a dev secret locally, RS256 from a JWKS elsewhere.
+    auth_mode: Literal["hs256", "jwks"] = "hs256"
+    jwt_dev_secret: str = ""
+    jwt_jwks_url: str = ""
+    jwt_issuer: str = ""
+    jwt_audience: str = ""
+    dev_token_ttl_seconds: int = 12 * 3600
+
+    # Deployed stages keep secrets in one Secrets Manager JSON secret.
+    secrets_arn: str = ""
+
+    idempotency_ttl_seconds: int = 24 * 3600
+    page_size: int = 20
+
+    @property
+    def is_local(self) -> bool:
+        return self.stage in ("local", "test")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,74 @@
+"""Fixtures shared by every tier. API tests run the real Chalice app on moto's DynamoDB."""
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from tests.support import apply_stage_environment, make_moto_dynamodb_atomic
+
+apply_stage_environment("local", AIRWAVES_TABLE_NAME="airwaves-test")
+
+
+@pytest.fixture
+def aws():
+    """A fresh moto account with the table created and a fresh app container."""
+    from moto import mock_aws
+
+    make_moto_dynamodb_atomic()
+    with mock_aws():
+        import boto3
+
+        from chalicelib.adapters.dynamodb.schema import ensure_table
+        from chalicelib.container import reset_container
+
+        ensure_table(boto3.client("dynamodb", region_name="us-east-1"), os.environ["AIRWAVES_TABLE_NAME"])
+        reset_container()
+        yield
+        reset_container()
+
+
+class Api:
+    """A small client over ``chalice.test.Client`` that speaks JSON and carries tokens."""
+
+    def __init__(self, client) -> None:
+        self.client = client
+        self._tokens: dict[tuple[str, bool], str] = {}
+
+    def token(self, user_id: str, admin: bool = False) -> str:
+        key = (user_id, admin)
+        if key not in self._tokens:
+            res = self.client.http.post("/v1/dev/tokens", headers={"Content-Type": "application/json"},
+                                        body=json.dumps({"user_id": user_id, "admin": admin}))
+            assert res.status_code == 201, res.body
+            self._tokens[key] = json.loads(res.body)["token"]
+        return self._tokens[key]
+
+    def call(self, method: str, path: str, *, as_user: str | None = None, body=None, raw: bytes | None = None,
+             headers: dict[str, str] | None = None, admin: bool = False):
+        hdrs = {"Content-Type": "application/json"}
+        if as_user is not None:
+            hdrs["Authorization"] = f"Bearer {self.token(as_user, admin)}"
+        hdrs.update(headers or {})
+        payload = raw if raw is not None else (json.dumps(body) if body is not None else None)
+        res = getattr(self.client.http, method.lower())(path, headers=hdrs, body=payload)
+        res.json = json.loads(res.body) if res.body else None
+        return res
+
+    def make_user(self, user_id: str, followers: int = 1000, **fields):
+        body = {"handle": fields.pop("handle", user_id.replace("-", "_")[:30]),
+                "display_name": fields.pop("display_name", user_id), "follower_count": followers, **fields}
+        res = self.call("PUT", f"/v1/admin/users/{user_id}", as_user="admin", admin=True, body=body)
+        assert res.status_code in (200, 201), res.body
+        return res.json
+
+
+@pytest.fixture
+def api(aws):
+    from chalice.test import Client
+
+    from app import app
+
+    with Client(app) as client:
+        yield Api(client)

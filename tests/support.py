@@ -1,0 +1,54 @@
+"""Helpers shared by the test tiers: the local stage's environment, moto's atomicity, tokens."""
+from __future__ import annotations
+
+import json
+import os
+import threading
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def stage_environment(stage: str = "local") -> dict[str, str]:
+    """The environment ``chalicefile.json`` gives ``stage`` (top level, then the stage's own)."""
+    config = json.loads((ROOT / "chalicefile.json").read_text())
+    env = dict(config.get("environment_variables", {}))
+    env.update(config["stages"][stage].get("environment_variables", {}))
+    return env
+
+
+def apply_stage_environment(stage: str = "local", **overrides: str) -> None:
+    os.environ.update(stage_environment(stage))
+    os.environ.update(overrides)
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+
+
+_dynamo_lock = threading.RLock()
+_patched = False
+
+
+def make_moto_dynamodb_atomic() -> None:
+    """Give moto's DynamoDB the per-request atomicity the real service has.
+
+    moto evaluates a condition and applies the write without a lock, so two threads can both
+    pass a condition that real DynamoDB would let only one pass. Serialising each write makes
+    the emulator honest, so concurrency tests exercise our conditions, not moto's races.
+    """
+    global _patched
+    if _patched:
+        return
+    from moto.dynamodb.models import DynamoDBBackend
+
+    for name in ("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item"):
+        original = getattr(DynamoDBBackend, name, None)
+        if original is None:
+            continue
+
+        def locked(self, *args, __original=original, **kwargs):
+            with _dynamo_lock:
+                return __original(self, *args, **kwargs)
+
+        setattr(DynamoDBBackend, name, locked)
+    _patched = True
