@@ -70,3 +70,9 @@ class NoLifecycle:
     def after_create(self, space: Space) -> None: return None
     def after_reschedule(self, before: Space, after: Space) -> None: return None
     def after_cancel(self, space: Space) -> None: return None
+
+
+class TicketGate(Protocol):
+    """Whether someone holds a paid ticket to a ticketed Space (the join check asks this)."""
+
+    def has_paid_ticket(self, space_id: str, user_id: str) -> bool: ...

@@ -1,4 +1,4 @@
-"""Helpers shared by the test tiers: the local stage's environment, moto's atomicity, tokens."""
+"""The local stage's environment and an honest AWS emulation, shared by the stack and tests."""
 from __future__ import annotations
 
 import json
@@ -6,7 +6,7 @@ import os
 import threading
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def stage_environment(stage: str = "local") -> dict[str, str]:

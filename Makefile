@@ -1,0 +1,39 @@
+# Two commands on a fresh machine: `make up` (the local stack) and `make test` (every test).
+# The Lambda runtime's Python version is set once, in .python-version.
+PYTHON_VERSION := $(shell cat .python-version)
+PYTHON ?= python$(PYTHON_VERSION)
+VENV := .venv
+BIN := $(VENV)/bin
+STRIPE_MOCK_VERSION ?= v0.197.0
+export AIRWAVES_CACHE ?= $(HOME)/.cache/airwaves
+
+.PHONY: up test bench install servers livekit-server stripe-mock clean
+
+$(VENV)/.installed: requirements-dev.txt functions/requirements.txt .python-version
+	@command -v $(PYTHON) >/dev/null || { echo "Python $(PYTHON_VERSION) is needed"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	@touch $@
+
+install: $(VENV)/.installed
+
+livekit-server:
+	@bash livekit/build.sh >/dev/null
+
+stripe-mock:
+	@bash infra/local/build_go_server.sh stripe-mock github.com/stripe/stripe-mock $(STRIPE_MOCK_VERSION) >/dev/null
+
+servers: livekit-server stripe-mock
+
+up: install servers
+	$(BIN)/python infra/local/stack.py
+
+test: install servers
+	$(BIN)/python -m pytest
+
+bench: install servers
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache
