@@ -74,6 +74,13 @@ class Container:
         """Whether the user's payout account can take charges (false until payouts exist)."""
         return False
 
+    @cached_property
+    def ticket_gate(self):
+        """Who holds a paid ticket (the join check of ticketed Spaces asks this)."""
+        from .adapters.dynamodb.tickets import DynamoTickets
+
+        return DynamoTickets(self.table)
+
     # -- services ----------------------------------------------------------------------------
     @cached_property
     def lifecycle(self) -> CompositeLifecycle:

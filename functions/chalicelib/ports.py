@@ -47,6 +47,7 @@ class FeedRepository(Protocol):
 class SpaceLifecycle(Protocol):
     """Side effects that follow a Space through its life (media room, schedules, feed, money).
 
+    ``after_role_change`` runs when someone becomes host/cohost/speaker/listener in a live Space.
     ``before_*`` hooks run before the state change is stored and may refuse it by raising (a 503
     from the media server leaves the Space as it was); ``after_*`` hooks run once it is stored.
     """
@@ -58,6 +59,7 @@ class SpaceLifecycle(Protocol):
     def after_create(self, space: Space) -> None: ...
     def after_reschedule(self, before: Space, after: Space) -> None: ...
     def after_cancel(self, space: Space) -> None: ...
+    def after_role_change(self, space: Space, user_id: str, role: str) -> None: ...
 
 
 class NoLifecycle:
@@ -70,6 +72,7 @@ class NoLifecycle:
     def after_create(self, space: Space) -> None: return None
     def after_reschedule(self, before: Space, after: Space) -> None: return None
     def after_cancel(self, space: Space) -> None: return None
+    def after_role_change(self, space: Space, user_id: str, role: str) -> None: return None
 
 
 class TicketGate(Protocol):
