@@ -56,7 +56,8 @@ class Api:
         hdrs.update(headers or {})
         payload = raw if raw is not None else (json.dumps(body) if body is not None else None)
         res = getattr(self.client.http, method.lower())(path, headers=hdrs, body=payload)
-        res.json = json.loads(res.body) if res.body else None
+        is_json = res.headers.get("Content-Type", "").startswith("application/json")
+        res.json = json.loads(res.body) if res.body and is_json else None
         return res
 
     def make_user(self, user_id: str, followers: int = 1000, **fields):

@@ -118,14 +118,9 @@ class DynamoSpaces:
         writes = [self._update_meta(after.id, before.state, sets, remove=() if listed else ("GSI2PK", "GSI2SK"))]
         for topic in after.topics:
             writes.append({"Put": {"Item": serialize(_topic_item(after, topic))}})
-        if before.state is SpaceState.scheduled:
-            writes.append(self._upcoming_change(after.host_id, -1))
-        if after.state is SpaceState.live:
-            writes.append({"Update": {
-                "Key": serialize({"PK": f"USER#{after.host_id}", "SK": "PROFILE"}),
-                "UpdateExpression": "SET hosted_starts = list_append(if_not_exists(hosted_starts, :empty), :now)",
-                "ExpressionAttributeValues": values({":empty": [], ":now": [after.started_at.isoformat()]}),
-            }})
+        host_update = self._host_counters(before, after)
+        if host_update:
+            writes.append(host_update)
         writes += extra or []
         self._run(writes, after.id)
 
@@ -171,6 +166,24 @@ class DynamoSpaces:
             update["ConditionExpression"] = "attribute_not_exists(upcoming_count) OR upcoming_count < :max"
             update["ExpressionAttributeValues"] = values({":d": delta, ":max": MAX_UPCOMING_PER_HOST})
         return {"Update": update}
+
+    def _host_counters(self, before: Space, after: Space) -> dict[str, Any] | None:
+        """The host profile's share of a transition: an upcoming slot freed when a Space leaves
+        ``scheduled``, and the start recorded (ticketed eligibility counts recent Spaces)."""
+        parts: list[str] = []
+        vals: dict[str, Any] = {}
+        if before.state is SpaceState.scheduled:
+            parts.append("ADD upcoming_count :minus")
+            vals[":minus"] = -1
+        if after.state is SpaceState.live and after.started_at:
+            parts.append("SET hosted_starts = list_append(if_not_exists(hosted_starts, :empty), :now)")
+            vals.update({":empty": [], ":now": [after.started_at.isoformat()]})
+        if not parts:
+            return None
+        return {"Update": {
+            "Key": serialize({"PK": f"USER#{after.host_id}", "SK": "PROFILE"}),
+            "UpdateExpression": " ".join(parts), "ExpressionAttributeValues": values(vals),
+        }}
 
     def _run(self, writes: list[dict[str, Any]], space_id: str) -> None:
         try:
