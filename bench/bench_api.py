@@ -1,0 +1,93 @@
+"""Foundation numbers: cold import of the Lambda handler module, and in-process latency of
+``GET /v1/spaces/{id}`` and ``POST /v1/spaces`` (Chalice test client on moto's DynamoDB)."""
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+COLD_RUNS = 15
+REQUESTS = 300
+
+_IMPORT_PROBE = """
+import sys, time
+began = time.perf_counter()
+import app
+elapsed = time.perf_counter() - began
+heavy = sorted(m for m in ("stripe", "livekit", "livekit.api", "livekit.rtc", "numpy") if m in sys.modules)
+print(elapsed, ",".join(heavy))
+"""
+
+
+def cold_import() -> None:
+    times, heavy = [], set()
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "0"}
+    for _ in range(COLD_RUNS):
+        out = subprocess.run([sys.executable, "-c", _IMPORT_PROBE], cwd=ROOT / "functions", env=env,
+                             capture_output=True, text=True, check=True).stdout.split()
+        times.append(float(out[0]) * 1000)
+        if len(out) > 1:
+            heavy.update(out[1].split(","))
+    print(f"cold import of functions/app.py: median {statistics.median(times):.1f} ms "
+          f"(min {min(times):.1f}, max {max(times):.1f}, {COLD_RUNS} fresh interpreters)")
+    print(f"  heavy SDKs loaded at import: {', '.join(sorted(heavy)) or 'none'}")
+
+
+def percentiles(samples: list[float]) -> str:
+    ordered = sorted(samples)
+    p = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))]  # noqa: E731
+    return f"p50 {p(0.50):.2f} ms, p99 {p(0.99):.2f} ms over {len(samples)} requests"
+
+
+def latency() -> None:
+    from chalice.test import Client
+    from moto import mock_aws
+
+    from infra.local.stage import apply_stage_environment
+
+    apply_stage_environment("local", AIRWAVES_TABLE_NAME="airwaves-bench")
+    with mock_aws():
+        import boto3
+
+        from chalicelib.adapters.dynamodb.schema import ensure_table
+        from chalicelib.container import reset_container
+
+        ensure_table(boto3.client("dynamodb", region_name="us-east-1"), "airwaves-bench")
+        reset_container()
+        from app import app
+
+        with Client(app) as client:
+            token = json.loads(client.http.post("/v1/dev/tokens", headers={"Content-Type": "application/json"},
+                                                body=json.dumps({"user_id": "host", "admin": True})).body)["token"]
+            headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
+            client.http.put("/v1/admin/users/host", headers=headers,
+                            body=json.dumps({"handle": "host", "display_name": "Host", "follower_count": 5000}))
+            posts, gets, ids = [], [], []
+            for i in range(REQUESTS):
+                began = time.perf_counter()
+                res = client.http.post("/v1/spaces", headers=headers,
+                                       body=json.dumps({"title": f"Bench {i}", "topics": ["bench"]}))
+                posts.append((time.perf_counter() - began) * 1000)
+                ids.append(json.loads(res.body)["id"])
+            for sid in ids:
+                began = time.perf_counter()
+                client.http.get(f"/v1/spaces/{sid}", headers=headers)
+                gets.append((time.perf_counter() - began) * 1000)
+    print(f"GET /v1/spaces/{{id}}: {percentiles(gets)}")
+    print(f"POST /v1/spaces:      {percentiles(posts)}")
+    print("  (in process: Chalice test client, JWT verification, pydantic, boto3 against moto's in-memory DynamoDB)")
+
+
+def main() -> None:
+    cold_import()
+    latency()
+
+
+if __name__ == "__main__":
+    sys.path[:0] = [str(ROOT / "functions"), str(ROOT)]
+    main()
