@@ -4,6 +4,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Callable
 
 from ..domain.clock import utcnow
 from ..domain.errors import Forbidden, InvalidState, NotEligible, field_error
@@ -34,7 +35,7 @@ class SpaceService:
     policy: HostingPolicy
     lifecycle: SpaceLifecycle = field(default_factory=NoLifecycle)
     max_ticket_quantity: int = 10_000
-    charges_enabled: object = lambda _user_id: False  # Callable[[str], bool]
+    charges_enabled: Callable[[str], bool] = lambda _user_id: False
 
     # -- create and edit ---------------------------------------------------------------------
     def create(self, host_id: str, *, title: str, topics: list[str] | None = None,
@@ -150,7 +151,7 @@ class SpaceService:
         user = self.users.get(host_id)
         if user is None:
             raise NotEligible("you need a profile before hosting", details={"reasons": ["no_profile"]})
-        verdict = eligibility(user, self.policy, charges_enabled=self.charges_enabled(host_id), now=now)  # type: ignore[operator]
+        verdict = eligibility(user, self.policy, charges_enabled=self.charges_enabled(host_id), now=now)
         if not verdict.can_host:
             raise NotEligible("you cannot host a Space yet", details={"reasons": verdict.reasons})
         if ticketed and not verdict.can_host_ticketed:
