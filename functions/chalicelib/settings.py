@@ -36,6 +36,16 @@ class Settings(BaseSettings):
     secrets_arn: str = ""
 
     idempotency_ttl_seconds: int = 24 * 3600
+
+    # LiveKit: where apps connect, where the API calls it (empty: same host over http(s)), how
+    # long a join token lets a client connect, and when an idle room closes by itself. The API
+    # key and secret are secrets (``livekit_api_key``, ``livekit_api_secret``).
+    livekit_url: str = "ws://127.0.0.1:7880"
+    livekit_api_url: str = ""
+    livekit_token_ttl_seconds: int = 300
+    livekit_empty_timeout_seconds: int = 300
+    livekit_departure_timeout_seconds: int = 60
+    livekit_api_timeout_seconds: float = 5.0
     page_size: int = 20
 
     @property

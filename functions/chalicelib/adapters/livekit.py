@@ -1,0 +1,270 @@
+"""The media server adapter: LiveKit join tokens, rooms, live permissions and webhooks.
+
+The SDK (``livekit-api``) is imported inside the methods that use it, so routes that never
+touch media do not pay for it on a cold start. Its server API client is asyncio-based; our
+handlers are synchronous, so calls run on one private event loop thread per process (which also
+keeps the HTTP connection pool warm across invocations). Every failure to reach LiveKit, or a
+refusal, becomes ``UpstreamUnavailable`` (503); "that participant is not connected" answers
+False/None instead, because for us it only means the change takes effect at the next join.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from datetime import datetime, timedelta, timezone
+from typing import Any, Awaitable, Callable, TypeVar
+
+from ..domain.errors import Unauthenticated, UpstreamUnavailable, ValidationFailed
+from ..domain.media import MediaEvent, MediaParticipant
+from ..domain.roles import MediaGrant, Role, media_grant
+
+T = TypeVar("T")
+
+
+class _LoopThread:
+    """One daemon thread running an event loop, shared by every adapter in the process."""
+
+    _lock = threading.Lock()
+    _instance: "_LoopThread | None" = None
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        threading.Thread(target=self.loop.run_forever, name="livekit-api", daemon=True).start()
+
+    @classmethod
+    def get(cls) -> "_LoopThread":
+        with cls._lock:
+            if cls._instance is None:
+                cls._instance = cls()
+            return cls._instance
+
+    def run(self, coro: Awaitable[T], timeout: float) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)  # type: ignore[arg-type]
+
+
+def _http_url(url: str) -> str:
+    if url.startswith("ws"):
+        return "http" + url[2:]
+    return url
+
+
+_RAISE = object()
+
+
+async def _done(call: Awaitable[Any]) -> bool:
+    await call
+    return True
+
+
+def _not_found(exc: BaseException) -> bool:
+    return getattr(exc, "status", None) == 404 or getattr(exc, "code", None) == "not_found"
+
+
+class LiveKitMedia:
+    """``MediaServer`` on a self-hosted LiveKit."""
+
+    def __init__(self, *, client_url: str, api_url: str, api_key: str, api_secret: str,
+                 token_ttl: timedelta, empty_timeout: int, departure_timeout: int,
+                 api_timeout: float = 5.0) -> None:
+        self.client_url = client_url
+        self.api_url = _http_url(api_url or client_url)
+        self._key = api_key
+        self._secret = api_secret
+        self.token_ttl = token_ttl
+        self.empty_timeout = empty_timeout
+        self.departure_timeout = departure_timeout
+        self.api_timeout = api_timeout
+        self._client: Any = None
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> "LiveKitMedia":
+        from ..secrets import get_secret
+
+        return cls(client_url=settings.livekit_url, api_url=settings.livekit_api_url,
+                   api_key=get_secret("livekit_api_key"), api_secret=get_secret("livekit_api_secret"),
+                   token_ttl=timedelta(seconds=settings.livekit_token_ttl_seconds),
+                   empty_timeout=settings.livekit_empty_timeout_seconds,
+                   departure_timeout=settings.livekit_departure_timeout_seconds,
+                   api_timeout=settings.livekit_api_timeout_seconds)
+
+    @property
+    def configured(self) -> bool:
+        return bool(self._key and self._secret)
+
+    def _require_keys(self) -> None:
+        if not self.configured:
+            raise UpstreamUnavailable("the media server is not configured (LiveKit API key and secret)")
+
+    # -- tokens ------------------------------------------------------------------------------
+    def join_token(self, space_id: str, user_id: str, role: str) -> tuple[str, datetime]:
+        """A short-lived token for ``user_id`` to join room ``space_id`` with ``role``'s grants.
+
+        ``expires_at`` is computed before signing and floored to the second, so it is never later
+        than the token's own ``exp``."""
+        self._require_keys()
+        from livekit import api
+
+        now = datetime.now(timezone.utc).replace(microsecond=0)
+        g = media_grant(Role(role))
+        grants = api.VideoGrants(
+            room_join=True, room=space_id, can_subscribe=g.can_subscribe,
+            can_publish=g.can_publish,  # explicit: the SDK defaults it to True
+            can_publish_data=g.can_publish_data,
+            can_publish_sources=list(g.publish_sources) if g.can_publish else None,
+            can_update_own_metadata=g.can_update_metadata, hidden=g.hidden,
+        )
+        token = (api.AccessToken(self._key, self._secret).with_identity(user_id).with_grants(grants)
+                 .with_attributes({"role": role}).with_ttl(self.token_ttl).to_jwt())
+        return token, now + self.token_ttl
+
+    # -- server API --------------------------------------------------------------------------
+    def _call(self, what: str, make: Callable[[Any], Awaitable[T]], *, if_missing: Any = _RAISE) -> T:
+        """Run one server API call on the shared loop. "Not found" answers ``if_missing`` when
+        given; any other refusal or a transport failure is ``UpstreamUnavailable``."""
+        self._require_keys()
+        from livekit import api
+
+        async def attempt() -> T:
+            import aiohttp
+
+            if self._client is None:
+                self._client = api.LiveKitAPI(self.api_url, self._key, self._secret, failover=False,
+                                              timeout=aiohttp.ClientTimeout(total=self.api_timeout))
+            try:
+                return await make(self._client.room)
+            except aiohttp.ServerDisconnectedError:  # a stale pooled connection: one retry
+                return await make(self._client.room)
+
+        try:
+            return _LoopThread.get().run(attempt(), self.api_timeout + 1)
+        except api.ServerError as exc:
+            if _not_found(exc) and if_missing is not _RAISE:
+                return if_missing
+            raise UpstreamUnavailable(f"the media server refused to {what}",
+                                      details={"upstream": "livekit", "code": exc.code}) from exc
+        except Exception as exc:  # noqa: BLE001 - transport errors, timeouts
+            raise UpstreamUnavailable(f"the media server cannot be reached to {what}",
+                                      details={"upstream": "livekit"}) from exc
+
+    def create_room(self, space_id: str) -> None:
+        from livekit import api
+
+        req = api.CreateRoomRequest(name=space_id, empty_timeout=self.empty_timeout,
+                                    departure_timeout=self.departure_timeout)
+        self._call("open the room", lambda room: room.create_room(req))
+
+    def delete_room(self, space_id: str) -> None:
+        """Close the room and disconnect everyone; a room already gone is fine."""
+        from livekit import api
+
+        self._call("close the room", lambda room: room.delete_room(api.DeleteRoomRequest(room=space_id)),
+                   if_missing=None)
+
+    def set_role(self, space_id: str, user_id: str, role: str) -> bool:
+        """Apply ``role`` to a live connection (False: not connected). The permission object is
+        replaced whole, so every field is sent; revoking publish makes the server unpublish."""
+        from livekit import api
+
+        req = api.UpdateParticipantRequest(room=space_id, identity=user_id,
+                                           permission=self.permission(media_grant(Role(role))),
+                                           attributes={"role": role})
+        return self._call("change the participant's role", lambda room: _done(room.update_participant(req)),
+                          if_missing=False)
+
+    @staticmethod
+    def permission(grant: MediaGrant) -> Any:
+        from livekit import api
+
+        sources = {"microphone": api.TrackSource.MICROPHONE}
+        return api.ParticipantPermission(
+            can_subscribe=grant.can_subscribe, can_publish=grant.can_publish,
+            can_publish_data=grant.can_publish_data,
+            can_publish_sources=[sources[s] for s in grant.publish_sources],
+            hidden=grant.hidden, recorder=False, can_update_metadata=grant.can_update_metadata,
+            agent=False, can_subscribe_metrics=False, can_manage_agent_session=False,
+        )
+
+    def remove_participant(self, space_id: str, user_id: str) -> bool:
+        from livekit import api
+
+        req = api.RoomParticipantIdentity(room=space_id, identity=user_id)
+        return self._call("remove the participant", lambda room: _done(room.remove_participant(req)),
+                          if_missing=False)
+
+    def mute_microphone(self, space_id: str, user_id: str) -> bool | None:
+        """Mute the participant's microphone track. None: not connected; False: nothing published."""
+        from livekit import api
+
+        async def mute(room: Any) -> bool:
+            info = await room.get_participant(api.RoomParticipantIdentity(room=space_id, identity=user_id))
+            tracks = [t for t in info.tracks if t.source == api.TrackSource.MICROPHONE]
+            for track in tracks:
+                await room.mute_published_track(api.MuteRoomTrackRequest(
+                    room=space_id, identity=user_id, track_sid=track.sid, muted=True))
+            return bool(tracks)
+
+        return self._call("mute the participant", mute, if_missing=None)
+
+    def send_data(self, space_id: str, topic: str, payload: dict[str, Any], to: list[str] | None = None) -> None:
+        """A reliable data message on ``topic`` to everyone in the room (or just ``to``)."""
+        from livekit import api
+
+        req = api.SendDataRequest(room=space_id, data=json.dumps(payload, ensure_ascii=False).encode(),
+                                  kind=api.DataPacket.Kind.RELIABLE, topic=topic,
+                                  destination_identities=list(to or []))
+        self._call("deliver the message", lambda room: room.send_data(req))
+
+    def participants(self, space_id: str) -> list[MediaParticipant]:
+        from livekit import api
+
+        out = self._call("list participants",
+                         lambda room: room.list_participants(api.ListParticipantsRequest(room=space_id)),
+                         if_missing=None)
+        people: list[MediaParticipant] = []
+        if out is None:
+            return people
+        for p in out.participants:
+            if p.kind != api.ParticipantInfo.Kind.STANDARD:
+                continue
+            mics = [t for t in p.tracks if t.source == api.TrackSource.MICROPHONE]
+            people.append(MediaParticipant(
+                identity=p.identity, sid=p.sid, role=p.attributes.get("role"), publishing=bool(mics),
+                muted=all(t.muted for t in mics),
+                joined_at=datetime.fromtimestamp(p.joined_at, timezone.utc) if p.joined_at else None))
+        return people
+
+    def ping(self) -> None:
+        from livekit import api
+
+        self._call("answer a health check",
+                   lambda room: room.list_rooms(api.ListRoomsRequest(names=["airwaves-health-probe"])))
+
+    # -- webhooks ----------------------------------------------------------------------------
+    def verify_webhook(self, body: bytes, authorization: str | None) -> MediaEvent:
+        """Check LiveKit's signed token (issuer = our API key, HMAC with our secret, body hash)
+        against the raw body, then read the event."""
+        self._require_keys()
+        if not authorization:
+            raise Unauthenticated("the webhook carries no signature (Authorization header)")
+        from google.protobuf.json_format import ParseError
+        from livekit import api
+
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ValidationFailed("the webhook body is not UTF-8 text") from exc
+        token = authorization.removeprefix("Bearer ").strip()
+        receiver = api.WebhookReceiver(api.TokenVerifier(self._key, self._secret))
+        try:
+            event = receiver.receive(text, token)
+        except ParseError as exc:
+            raise ValidationFailed("the webhook body is not a LiveKit event") from exc
+        except Exception as exc:  # noqa: BLE001 - bad signature, wrong key, expired, hash mismatch
+            raise Unauthenticated("the webhook signature is not valid") from exc
+        p = event.participant
+        return MediaEvent(
+            id=event.id, kind=event.event, room=event.room.name, identity=p.identity, sid=p.sid,
+            standard=p.kind == api.ParticipantInfo.Kind.STANDARD, role=p.attributes.get("role") or None,
+            at=datetime.fromtimestamp(event.created_at, timezone.utc) if event.created_at else None,
+        )
