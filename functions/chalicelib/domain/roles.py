@@ -74,15 +74,20 @@ def rate_window(now: datetime, seconds: int) -> int:
     return epoch - epoch % seconds
 
 
+class StageChanged(Exception):
+    """A role write found the Space or member no longer as read (a concurrent change, a full
+    stage, a ban). Not an API error: the service reads again and the rules say what happened."""
+
+
 # -- members ---------------------------------------------------------------------------------
 class Member(BaseModel):
-    """Someone's standing in one Space (besides the role, which lives on the Space itself)."""
+    """Someone's standing in one Space. Their role is read from the Space itself (its co-host and
+    speaker sets), which is where the caps are enforced."""
 
     space_id: str
     user_id: str
     banned: bool = False
     hand_raised_at: datetime | None = None
-    invited_by: str | None = None
 
     @property
     def hand_raised(self) -> bool:

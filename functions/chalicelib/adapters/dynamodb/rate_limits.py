@@ -1,0 +1,27 @@
+"""Fixed-window rate limits: one counter item per key and window, claimed with a conditional ADD.
+
+``RATE#<key>/W#<window start>`` counts uses in the window; the write is refused once the count
+reaches the limit, so concurrent callers cannot overshoot. Items expire by TTL.
+"""
+from __future__ import annotations
+
+from .table import ConditionFailed, Table, values
+
+
+class DynamoRateLimits:
+    def __init__(self, table: Table) -> None:
+        self.table = table
+
+    def take(self, key: str, *, window_start: int, window_seconds: int, limit: int) -> bool:
+        """Use one slot of ``key``'s current window; False when the window is full."""
+        try:
+            self.table.update(
+                f"RATE#{key}", f"W#{window_start}",
+                UpdateExpression="ADD uses :one SET expires_at = :expires",
+                ConditionExpression="attribute_not_exists(uses) OR uses < :limit",
+                ExpressionAttributeValues=values({":one": 1, ":limit": limit,
+                                                  ":expires": window_start + 2 * window_seconds + 60}),
+            )
+        except ConditionFailed:
+            return False
+        return True
