@@ -86,7 +86,9 @@ class Container:
     def lifecycle(self) -> CompositeLifecycle:
         from .services.feed import FeedFanout
 
-        return CompositeLifecycle([FeedFanout(self.user_repo, self.feed_repo)])
+        from .services.media_room import MediaRoomLifecycle
+
+        return CompositeLifecycle([MediaRoomLifecycle(self.media), FeedFanout(self.user_repo, self.feed_repo)])
 
     @cached_property
     def users(self):
@@ -101,13 +103,72 @@ class Container:
         return SpaceService(self.space_repo, self.user_repo, self.feed_repo, self.hosting_policy,
                             lifecycle=self.lifecycle, charges_enabled=self.charges_enabled)
 
+    # -- live audio (LiveKit, the stage, moderation, presence) -----------------------------------
+    @cached_property
+    def media(self):
+        """The media server; the LiveKit SDK loads on first use of a method that needs it."""
+        from .adapters.livekit import LiveKitMedia
+
+        return LiveKitMedia.from_settings(self.settings)
+
+    @cached_property
+    def member_repo(self):
+        from .adapters.dynamodb.members import DynamoMembers
+
+        return DynamoMembers(self.table)
+
+    @cached_property
+    def joins(self):
+        from .services.joins import JoinService
+
+        return JoinService(self.member_repo, self.media,
+                           has_paid_ticket=lambda space_id, user_id: self.ticket_gate.has_paid_ticket(space_id, user_id))
+
+    @cached_property
+    def stage(self):
+        from .services.stage import StageService
+
+        return StageService(self.space_repo, self.member_repo, self.media, self.lifecycle, admit=self.joins.admit)
+
+    @cached_property
+    def moderation(self):
+        from .services.moderation import ModerationService
+
+        return ModerationService(self.member_repo, self.media, self.lifecycle)
+
+    @cached_property
+    def reactions(self):
+        from .adapters.dynamodb.rate_limits import DynamoRateLimits
+        from .services.reactions import ReactionService
+
+        return ReactionService(self.member_repo, self.media, DynamoRateLimits(self.table), admit=self.joins.admit)
+
+    @cached_property
+    def participants(self):
+        from .services.participants import ParticipantsService
+
+        return ParticipantsService(self.space_repo, self.member_repo, self.media)
+
+    @cached_property
+    def media_events(self):
+        from .adapters.dynamodb.presence import DynamoPresence
+        from .services.media_events import MediaEventService
+
+        return MediaEventService(self.member_repo, DynamoPresence(self.table), self.media,
+                                 end_space=lambda space_id: self.spaces.end(None, space_id))
+
     def health_probes(self) -> dict:
         """What ``GET /v1/health`` checks; each adapter adds its own probe."""
-        return {"dynamodb": lambda: self.table.call("describe_table")}
+        return {"dynamodb": lambda: self.table.call("describe_table"),
+                "livekit": self.media.ping if getattr(self.media, "configured", True) else None}
 
     def host_join(self, space):
         """The host's join credentials for a live Space (the media adapter provides them)."""
-        return None
+        from .api.schemas import JoinOut
+
+        grant = self.joins.host_credentials(space)
+        return JoinOut(livekit_url=grant.livekit_url, token=grant.token, role=grant.role,
+                       expires_at=grant.expires_at)
 
     def cursor_secret(self) -> str:
         from .secrets import get_secret

@@ -1,0 +1,43 @@
+"""Joining a live Space: who is admitted, with which role, and the media credentials they get."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from ..domain.errors import NotFound, TicketRequired
+from ..domain.media import JoinGrant
+from ..domain.roles import Member, Role, check_admission, needs_ticket
+from ..domain.spaces import Space
+from ..ports import MediaServer, MemberRepository
+
+TicketCheck = Callable[[str, str], bool]  # (space_id, user_id) -> holds a paid ticket
+
+
+@dataclass
+class JoinService:
+    members: MemberRepository
+    media: MediaServer
+    has_paid_ticket: TicketCheck
+
+    def admit(self, space: Space, user_id: str, member: Member | None) -> Role:
+        """The caller's role if they may be in the live Space: not banned, and on a ticketed
+        Space a paid ticket unless they are on the stage (host, co-host, invited speaker)."""
+        role = check_admission(space, user_id, member)
+        if needs_ticket(space, role) and not self.has_paid_ticket(space.id, user_id):
+            raise TicketRequired("this Space is ticketed: buy a ticket to join",
+                                 details={"space_id": space.id})
+        return role
+
+    def join(self, user_id: str, space_id: str) -> JoinGrant:
+        space, member = self.members.space_and_member(space_id, user_id)
+        if space is None:
+            raise NotFound(f"no Space {space_id}")
+        return self.credentials(space, user_id, self.admit(space, user_id, member))
+
+    def credentials(self, space: Space, user_id: str, role: Role) -> JoinGrant:
+        token, expires_at = self.media.join_token(space.id, user_id, role.value)
+        return JoinGrant(livekit_url=self.media.client_url, token=token, role=role.value, expires_at=expires_at)
+
+    def host_credentials(self, space: Space) -> JoinGrant:
+        """What a live Space's create/start answer carries for its host."""
+        return self.credentials(space, space.host_id, Role.host)

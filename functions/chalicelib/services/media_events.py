@@ -1,0 +1,65 @@
+"""What the media server reports (verified webhooks): presence counts, late corrections of a
+connection's role or ban, and rooms that closed by themselves.
+
+Every step is idempotent, so LiveKit's retries, duplicates and out-of-order deliveries are
+harmless: presence moves per connection through absent -> joined -> left only, a correction
+re-applies what the database says, and ending an ended Space is a no-op.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Callable
+
+from ..domain.clock import utcnow
+from ..domain.errors import InvalidState, NotFound
+from ..domain.media import MediaEvent
+from ..domain.roles import role_of
+from ..domain.spaces import SpaceState
+from ..ports import MediaServer, MemberRepository, PresenceRepository
+
+log = logging.getLogger(__name__)
+
+LEFT_EVENTS = ("participant_left", "participant_connection_aborted")
+
+
+@dataclass
+class MediaEventService:
+    members: MemberRepository
+    presence: PresenceRepository
+    media: MediaServer
+    end_space: Callable[[str], object]  # ends a live Space as the system
+
+    def handle(self, event: MediaEvent) -> str:
+        """Apply one event; answers what happened (for the response and the logs)."""
+        if not event.room:
+            return "ignored"
+        if event.kind == "participant_joined" and event.standard and event.identity:
+            counted = self.presence.joined(event.room, event.sid, event.identity, event.at or utcnow())
+            corrected = self._correct(event)
+            return corrected or ("counted" if counted else "duplicate")
+        if event.kind in LEFT_EVENTS and event.standard and event.identity:
+            left = self.presence.left(event.room, event.sid, event.identity, event.at or utcnow())
+            return "uncounted" if left else "duplicate"
+        if event.kind == "room_finished":
+            try:
+                self.end_space(event.room)
+            except (InvalidState, NotFound):
+                return "duplicate"
+            return "ended"
+        return "ignored"
+
+    def _correct(self, event: MediaEvent) -> str | None:
+        """A connection made with a token issued before a ban or role change gets what the
+        database says now: removed if banned or the Space is over, else its current role."""
+        space, member = self.members.space_and_member(event.room, event.identity)
+        if space is None:
+            return None
+        if space.state is not SpaceState.live or (member is not None and member.banned):
+            self.media.remove_participant(event.room, event.identity)
+            return "removed"
+        role = role_of(space, event.identity).value
+        if event.role != role:
+            self.media.set_role(event.room, event.identity, role)
+            return "role_corrected"
+        return None

@@ -1,0 +1,20 @@
+"""The media room follows its Space: opened when it goes live, closed (everyone disconnected)
+when it ends. Both run before the state is stored, so a media failure leaves the Space as it was
+and answers 503."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..domain.spaces import Space
+from ..ports import MediaServer, NoLifecycle
+
+
+@dataclass
+class MediaRoomLifecycle(NoLifecycle):
+    media: MediaServer
+
+    def before_start(self, space: Space) -> None:
+        self.media.create_room(space.id)
+
+    def before_end(self, space: Space) -> None:
+        self.media.delete_room(space.id)

@@ -1,0 +1,72 @@
+"""Moderation of a live Space: muting a microphone, removing someone for good."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from ..domain.clock import utcnow
+from ..domain.errors import InvalidState, NotFound, UpstreamUnavailable
+from ..domain.roles import Role, StageChanged, check_mute, check_remove, role_of, with_role
+from ..ports import MediaServer, MemberRepository, SpaceLifecycle
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class MuteResult:
+    space_id: str
+    user_id: str
+    connected: bool
+    muted: bool  # a published microphone was muted (False: nothing was published)
+
+
+@dataclass(frozen=True)
+class Removal:
+    space_id: str
+    user_id: str
+    disconnected: bool  # was connected and has been disconnected
+
+
+@dataclass
+class ModerationService:
+    members: MemberRepository
+    media: MediaServer
+    lifecycle: SpaceLifecycle
+
+    def mute(self, caller: str, space_id: str, user_id: str) -> MuteResult:
+        """Mute someone's microphone. They may turn it back on themselves (LiveKit does not let
+        a server unmute, so a moderator can silence but never open a microphone)."""
+        space, _ = self._read(space_id, caller)
+        check_mute(space, caller, user_id)
+        result = self.media.mute_microphone(space.id, user_id)
+        return MuteResult(space.id, user_id, connected=result is not None, muted=bool(result))
+
+    def remove(self, caller: str, space_id: str, user_id: str) -> Removal:
+        """Ban from the Space (stored first, so a racing rejoin is refused) and disconnect. If
+        the media server cannot disconnect them, the ban is undone and the answer is 503."""
+        space, member = self._read(space_id, user_id)
+        check_remove(space, caller, user_id)
+        already = member is not None and member.banned
+        previous = role_of(space, user_id)
+        if not already:
+            try:
+                self.members.ban(space.id, user_id, by=caller, now=utcnow())
+            except StageChanged as exc:
+                space, _ = self._read(space_id, user_id)
+                check_remove(space, caller, user_id)
+                raise InvalidState("the Space changed while this request ran; try again") from exc
+        try:
+            disconnected = self.media.remove_participant(space.id, user_id)
+        except UpstreamUnavailable:
+            if not already:
+                self.members.unban(space.id, user_id, restore=previous.value, now=utcnow())
+            raise
+        if previous is not Role.listener:
+            self.lifecycle.after_role_change(with_role(space, user_id, Role.listener), user_id, Role.listener.value)
+        return Removal(space.id, user_id, disconnected=disconnected)
+
+    def _read(self, space_id: str, user_id: str):
+        space, member = self.members.space_and_member(space_id, user_id)
+        if space is None:
+            raise NotFound(f"no Space {space_id}")
+        return space, member

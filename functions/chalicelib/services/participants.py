@@ -1,0 +1,34 @@
+"""Who is in a Space: the stage (from the Space), who is connected (from the media server),
+raised hands (for moderators) and the counts."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..domain.media import MediaParticipant
+from ..domain.roles import Member
+from ..domain.spaces import Space, SpaceState
+from ..ports import MediaServer, MemberRepository, SpaceRepository
+
+HANDS_SHOWN = 100
+
+
+@dataclass(frozen=True)
+class StageView:
+    space: Space
+    connected: dict[str, MediaParticipant] = field(default_factory=dict)
+    hands: list[Member] | None = None  # None: the caller may not see the queue
+
+
+@dataclass
+class ParticipantsService:
+    spaces: SpaceRepository
+    members: MemberRepository
+    media: MediaServer
+
+    def view(self, caller: str, space_id: str) -> StageView:
+        space = self.spaces.require(space_id)
+        if space.state is not SpaceState.live:
+            return StageView(space, hands=[] if space.can_moderate(caller) else None)
+        connected = {p.identity: p for p in self.media.participants(space.id)}
+        hands = self.members.hands_page(space.id, None, HANDS_SHOWN)[0] if space.can_moderate(caller) else None
+        return StageView(space, connected, hands)
