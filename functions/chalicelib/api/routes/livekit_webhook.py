@@ -1,0 +1,19 @@
+"""``POST /v1/webhooks/livekit``: LiveKit's signed room events (presence, rooms that closed)."""
+from __future__ import annotations
+
+from chalice import Blueprint
+
+from ...container import get_container
+from ..room_schemas import WebhookAckOut
+from ..routing import Call, endpoint
+
+bp = Blueprint(__name__)
+
+
+@endpoint(bp, "POST", "/v1/webhooks/livekit", tag="webhooks", auth=False, response=WebhookAckOut,
+          summary="LiveKit room events; the signed token in Authorization is verified against the raw body",
+          errors=(400, 401, 503), content_types=("application/webhook+json", "application/json"))
+def livekit_webhook(call: Call) -> WebhookAckOut:
+    c = get_container()
+    event = c.media.verify_webhook(call.raw_body, call.headers.get("authorization"))
+    return WebhookAckOut(outcome=c.media_events.handle(event))

@@ -1,0 +1,120 @@
+"""Joining and roles: join credentials, speak requests, speakers, co-hosts, moderation, reactions
+and the participant list of a live Space."""
+from __future__ import annotations
+
+from chalice import Blueprint
+
+from ...container import get_container
+from ...cursors import decode_cursor, encode_cursor
+from ..room_schemas import (
+    DenialOut, HandOut, MuteOut, ParticipantsOut, ReactionIn, ReactionOut, RemovalOut, RoleOut, SpeakRequestOut,
+    SpeakRequestPage, join_out,
+)
+from ..routing import Call, Reply, endpoint
+from ..schemas import JoinOut, PageQuery
+
+bp = Blueprint(__name__)
+TAG = "joining and roles"
+ROLE_ERRORS = (401, 403, 404, 409, 503)
+
+
+@endpoint(bp, "POST", "/v1/spaces/{space_id}/join", tag=TAG, response=JoinOut,
+          summary="Credentials to connect to a live Space's audio (LiveKit URL, token, role)",
+          errors=(401, 403, 404, 409, 503))
+def join_space(call: Call, space_id: str) -> JoinOut:
+    return join_out(get_container().joins.join(call.user_id, space_id))
+
+
+# -- speak requests --------------------------------------------------------------------------
+@endpoint(bp, "POST", "/v1/spaces/{space_id}/speak-requests", tag=TAG, status=201, response=SpeakRequestOut,
+          idempotent=True, summary="Raise your hand (listeners); hosts and co-hosts are notified",
+          errors=ROLE_ERRORS)
+def raise_hand(call: Call, space_id: str) -> SpeakRequestOut:
+    return SpeakRequestOut.of(get_container().stage.raise_hand(call.user_id, space_id))
+
+
+@endpoint(bp, "DELETE", "/v1/spaces/{space_id}/speak-requests", tag=TAG, response=HandOut,
+          summary="Lower your hand", errors=(401, 404))
+def lower_hand(call: Call, space_id: str) -> HandOut:
+    get_container().stage.lower_hand(call.user_id, space_id)
+    return HandOut(space_id=space_id, user_id=call.user_id, hand_raised=False)
+
+
+@endpoint(bp, "GET", "/v1/spaces/{space_id}/speak-requests", tag=TAG, query=PageQuery, response=SpeakRequestPage,
+          summary="The queue of raised hands, oldest first (host or co-host)", errors=(400, 401, 403, 404))
+def speak_requests(call: Call, space_id: str) -> SpeakRequestPage:
+    c = get_container()
+    scope = f"hands:{space_id}"
+    start = decode_cursor(call.query.cursor, scope=scope, secret=c.cursor_secret())
+    members, last = c.stage.requests(call.user_id, space_id, start, call.query.limit)
+    return SpeakRequestPage(items=[SpeakRequestOut.of(m) for m in members],
+                            next_cursor=encode_cursor(last, scope=scope, secret=c.cursor_secret()))
+
+
+@endpoint(bp, "POST", "/v1/spaces/{space_id}/speak-requests/{user_id}/approve", tag=TAG, response=RoleOut,
+          summary="Approve a raised hand: the listener becomes a speaker at once (host or co-host)",
+          errors=ROLE_ERRORS)
+def approve_request(call: Call, space_id: str, user_id: str) -> RoleOut:
+    return RoleOut.of(get_container().stage.approve(call.user_id, space_id, user_id))
+
+
+@endpoint(bp, "POST", "/v1/spaces/{space_id}/speak-requests/{user_id}/deny", tag=TAG, response=DenialOut,
+          summary="Deny a raised hand (host or co-host)", errors=(401, 403, 404, 409))
+def deny_request(call: Call, space_id: str, user_id: str) -> DenialOut:
+    get_container().stage.deny(call.user_id, space_id, user_id)
+    return DenialOut(space_id=space_id, user_id=user_id)
+
+
+# -- stage -----------------------------------------------------------------------------------
+@endpoint(bp, "PUT", "/v1/spaces/{space_id}/speakers/{user_id}", tag=TAG, response=RoleOut,
+          summary="Invite or promote a speaker (host or co-host); 409 speaker_limit past 10", errors=ROLE_ERRORS)
+def add_speaker(call: Call, space_id: str, user_id: str) -> RoleOut:
+    return RoleOut.of(get_container().stage.add_speaker(call.user_id, space_id, user_id))
+
+
+@endpoint(bp, "DELETE", "/v1/spaces/{space_id}/speakers/{user_id}", tag=TAG, response=RoleOut,
+          summary="Back to listener (host or co-host; a speaker may step down)", errors=ROLE_ERRORS)
+def remove_speaker(call: Call, space_id: str, user_id: str) -> RoleOut:
+    return RoleOut.of(get_container().stage.remove_speaker(call.user_id, space_id, user_id))
+
+
+@endpoint(bp, "PUT", "/v1/spaces/{space_id}/cohosts/{user_id}", tag=TAG, response=RoleOut,
+          summary="Make a co-host (host only; at most 2)", errors=ROLE_ERRORS)
+def add_cohost(call: Call, space_id: str, user_id: str) -> RoleOut:
+    return RoleOut.of(get_container().stage.add_cohost(call.user_id, space_id, user_id))
+
+
+@endpoint(bp, "DELETE", "/v1/spaces/{space_id}/cohosts/{user_id}", tag=TAG, response=RoleOut,
+          summary="Remove a co-host, back to listener (host only)", errors=ROLE_ERRORS)
+def remove_cohost(call: Call, space_id: str, user_id: str) -> RoleOut:
+    return RoleOut.of(get_container().stage.remove_cohost(call.user_id, space_id, user_id))
+
+
+# -- moderation ------------------------------------------------------------------------------
+@endpoint(bp, "POST", "/v1/spaces/{space_id}/participants/{user_id}/mute", tag=TAG, response=MuteOut,
+          summary="Mute someone's microphone (host or co-host); they may unmute themselves",
+          errors=ROLE_ERRORS)
+def mute_participant(call: Call, space_id: str, user_id: str) -> MuteOut:
+    return MuteOut.of(get_container().moderation.mute(call.user_id, space_id, user_id))
+
+
+@endpoint(bp, "POST", "/v1/spaces/{space_id}/participants/{user_id}/remove", tag=TAG, response=RemovalOut,
+          summary="Disconnect someone and ban them from rejoining (host or co-host)", errors=ROLE_ERRORS)
+def remove_participant(call: Call, space_id: str, user_id: str) -> RemovalOut:
+    return RemovalOut.of(get_container().moderation.remove(call.user_id, space_id, user_id))
+
+
+# -- reactions and the room ------------------------------------------------------------------
+@endpoint(bp, "POST", "/v1/spaces/{space_id}/reactions", tag=TAG, status=201, body=ReactionIn,
+          response=ReactionOut, idempotent=True,
+          summary="Send a reaction to everyone in the Space (rate-limited per person)",
+          errors=(400, 401, 403, 404, 409, 429, 503))
+def react(call: Call, space_id: str) -> Reply:
+    reaction = get_container().reactions.react(call.user_id, space_id, call.body.emoji)
+    return Reply(ReactionOut.of(reaction), status=201)
+
+
+@endpoint(bp, "GET", "/v1/spaces/{space_id}/participants", tag=TAG, response=ParticipantsOut,
+          summary="Roles, who is connected, pending requests (hosts) and counts", errors=(401, 404, 503))
+def participants(call: Call, space_id: str) -> ParticipantsOut:
+    return ParticipantsOut.of(get_container().participants.view(call.user_id, space_id))
