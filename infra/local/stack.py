@@ -162,4 +162,7 @@ Ctrl-C stops everything.
 
 
 if __name__ == "__main__":
+    # Extensions register into ``infra.local.stack``; make that name this very module (run as a
+    # script it is ``__main__``, and a second import would get empty registries of its own).
+    sys.modules.setdefault("infra.local.stack", sys.modules[__name__])
     main()
