@@ -1,0 +1,246 @@
+"""LiveKit fixtures.
+
+Every test gets ``media``: the real adapter (real token signing, real webhook verification)
+whose server calls land in an in-memory room model instead of a network. API tests thus never
+reach for a server on 127.0.0.1:7880 by accident, and can read what was sent. A test that needs
+the real adapter talking to a real (or dead) server asks for ``real_media`` instead.
+
+``livekit_server`` starts the real ``livekit-server`` (built by ``livekit/build.sh``) on free
+loopback ports with its own rendered config, once per session. Under ``CI=true`` a failed build
+or a server that does not come up fails the run; elsewhere those tests are skipped.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import socket
+import subprocess
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from chalicelib.adapters.livekit import LiveKitMedia
+from chalicelib.domain.errors import UpstreamUnavailable
+from chalicelib.domain.media import MediaParticipant
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+# -- the in-memory media server ---------------------------------------------------------------
+@dataclass
+class FakeConnection:
+    identity: str
+    role: str
+    sid: str
+    publishing: bool = False
+    muted: bool = False
+
+
+@dataclass
+class FakeLiveKit(LiveKitMedia):
+    """``LiveKitMedia`` with its network calls answered from memory. ``down = True`` makes every
+    server call fail the way an unreachable server does."""
+
+    rooms: dict[str, dict[str, FakeConnection]] = field(default_factory=dict)
+    calls: list[tuple] = field(default_factory=list)
+    sent: list[dict] = field(default_factory=list)
+    down: bool = False
+
+    def __post_init__(self) -> None:
+        from chalicelib.secrets import get_secret
+
+        LiveKitMedia.__init__(self, client_url="ws://127.0.0.1:7880", api_url="", api_key=get_secret("livekit_api_key"),
+                              api_secret=get_secret("livekit_api_secret"), token_ttl=timedelta(seconds=300),
+                              empty_timeout=300, departure_timeout=60)
+
+    def _server(self, name: str, *args: object) -> None:
+        self.calls.append((name, *args))
+        if self.down:
+            raise UpstreamUnavailable(f"the media server cannot be reached to {name}", details={"upstream": "livekit"})
+
+    def connect(self, space_id: str, user_id: str, role: str, *, publishing: bool = False) -> FakeConnection:
+        """Simulate a client that joined with a token for ``role``."""
+        conn = FakeConnection(user_id, role, f"PA_{secrets.token_hex(4)}", publishing=publishing)
+        self.rooms.setdefault(space_id, {})[user_id] = conn
+        return conn
+
+    def connection(self, space_id: str, user_id: str) -> FakeConnection | None:
+        return self.rooms.get(space_id, {}).get(user_id)
+
+    def calls_named(self, name: str) -> list[tuple]:
+        return [c for c in self.calls if c[0] == name]
+
+    # the MediaServer port, server side
+    def create_room(self, space_id: str) -> None:
+        self._server("create_room", space_id)
+        self.rooms.setdefault(space_id, {})
+
+    def delete_room(self, space_id: str) -> None:
+        self._server("delete_room", space_id)
+        self.rooms.pop(space_id, None)
+
+    def set_role(self, space_id: str, user_id: str, role: str) -> bool:
+        self._server("set_role", space_id, user_id, role, self.permission_for(role))
+        conn = self.connection(space_id, user_id)
+        if conn is None:
+            return False
+        conn.role = role
+        if role == "listener":
+            conn.publishing = False  # the server unpublishes what may no longer be published
+        return True
+
+    def permission_for(self, role: str):
+        from chalicelib.domain.roles import Role, media_grant
+
+        return self.permission(media_grant(Role(role)))
+
+    def remove_participant(self, space_id: str, user_id: str) -> bool:
+        self._server("remove_participant", space_id, user_id)
+        return self.rooms.get(space_id, {}).pop(user_id, None) is not None
+
+    def mute_microphone(self, space_id: str, user_id: str) -> bool | None:
+        self._server("mute_microphone", space_id, user_id)
+        conn = self.connection(space_id, user_id)
+        if conn is None:
+            return None
+        if conn.publishing:
+            conn.muted = True
+        return conn.publishing
+
+    def send_data(self, space_id: str, topic: str, payload: dict, to: list[str] | None = None) -> None:
+        self._server("send_data", space_id, topic)
+        self.sent.append({"space_id": space_id, "topic": topic, "payload": payload, "to": list(to or [])})
+
+    def participants(self, space_id: str) -> list[MediaParticipant]:
+        self._server("participants", space_id)
+        return [MediaParticipant(identity=c.identity, sid=c.sid, role=c.role, publishing=c.publishing, muted=c.muted)
+                for c in self.rooms.get(space_id, {}).values()]
+
+    def ping(self) -> None:
+        self._server("ping")
+
+
+@pytest.fixture(autouse=True)
+def media(request, monkeypatch):
+    """The media server every container builds in this test (see the module docstring)."""
+    if "real_media" in request.fixturenames:
+        yield None
+        return
+    fake = FakeLiveKit()
+    monkeypatch.setattr(LiveKitMedia, "from_settings", classmethod(lambda cls, settings: fake))
+    yield fake
+
+
+@pytest.fixture
+def real_media():
+    """Opt out of the in-memory media server: the container builds the real adapter."""
+    return True
+
+
+# -- the real server --------------------------------------------------------------------------
+def free_port(kind: int = socket.SOCK_STREAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _unavailable(reason: str):
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"livekit-server is required under CI: {reason}", pytrace=False)
+    pytest.skip(f"livekit-server unavailable: {reason}")
+
+
+@dataclass
+class LiveKitServer:
+    url: str
+    api_url: str
+    api_key: str
+    api_secret: str
+    config_path: Path
+    log_path: Path
+    webhook_port: int
+
+
+@pytest.fixture(scope="session")
+def livekit_binary() -> str:
+    try:
+        out = subprocess.run(["bash", str(ROOT / "livekit" / "build.sh")], capture_output=True, text=True,
+                             timeout=1800)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        _unavailable(f"build failed: {exc}")
+    if out.returncode != 0 or not out.stdout.strip():
+        _unavailable(f"build failed ({out.returncode}): {out.stderr[-2000:]}")
+    binary = out.stdout.strip().splitlines()[-1]
+    if not os.access(binary, os.X_OK):
+        _unavailable(f"{binary} is not executable")
+    return binary
+
+
+@pytest.fixture(scope="session")
+def livekit_server(livekit_binary, tmp_path_factory):
+    """A real livekit-server on free loopback ports, with webhooks to a loopback port of ours."""
+    from infra.local.livekit_config import render_local_config
+
+    api_key, api_secret = "airwaves-test", secrets.token_hex(24)
+    http_port, tcp_port, udp_port = free_port(), free_port(), free_port(socket.SOCK_DGRAM)
+    webhook_port = free_port()
+    work = tmp_path_factory.mktemp("livekit")
+    config_path = work / "livekit.yaml"
+    config_path.write_text(render_local_config(
+        port=http_port, tcp_port=tcp_port, udp_port=udp_port, api_key=api_key,
+        webhook_url=f"http://127.0.0.1:{webhook_port}/v1/webhooks/livekit"))
+    log_path = work / "livekit.log"
+    log = open(log_path, "w")
+    proc = subprocess.Popen([livekit_binary, "--config", str(config_path)], stdout=log, stderr=subprocess.STDOUT,
+                            env={**os.environ, "LIVEKIT_KEYS": f"{api_key}: {api_secret}"})
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            log.close()
+            _unavailable(f"exited with {proc.returncode}: {log_path.read_text()[-2000:]}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/", timeout=1) as res:
+                if res.status == 200:
+                    break
+        except OSError:
+            time.sleep(0.1)
+    else:
+        proc.terminate()
+        _unavailable("did not answer within 30s")
+    yield LiveKitServer(url=f"ws://127.0.0.1:{http_port}", api_url=f"http://127.0.0.1:{http_port}",
+                        api_key=api_key, api_secret=api_secret, config_path=config_path, log_path=log_path,
+                        webhook_port=webhook_port)
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+@pytest.fixture(scope="session")
+def event_loop_for_session():
+    """One event loop for the whole run: LiveKit's SDK binds rooms and its FFI callbacks to a
+    loop, so every integration test drives the same one (``aio.run(coro)``)."""
+    loop = asyncio.new_event_loop()
+    yield loop
+    loop.run_until_complete(loop.shutdown_asyncgens())
+    loop.close()
+
+
+class Aio:
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+
+    def run(self, coro):
+        return self.loop.run_until_complete(coro)
+
+
+@pytest.fixture
+def aio(event_loop_for_session) -> Aio:
+    return Aio(event_loop_for_session)
