@@ -140,6 +140,8 @@ class StageService:
                 space, member = self._read(space.id, user_id, consistent=True)
         else:
             raise InvalidState("the stage changed while this request ran; try again")
+        if to.publishes:
+            self.members.lower_hand(space.id, user_id)  # answered: off the queue
         self.lifecycle.after_role_change(with_role(space, user_id, to), user_id, to.value)
         return RoleChange(space.id, user_id, to, before, live=live)
 

@@ -111,7 +111,8 @@ class DynamoMembers:
         """Compare-and-set a stage role: ``user_id`` goes from ``from_role`` (as last read) to
         ``to_role`` only if that is still their role, the Space is scheduled or live, the seat
         cap holds and (for a stage role) they are not banned. Raises ``StageChanged``
-        otherwise, and the caller re-reads to learn why. A raised hand is lowered."""
+        otherwise, and the caller re-reads to learn why. A raised hand stays up: the caller lowers
+        it once the change has reached the media server too."""
         source, target = Role(from_role), Role(to_role)
         if Role.host in (source, target) or source is target:
             raise ValueError(f"cannot move {user_id} from {source.value} to {target.value}")
@@ -179,7 +180,7 @@ class DynamoMembers:
         update: dict[str, Any] = {
             "Key": _member_key(space_id, user_id),
             "UpdateExpression": "SET space_id = :s, user_id = :u, #role = :role, role_changed_at = :now,"
-                                " role_changed_by = :by REMOVE hand_raised_at, GSI1PK, GSI1SK",
+                                " role_changed_by = :by",
             "ExpressionAttributeNames": {"#role": "role"},
         }
         if guard:
