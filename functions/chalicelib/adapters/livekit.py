@@ -10,6 +10,7 @@ False/None instead, because for us it only means the change takes effect at the 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import json
 import threading
 from datetime import datetime, timedelta, timezone
@@ -23,14 +24,17 @@ T = TypeVar("T")
 
 
 class _LoopThread:
-    """One daemon thread running an event loop, shared by every adapter in the process."""
+    """One daemon thread running an event loop, shared by every adapter in the process, with one
+    server API client (and so one connection pool) per server and key."""
 
     _lock = threading.Lock()
     _instance: "_LoopThread | None" = None
 
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
+        self.clients: dict[tuple[str, str, str, float], Any] = {}
         threading.Thread(target=self.loop.run_forever, name="livekit-api", daemon=True).start()
+        atexit.register(self.close)
 
     @classmethod
     def get(cls) -> "_LoopThread":
@@ -41,6 +45,28 @@ class _LoopThread:
 
     def run(self, coro: Awaitable[T], timeout: float) -> T:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)  # type: ignore[arg-type]
+
+    def client(self, url: str, key: str, secret: str, timeout: float) -> Any:
+        """The server API client for these settings (called on the loop: aiohttp needs one)."""
+        ident = (url, key, secret, timeout)
+        if ident not in self.clients:
+            import aiohttp
+            from livekit import api
+
+            self.clients[ident] = api.LiveKitAPI(url, key, secret, failover=False,
+                                                 timeout=aiohttp.ClientTimeout(total=timeout))
+        return self.clients[ident]
+
+    def close(self) -> None:
+        async def close_all() -> None:
+            for client in self.clients.values():
+                await client.aclose()
+
+        if self.clients and self.loop.is_running():
+            try:
+                self.run(close_all(), 2)
+            except Exception:  # noqa: BLE001 - shutting down anyway
+                pass
 
 
 def _http_url(url: str) -> str:
@@ -75,7 +101,6 @@ class LiveKitMedia:
         self.empty_timeout = empty_timeout
         self.departure_timeout = departure_timeout
         self.api_timeout = api_timeout
-        self._client: Any = None
 
     @classmethod
     def from_settings(cls, settings: Any) -> "LiveKitMedia":
@@ -125,19 +150,19 @@ class LiveKitMedia:
         self._require_keys()
         from livekit import api
 
+        runner = _LoopThread.get()
+
         async def attempt() -> T:
             import aiohttp
 
-            if self._client is None:
-                self._client = api.LiveKitAPI(self.api_url, self._key, self._secret, failover=False,
-                                              timeout=aiohttp.ClientTimeout(total=self.api_timeout))
+            client = runner.client(self.api_url, self._key, self._secret, self.api_timeout)
             try:
-                return await make(self._client.room)
+                return await make(client.room)
             except aiohttp.ServerDisconnectedError:  # a stale pooled connection: one retry
-                return await make(self._client.room)
+                return await make(client.room)
 
         try:
-            return _LoopThread.get().run(attempt(), self.api_timeout + 1)
+            return runner.run(attempt(), self.api_timeout + 1)
         except api.ServerError as exc:
             if _not_found(exc) and if_missing is not _RAISE:
                 return if_missing
