@@ -1,0 +1,183 @@
+"""POST /v1/webhooks/livekit: signatures against the raw body, exact presence counts with
+duplicate and out-of-order deliveries, corrections on join, and rooms that close themselves."""
+from __future__ import annotations
+
+import base64
+import hashlib
+import time
+import uuid
+
+import pytest
+from google.protobuf.json_format import MessageToJson
+from livekit import api as lk
+
+from chalicelib.secrets import get_secret
+
+WEBHOOK = "/v1/webhooks/livekit"
+
+
+def event(kind: str, room: str, identity: str = "", sid: str = "", role: str | None = None,
+          kind_of_participant=lk.ParticipantInfo.Kind.STANDARD) -> bytes:
+    e = lk.WebhookEvent(event=kind, id=f"EV_{uuid.uuid4().hex[:12]}", created_at=int(time.time()),
+                        room=lk.Room(name=room, sid="RM_1"))
+    if identity:
+        e.participant.CopyFrom(lk.ParticipantInfo(identity=identity, sid=sid or f"PA_{identity}", kind=kind_of_participant,
+                                                  attributes={"role": role} if role else {}))
+    return MessageToJson(e).encode()
+
+
+def sign(body: bytes, *, key: str | None = None, secret: str | None = None) -> str:
+    digest = base64.b64encode(hashlib.sha256(body).digest()).decode()
+    return (lk.AccessToken(key or get_secret("livekit_api_key"), secret or get_secret("livekit_api_secret"))
+            .with_sha256(digest).to_jwt())
+
+
+def deliver(api, body: bytes, *, auth: str | None = "sign", content_type="application/webhook+json"):
+    headers = {"Content-Type": content_type}
+    if auth == "sign":
+        headers["Authorization"] = sign(body)
+    elif auth is not None:
+        headers["Authorization"] = auth
+    return api.call("POST", WEBHOOK, raw=body, headers=headers)
+
+
+@pytest.fixture
+def space_id(api):
+    api.make_user("host", 1000)
+    return api.call("POST", "/v1/spaces", as_user="host", body={"title": "Hooks"}).json["id"]
+
+
+def counts(api, space_id):
+    s = api.call("GET", f"/v1/spaces/{space_id}", as_user="x").json
+    return s["listener_count"], s["peak_listener_count"]
+
+
+# -- signatures ------------------------------------------------------------------------------
+def test_a_signed_event_is_accepted_with_either_content_type(api, space_id):
+    body = event("participant_joined", space_id, "alice", role="listener")
+    res = deliver(api, body)
+    assert res.status_code == 200 and res.json == {"received": True, "outcome": "counted"}
+    other = event("participant_joined", space_id, "bob", role="listener")
+    assert deliver(api, other, content_type="application/json").status_code == 200
+    assert counts(api, space_id) == (2, 2)
+
+
+def test_a_missing_signature_is_401_and_changes_nothing(api, space_id):
+    res = deliver(api, event("participant_joined", space_id, "alice"), auth=None)
+    assert res.status_code == 401 and res.json["error"]["code"] == "unauthenticated"
+    assert counts(api, space_id) == (0, 0)
+
+
+@pytest.mark.parametrize("forge", ["wrong_secret", "wrong_key", "other_body", "garbage", "bearer_other_body"])
+def test_a_bad_signature_is_401_and_changes_nothing(api, space_id, forge):
+    body = event("participant_joined", space_id, "alice")
+    auth = {
+        "wrong_secret": lambda: sign(body, secret="not-the-secret-0123456789abcdef0123456789"),
+        "wrong_key": lambda: sign(body, key="someone-else"),
+        "other_body": lambda: sign(event("participant_joined", space_id, "mallory")),
+        "garbage": lambda: "not.a.jwt",
+        "bearer_other_body": lambda: "Bearer " + sign(body + b" "),
+    }[forge]()
+    res = deliver(api, body, auth=auth)
+    assert res.status_code == 401 and res.json["error"]["code"] == "unauthenticated"
+    assert counts(api, space_id) == (0, 0)
+
+
+def test_a_tampered_body_fails_its_signature(api, space_id):
+    body = event("participant_joined", space_id, "alice")
+    auth = sign(body)
+    tampered = body.replace(b"alice", b"mallo")
+    assert deliver(api, tampered, auth=auth).status_code == 401
+
+
+def test_a_signed_body_that_is_not_an_event_is_400(api):
+    for body in (b"{not json", "\u00e9".encode("latin-1")):
+        res = deliver(api, body)
+        assert res.status_code == 400 and res.json["error"]["code"] == "validation_error"
+
+
+# -- presence --------------------------------------------------------------------------------
+def test_joins_and_leaves_keep_exact_counts_and_peak(api, space_id):
+    for who in ("a", "b", "c"):
+        deliver(api, event("participant_joined", space_id, who, role="listener"))
+    assert counts(api, space_id) == (3, 3)
+    deliver(api, event("participant_left", space_id, "a"))
+    deliver(api, event("participant_left", space_id, "b"))
+    assert counts(api, space_id) == (1, 3)
+    deliver(api, event("participant_joined", space_id, "d", role="listener"))
+    assert counts(api, space_id) == (2, 3)
+
+
+def test_duplicate_deliveries_are_harmless(api, space_id):
+    joined = event("participant_joined", space_id, "alice", role="listener")
+    assert deliver(api, joined).json["outcome"] == "counted"
+    assert deliver(api, joined).json["outcome"] == "duplicate"
+    assert counts(api, space_id) == (1, 1)
+    left = event("participant_left", space_id, "alice")
+    assert deliver(api, left).json["outcome"] == "uncounted"
+    assert deliver(api, left).json["outcome"] == "duplicate"
+    assert deliver(api, joined).json["outcome"] == "duplicate"  # a stale retry of the join
+    assert counts(api, space_id) == (0, 1)
+
+
+def test_a_leave_that_overtakes_its_join_cancels_it(api, space_id):
+    assert deliver(api, event("participant_left", space_id, "alice", sid="PA_x")).json["outcome"] == "duplicate"
+    assert deliver(api, event("participant_joined", space_id, "alice", sid="PA_x", role="listener")
+                   ).json["outcome"] == "duplicate"
+    assert counts(api, space_id) == (0, 0)
+    # the same person's next connection is a new session and counts
+    deliver(api, event("participant_joined", space_id, "alice", sid="PA_y", role="listener"))
+    assert counts(api, space_id) == (1, 1)
+
+
+def test_concurrent_joins_count_exactly(api, space_id):
+    from concurrent.futures import ThreadPoolExecutor
+
+    bodies = [event("participant_joined", space_id, f"u{i}", role="listener") for i in range(12)]
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        codes = list(pool.map(lambda b: deliver(api, b).status_code, bodies + bodies))
+    assert codes == [200] * 24
+    assert counts(api, space_id) == (12, 12)
+
+
+def test_non_people_and_unknown_rooms_are_ignored(api, space_id):
+    egress = event("participant_joined", space_id, "EG_rec", kind_of_participant=lk.ParticipantInfo.Kind.EGRESS)
+    assert deliver(api, egress).json["outcome"] == "ignored"
+    assert deliver(api, event("participant_joined", "sp_unknown", "alice")).json["outcome"] in ("duplicate", "ignored")
+    assert deliver(api, event("track_published", space_id, "host")).json["outcome"] == "ignored"
+    assert counts(api, space_id) == (0, 0)
+
+
+# -- corrections on join ---------------------------------------------------------------------
+def test_a_join_with_a_stale_token_gets_the_current_role(api, media, space_id):
+    api.call("PUT", f"/v1/spaces/{space_id}/speakers/bob", as_user="host")  # invited while away
+    res = deliver(api, event("participant_joined", space_id, "bob", role="listener"))
+    assert res.json["outcome"] == "role_corrected"
+    assert media.calls_named("set_role")[-1][1:4] == (space_id, "bob", "speaker")
+
+
+def test_a_banned_user_connecting_with_an_old_token_is_removed(api, media, space_id):
+    api.call("POST", f"/v1/spaces/{space_id}/participants/mallory/remove", as_user="host")
+    media.calls.clear()
+    res = deliver(api, event("participant_joined", space_id, "mallory", sid="PA_m2", role="listener"))
+    assert res.json["outcome"] == "removed"
+    assert media.calls_named("remove_participant") == [("remove_participant", space_id, "mallory")]
+
+
+# -- rooms that close ------------------------------------------------------------------------
+def test_a_finished_room_ends_its_space_once(api, media, space_id):
+    res = deliver(api, event("room_finished", space_id))
+    assert res.status_code == 200 and res.json["outcome"] == "ended"
+    space = api.call("GET", f"/v1/spaces/{space_id}", as_user="x").json
+    assert space["state"] == "ended" and space["ended_at"]
+    again = deliver(api, event("room_finished", space_id))
+    assert again.status_code == 200 and again.json["outcome"] == "duplicate"
+    assert deliver(api, event("room_finished", "sp_unknown")).json["outcome"] == "duplicate"
+
+
+def test_events_after_the_end_do_not_count_joins_but_let_people_leave(api, space_id):
+    deliver(api, event("participant_joined", space_id, "alice", role="listener"))
+    api.call("POST", f"/v1/spaces/{space_id}/end", as_user="host")
+    assert deliver(api, event("participant_left", space_id, "alice")).json["outcome"] == "uncounted"
+    assert deliver(api, event("participant_joined", space_id, "late", role="listener")).json["outcome"] == "removed"
+    assert counts(api, space_id) == (0, 1)
