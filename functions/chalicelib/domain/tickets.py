@@ -26,3 +26,113 @@ def check_ticket_offer(price_cents: int, currency: str, quantity: int, *, max_qu
     if not 1 <= quantity <= max_quantity:
         raise field_error("ticket.quantity", f"must be between 1 and {max_quantity}")
     return currency
+
+
+# -- tickets and payout accounts ---------------------------------------------------------------
+# A ticket holds a seat while ``pending`` (until ``hold_expires_at``) and while ``paid``. It stops
+# holding one when its hold lapses (``expired``), its payment fails or is canceled (``failed``,
+# ``canceled``), or its money goes back (``refunded``). Only Stripe's signed webhook makes it paid.
+
+from datetime import datetime  # noqa: E402
+
+from pydantic import BaseModel, Field  # noqa: E402
+
+PENDING, PAID, EXPIRED, FAILED, CANCELED, REFUNDED = "pending", "paid", "expired", "failed", "canceled", "refunded"
+RELEASED_STATUSES = (EXPIRED, FAILED, CANCELED)
+TICKET_STATUSES = (PENDING, PAID, *RELEASED_STATUSES, REFUNDED)
+
+
+class Ticket(BaseModel):
+    id: str
+    space_id: str
+    host_id: str
+    buyer_id: str
+    status: str = PENDING
+    amount_cents: int
+    platform_fee_cents: int
+    host_net_cents: int
+    currency: str
+    fee_tier: int = Field(description="0-based tier of the sale's last cent")
+    fee_rate_bps: int
+    fee_crosses_boundary: bool = False
+    fee_parts: list[dict[str, int]] = Field(default_factory=list)
+    payment_intent_id: str | None = None
+    refund_id: str | None = None
+    hold_expires_at: datetime
+    created_at: datetime
+    paid_at: datetime | None = None
+    released_at: datetime | None = None
+    refunded_at: datetime | None = None
+
+    def holds_seat(self, now: datetime) -> bool:
+        return self.status == PAID or (self.status == PENDING and now < self.hold_expires_at)
+
+    def hold_lapsed(self, now: datetime) -> bool:
+        return self.status == PENDING and now >= self.hold_expires_at
+
+
+class PayoutAccount(BaseModel):
+    """A creator's Stripe connected account and the state Stripe last told us about."""
+
+    user_id: str
+    account_id: str
+    charges_enabled: bool = False
+    payouts_enabled: bool = False
+    details_submitted: bool = False
+    synced_at: int = 0  # Stripe's ``created`` of the event (or read) that set this state
+    created_at: datetime
+
+
+class Earnings(BaseModel):
+    """A creator's running totals, moved only in the same transaction as the ledger entry."""
+
+    lifetime_gross_cents: int = 0
+    platform_fee_cents: int = 0
+    host_net_cents: int = 0
+    tickets_sold: int = 0
+    tickets_refunded: int = 0
+
+
+class LedgerEntry(BaseModel):
+    """One append-only line of a creator's ledger: a sale, or the refund of one."""
+
+    kind: str  # "sale" | "refund"
+    ticket_id: str
+    space_id: str
+    buyer_id: str
+    amount_cents: int
+    platform_fee_cents: int
+    host_net_cents: int
+    currency: str
+    fee_tier: int
+    at: datetime
+
+
+class PaymentSheet(BaseModel):
+    """What the mobile PaymentSheet needs to confirm a ticket's payment."""
+
+    payment_intent_id: str
+    client_secret: str
+    customer_id: str
+    ephemeral_key: str | None
+    publishable_key: str
+
+
+class BuyerHasTicket(Exception):
+    """A buyer already holds a seat in this Space (``ticket_id`` is theirs): one ticket per buyer."""
+
+    def __init__(self, ticket_id: str) -> None:
+        super().__init__(ticket_id)
+        self.ticket_id = ticket_id
+
+
+def account_state(account: dict) -> dict:
+    """The few fields of a Stripe account we keep (from an API object or an ``account.updated``
+    event), plus our user id from its metadata."""
+    return {
+        "account_id": account.get("id"),
+        "charges_enabled": bool(account.get("charges_enabled")),
+        "payouts_enabled": bool(account.get("payouts_enabled")),
+        "details_submitted": bool(account.get("details_submitted")),
+        "user_id": (account.get("metadata") or {}).get("airwaves_user_id"),
+    }
