@@ -1,0 +1,260 @@
+"""Selling tickets: hold a seat, price it, open a Stripe payment; and every later step of a
+ticket's life (paid, released, refunded), whichever path it comes from (webhook, hold expiry,
+a canceled Space).
+
+Money moves only through idempotent, verified paths: a ticket becomes ``paid`` only from Stripe's
+signed webhook, each Stripe write carries a key made from our ticket id, and each state change is
+a conditional transaction in the repository, so a retry or a duplicate changes nothing twice.
+"""
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Callable
+
+from ..domain.clock import utcnow
+from ..domain.errors import AirwavesError, AlreadyExists, Forbidden, InvalidState, SoldOut, UpstreamUnavailable
+from ..domain.fees import FeeSchedule
+from ..domain.spaces import Space, SpaceState
+from ..domain.tickets import (
+    CANCELED, EXPIRED, FAILED, PAID, PENDING, REFUNDED, BuyerHasTicket, PaymentSheet, Ticket,
+)
+from ..ports import NoLifecycle, PaymentGateway, PayoutRepository, Position, SpaceRepository, TicketRepository
+
+log = logging.getLogger(__name__)
+
+_RETRIES = 4
+
+
+def new_ticket_id() -> str:
+    return "tk_" + uuid.uuid4().hex[:24]
+
+
+@dataclass(frozen=True)
+class Purchase:
+    ticket: Ticket
+    sheet: PaymentSheet
+    created: bool
+
+
+@dataclass
+class TicketService:
+    spaces: SpaceRepository
+    tickets: TicketRepository
+    payouts: PayoutRepository
+    gateway: Callable[[], PaymentGateway]
+    fees: FeeSchedule
+    hold: timedelta = timedelta(minutes=15)
+    clock: Callable[[], datetime] = field(default=utcnow)
+
+    # -- buying ----------------------------------------------------------------------------------
+    def buy(self, buyer_id: str, space_id: str) -> Purchase:
+        """Hold a seat and open the payment. A buyer who already holds a pending ticket gets it
+        back with a fresh payment sheet (the app may have lost it); a paid one is a 409."""
+        space = self.spaces.require(space_id)
+        if space.ticket is None:
+            raise InvalidState("this Space is free: no ticket is needed", details={"ticketed": False})
+        if space.role_of(buyer_id) != "listener":
+            raise Forbidden("hosts, co-hosts and speakers join without a ticket")
+        if space.state not in (SpaceState.scheduled, SpaceState.live):
+            raise InvalidState(f"tickets are not sold for a Space that is {space.state.value}",
+                               details={"state": space.state.value})
+        account = self.payouts.get_account(space.host_id)
+        if account is None or not account.charges_enabled:
+            raise InvalidState("the host cannot take payments right now",
+                               details={"reason": "host_charges_not_enabled"})
+        for _ in range(_RETRIES):
+            existing = self.tickets.buyer_ticket(space_id, buyer_id)
+            if existing is not None:
+                resumed = self._resume(existing, space, account.account_id)
+                if resumed is not None:
+                    return resumed
+                continue
+            ticket = self._new_ticket(space, buyer_id)
+            try:
+                self._hold(ticket)
+            except _Taken:
+                continue
+            return Purchase(*self._open_payment(ticket, space, account.account_id), created=True)
+        raise UpstreamUnavailable("too many concurrent changes to your ticket; try again")
+
+    def _new_ticket(self, space: Space, buyer_id: str) -> Ticket:
+        assert space.ticket is not None
+        earnings = self.payouts.earnings(space.host_id)
+        quote = self.fees.quote(space.ticket.price_cents, earnings.lifetime_gross_cents)
+        now = self.clock()
+        return Ticket(
+            id=new_ticket_id(), space_id=space.id, host_id=space.host_id, buyer_id=buyer_id,
+            amount_cents=quote.amount_cents, platform_fee_cents=quote.platform_fee_cents,
+            host_net_cents=quote.host_net_cents, currency=space.ticket.currency, fee_tier=quote.tier,
+            fee_rate_bps=quote.rate_bps, fee_crosses_boundary=quote.crosses_boundary,
+            fee_parts=[{"tier": p.tier, "amount_cents": p.amount_cents, "rate_bps": p.rate_bps} for p in quote.parts],
+            hold_expires_at=now + self.hold, created_at=now,
+        )
+
+    def _hold(self, ticket: Ticket) -> None:
+        """Take a seat; when full, release lapsed holds (each once) and try again."""
+        while True:
+            try:
+                self.tickets.hold_seat(ticket)
+                return
+            except BuyerHasTicket as exc:
+                raise _Taken() from exc
+            except SoldOut:
+                if not self.release_lapsed(ticket.space_id):
+                    raise
+
+    def _open_payment(self, ticket: Ticket, space: Space, destination: str) -> tuple[Ticket, PaymentSheet]:
+        """Create (or, with the same key, find again) the PaymentIntent; if Stripe cannot be
+        reached the seat goes back at once rather than at the hold's expiry."""
+        gateway = self.gateway()
+        try:
+            customer = self._customer(ticket.buyer_id, gateway)
+            sheet = gateway.create_ticket_payment(
+                ticket_id=ticket.id, space_id=ticket.space_id, buyer_id=ticket.buyer_id, host_id=ticket.host_id,
+                amount_cents=ticket.amount_cents, currency=ticket.currency,
+                platform_fee_cents=ticket.platform_fee_cents, destination=destination, customer_id=customer,
+                description=f"Ticket to {space.title}")
+            self.tickets.attach_payment(ticket, sheet.payment_intent_id)
+        except AirwavesError:
+            self.tickets.release(ticket, FAILED, self.clock())
+            raise
+        return ticket.model_copy(update={"payment_intent_id": sheet.payment_intent_id}), sheet
+
+    def _resume(self, existing: Ticket, space: Space, destination: str) -> Purchase | None:
+        """The buyer's current ticket as a purchase, or None once a lapsed one is released."""
+        if existing.status == PAID:
+            raise AlreadyExists("you already hold a paid ticket to this Space",
+                                details={"ticket_id": existing.id})
+        if existing.status != PENDING:
+            return None  # the claim moved on meanwhile; look again
+        if existing.hold_lapsed(self.clock()):
+            self._release_lapsed_one(existing)
+            return None
+        if existing.payment_intent_id is None:  # another request is opening it; same key, same intent
+            return Purchase(*self._open_payment(existing, space, destination), created=False)
+        gateway = self.gateway()
+        sheet = gateway.payment_sheet(existing.payment_intent_id, self._customer(existing.buyer_id, gateway))
+        return Purchase(existing, sheet, False)
+
+    def _customer(self, user_id: str, gateway: PaymentGateway) -> str:
+        return self.payouts.get_customer(user_id) or self.payouts.add_customer(user_id, gateway.create_customer(user_id))
+
+    # -- holds -----------------------------------------------------------------------------------
+    def release_lapsed(self, space_id: str) -> int:
+        """Give back the seats of holds that ran out; returns how many this call released."""
+        return sum(self._release_lapsed_one(t) for t in self.tickets.lapsed_holds(space_id, self.clock()))
+
+    def _release_lapsed_one(self, ticket: Ticket) -> bool:
+        if not self.tickets.release(ticket, EXPIRED, self.clock(), only_if_lapsed=True):
+            return False
+        self._cancel_quietly(ticket)
+        return True
+
+    def _cancel_quietly(self, ticket: Ticket) -> None:
+        """Cancel the PaymentIntent of a released seat. If that fails (or it already succeeded),
+        a later ``payment_intent.succeeded`` takes the seat back or refunds: never lost money."""
+        if not ticket.payment_intent_id:
+            return
+        try:
+            self.gateway().cancel_payment(ticket_id=ticket.id, payment_intent_id=ticket.payment_intent_id)
+        except AirwavesError as exc:
+            log.warning("could not cancel payment of released ticket %s: %s", ticket.id, exc.message)
+
+    # -- reads -----------------------------------------------------------------------------------
+    def mine(self, buyer_id: str, start: Position, limit: int) -> tuple[list[Ticket], Position]:
+        return self.tickets.buyer_page(buyer_id, start, limit)
+
+    # -- what Stripe tells us (webhooks) ---------------------------------------------------------
+    def payment_succeeded(self, space_id: str, ticket_id: str, payment_intent_id: str) -> str:
+        """Make the ticket paid. If its seat is gone (hold lapsed and the Space is full, or the
+        Space was canceled or ended) the payment is refunded instead. Returns what happened."""
+        for _ in range(_RETRIES):
+            ticket = self.tickets.get(space_id, ticket_id)
+            if ticket is None:
+                return "unknown_ticket"
+            if ticket.status in (PAID, REFUNDED):
+                return "already_" + ticket.status
+            outcome = self.tickets.mark_paid(ticket, self.clock(), payment_intent_id)
+            if outcome == "paid":
+                return "paid"
+            if outcome == "stale":
+                continue
+            if ticket.status == PENDING and not self.tickets.release(ticket, CANCELED, self.clock()):
+                continue
+            self._refund_unseated(space_id, ticket_id, payment_intent_id)
+            return "refunded_no_seat"
+        raise UpstreamUnavailable("the ticket kept changing; Stripe will retry")
+
+    def payment_ended(self, space_id: str, ticket_id: str, *, failed: bool) -> str:
+        """``payment_failed`` / ``canceled``: a pending ticket gives its seat back. A paid ticket
+        stays paid (a late or out-of-order failure never un-pays)."""
+        ticket = self.tickets.get(space_id, ticket_id)
+        if ticket is None:
+            return "unknown_ticket"
+        if ticket.status != PENDING:
+            return "ignored_" + ticket.status
+        released = self.tickets.release(ticket, FAILED if failed else CANCELED, self.clock())
+        return "released" if released else "ignored_changed"
+
+    def refunded(self, space_id: str, ticket_id: str, refund_id: str | None) -> str:
+        """``charge.refunded`` (in full): the ticket is refunded, from whatever state it was in."""
+        for _ in range(_RETRIES):
+            ticket = self.tickets.get(space_id, ticket_id)
+            if ticket is None:
+                return "unknown_ticket"
+            if ticket.status == REFUNDED:
+                return "already_refunded"
+            if self.tickets.mark_refunded(ticket, self.clock(), refund_id):
+                return "refunded"
+        raise UpstreamUnavailable("the ticket kept changing; Stripe will retry")
+
+    def _refund_unseated(self, space_id: str, ticket_id: str, payment_intent_id: str) -> None:
+        refund_id = self.gateway().refund_ticket(ticket_id=ticket_id, payment_intent_id=payment_intent_id)
+        self.refunded(space_id, ticket_id, refund_id)
+
+    # -- a canceled Space --------------------------------------------------------------------------
+    def refund_space(self, space: Space) -> int:
+        """Refund every paid ticket of a canceled Space exactly once and release pending holds.
+
+        Safe to run again and again: a ticket already refunded is no longer ``paid`` so it is not
+        looked at, and Stripe's key ``ticket:<id>:refund`` turns a repeated refund call (after a
+        crash between Stripe and our write) into the same refund. Failures do not stop the others;
+        if any remain, 503 tells the caller to retry the cancel, which resumes here."""
+        if space.ticket is None:
+            return 0
+        for ticket in self.tickets.space_tickets(space.id, (PENDING,)):
+            if self.tickets.release(ticket, CANCELED, self.clock()):
+                self._cancel_quietly(ticket)
+        refunded, failed = 0, []
+        for ticket in self.tickets.space_tickets(space.id, (PAID,)):
+            try:
+                refund_id = self.gateway().refund_ticket(ticket_id=ticket.id,
+                                                         payment_intent_id=ticket.payment_intent_id or "")
+                if self.tickets.mark_refunded(ticket, self.clock(), refund_id):
+                    refunded += 1
+            except AirwavesError as exc:
+                log.warning("refund of ticket %s failed: %s", ticket.id, exc.message)
+                failed.append(ticket.id)
+        if failed:
+            raise UpstreamUnavailable(
+                f"the Space is canceled but {len(failed)} ticket refund(s) could not be made yet; "
+                "retry the cancel to finish them", details={"pending_refunds": len(failed)})
+        return refunded
+
+
+class _Taken(Exception):
+    """The buyer's claim was taken by a concurrent request; look at it again."""
+
+
+class TicketRefunds(NoLifecycle):
+    """The money part of a Space's lifecycle: canceling refunds its tickets."""
+
+    def __init__(self, tickets: Callable[[], TicketService]) -> None:
+        self._tickets = tickets
+
+    def after_cancel(self, space: Space) -> None:
+        if space.ticket is not None:
+            self._tickets().refund_space(space)
