@@ -8,6 +8,7 @@ from chalice import Chalice
 from chalicelib.api.errors import contract_error_middleware
 from chalicelib.api.routes import spaces, system, users
 from chalicelib.api.routes import livekit_webhook, rooms
+from chalicelib.api.routes import tickets
 
 app = Chalice(app_name="airwaves")
 app.register_middleware(contract_error_middleware, "http")
@@ -16,3 +17,4 @@ app.register_blueprint(users.bp)
 app.register_blueprint(spaces.bp)
 app.register_blueprint(rooms.bp)
 app.register_blueprint(livekit_webhook.bp)
+app.register_blueprint(tickets.bp)

@@ -68,11 +68,12 @@ class Container:
         s = self.settings
         return HostingPolicy(min_followers=s.host_min_followers, ticketed_min_followers=s.ticketed_min_followers,
                              ticketed_min_age_years=s.ticketed_min_age_years,
-                             ticketed_min_recent_spaces=s.ticketed_min_recent_spaces)
+                             ticketed_min_recent_spaces=s.ticketed_min_recent_spaces,
+                             ticketed_recent_window_days=s.ticketed_recent_window_days)
 
     def charges_enabled(self, user_id: str) -> bool:
-        """Whether the user's payout account can take charges (false until payouts exist)."""
-        return False
+        """Whether the user's payout account can take charges (as Stripe last told us)."""
+        return self.payouts.charges_enabled(user_id)
 
     @cached_property
     def ticket_gate(self):
@@ -88,7 +89,10 @@ class Container:
 
         from .services.media_room import MediaRoomLifecycle
 
-        return CompositeLifecycle([MediaRoomLifecycle(self.media), FeedFanout(self.user_repo, self.feed_repo)])
+        from .services.tickets import TicketRefunds
+
+        return CompositeLifecycle([MediaRoomLifecycle(self.media), FeedFanout(self.user_repo, self.feed_repo),
+                                   TicketRefunds(lambda: self.tickets)])
 
     @cached_property
     def users(self):
@@ -101,7 +105,8 @@ class Container:
         from .services.spaces import SpaceService
 
         return SpaceService(self.space_repo, self.user_repo, self.feed_repo, self.hosting_policy,
-                            lifecycle=self.lifecycle, charges_enabled=self.charges_enabled)
+                            lifecycle=self.lifecycle, charges_enabled=self.charges_enabled,
+                            max_ticket_quantity=self.settings.max_ticket_quantity)
 
     # -- live audio (LiveKit, the stage, moderation, presence) -----------------------------------
     @cached_property
@@ -157,10 +162,62 @@ class Container:
         return MediaEventService(self.member_repo, DynamoPresence(self.table), self.media,
                                  end_space=lambda space_id: self.spaces.end(None, space_id))
 
+    # -- money (Stripe Connect, tickets, webhooks) ------------------------------------------------
+    @cached_property
+    def payment_gateway(self):
+        """Stripe; the SDK and its client load on the first call that needs them."""
+        from .adapters.stripe import StripeConfig, StripeGateway
+        from .secrets import get_secret
+
+        s = self.settings
+        return StripeGateway(lambda: StripeConfig(
+            secret_key=get_secret("stripe_secret_key"), publishable_key=get_secret("stripe_publishable_key"),
+            webhook_secrets=(get_secret("stripe_webhook_secret"), get_secret("stripe_connect_webhook_secret")),
+            api_base=s.stripe_api_base, timeout_seconds=s.stripe_timeout_seconds,
+            max_network_retries=s.stripe_max_network_retries, ephemeral_key_version=s.stripe_ephemeral_key_version))
+
+    @cached_property
+    def fee_schedule(self):
+        from .domain.fees import FeeSchedule
+
+        return FeeSchedule.from_pairs(self.settings.fee_tiers)
+
+    @cached_property
+    def payout_repo(self):
+        from .adapters.dynamodb.payouts import DynamoPayouts
+
+        return DynamoPayouts(self.table)
+
+    @cached_property
+    def payouts(self):
+        from .services.payouts import PayoutService
+
+        s = self.settings
+        return PayoutService(self.payout_repo, lambda: self.payment_gateway, self.fee_schedule,
+                             refresh_url=s.payouts_refresh_url, return_url=s.payouts_return_url)
+
+    @cached_property
+    def tickets(self):
+        from datetime import timedelta
+
+        from .services.tickets import TicketService
+
+        return TicketService(self.space_repo, self.ticket_gate, self.payout_repo, lambda: self.payment_gateway,
+                             self.fee_schedule, hold=timedelta(minutes=self.settings.ticket_hold_minutes))
+
+    @cached_property
+    def stripe_webhooks(self):
+        from .adapters.dynamodb.processed_events import DynamoProcessedEvents
+        from .services.stripe_webhooks import StripeWebhooks
+
+        return StripeWebhooks(DynamoProcessedEvents(self.table), lambda: self.payment_gateway,
+                              self.tickets, self.payouts)
+
     def health_probes(self) -> dict:
         """What ``GET /v1/health`` checks; each adapter adds its own probe."""
         return {"dynamodb": lambda: self.table.call("describe_table"),
-                "livekit": self.media.ping if getattr(self.media, "configured", True) else None}
+                "livekit": self.media.ping if getattr(self.media, "configured", True) else None,
+                "stripe": self.payment_gateway.ping if self.payment_gateway.configured else None}
 
     def host_join(self, space):
         """The host's join credentials for a live Space (the media adapter provides them)."""

@@ -23,6 +23,22 @@ class Settings(BaseSettings):
     ticketed_min_followers: int = 1000
     ticketed_min_age_years: int = 18
     ticketed_min_recent_spaces: int = 3
+    ticketed_recent_window_days: int = 30
+
+    # Tickets and payouts. Fee tiers: ``[[threshold_cents, rate_bps], ..., [null, rate_bps]]`` on
+    # the creator's lifetime gross (JSON in the environment); see ``domain/fees.py``.
+    max_ticket_quantity: int = 10_000
+    ticket_hold_minutes: int = 15
+    fee_tiers: list[tuple[int | None, int]] = [(5_000_000, 300), (None, 2_000)]
+    # Stripe: empty ``stripe_api_base`` is Stripe itself (the local stage points it at stripe-mock).
+    # Keys and webhook secrets are secrets (``stripe_secret_key``, ``stripe_publishable_key``,
+    # ``stripe_webhook_secret``, ``stripe_connect_webhook_secret``).
+    stripe_api_base: str = ""
+    stripe_timeout_seconds: float = 10.0
+    stripe_max_network_retries: int = 2
+    stripe_ephemeral_key_version: str = ""
+    payouts_refresh_url: str = "https://airwaves.example/payouts/refresh"
+    payouts_return_url: str = "https://airwaves.example/payouts/return"
 
     # Auth: HS256 with a dev secret locally, RS256 from a JWKS elsewhere.
     auth_mode: Literal["hs256", "jwks"] = "hs256"
