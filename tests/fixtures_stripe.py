@@ -1,0 +1,208 @@
+"""Stripe fixtures: the official ``stripe-mock`` on free loopback ports, and signed webhooks.
+
+``stripe_mock`` builds the server from its Go module at the pinned version (the same script
+``make up`` uses) and starts it once per session on 127.0.0.1 with system-chosen ports (read back
+from its log, so concurrent runs never collide). Under ``CI=true`` a failed build or a server that
+does not come up FAILS the run; elsewhere those tests are skipped.
+
+``stripe`` points the app's ``StripeClient`` at it (a fresh container per test), so every Stripe
+call in a test goes through the real SDK over HTTP. ``StripeKit`` signs webhook payloads with the
+local stage's dev-only webhook secret exactly the way Stripe does (``t=<ts>,v1=<HMAC-SHA256>``),
+so the app's real verification code checks them.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import itertools
+import json
+import os
+import re
+import subprocess
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+_LISTEN = re.compile(r"Listening for HTTP at address: (\S+)")
+
+
+def _unavailable(reason: str):
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"stripe-mock is required under CI: {reason}", pytrace=False)
+    pytest.skip(f"stripe-mock unavailable: {reason}")
+
+
+@dataclass
+class StripeMock:
+    url: str
+    log_path: Path
+
+
+@pytest.fixture(scope="session")
+def stripe_mock_binary() -> str:
+    from infra.local.stripe_mock import MODULE, VERSION
+
+    try:
+        out = subprocess.run(["bash", str(ROOT / "infra" / "local" / "build_go_server.sh"), "stripe-mock", MODULE,
+                              VERSION], capture_output=True, text=True, timeout=1800)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        _unavailable(f"build failed: {exc}")
+    if out.returncode != 0 or not out.stdout.strip():
+        _unavailable(f"build failed ({out.returncode}): {out.stderr[-2000:]}")
+    binary = out.stdout.strip().splitlines()[-1]
+    if not os.access(binary, os.X_OK):
+        _unavailable(f"{binary} is not executable")
+    return binary
+
+
+@pytest.fixture(scope="session")
+def stripe_mock(stripe_mock_binary, tmp_path_factory):
+    log_path = tmp_path_factory.mktemp("stripe-mock") / "stripe-mock.log"
+    log = open(log_path, "w")
+    proc = subprocess.Popen([stripe_mock_binary, "-http-addr", "127.0.0.1:", "-https-addr", "127.0.0.1:"],
+                            stdout=log, stderr=subprocess.STDOUT)
+    url = None
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and url is None:
+        if proc.poll() is not None:
+            log.close()
+            _unavailable(f"exited with {proc.returncode}: {log_path.read_text()[-2000:]}")
+        found = _LISTEN.search(log_path.read_text())
+        if found:
+            url = f"http://{found.group(1)}"
+        else:
+            time.sleep(0.05)
+    if url is None:
+        proc.terminate()
+        _unavailable("did not start listening within 30s")
+    from infra.local.stripe_mock import ready
+
+    port = int(url.rsplit(":", 1)[1])
+    while not ready(port):
+        if time.monotonic() > deadline:
+            proc.terminate()
+            _unavailable("did not answer within 30s")
+        time.sleep(0.05)
+    yield StripeMock(url=url, log_path=log_path)
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+_event_ids = itertools.count(1)
+
+
+@dataclass
+class StripeKit:
+    """Signed webhooks and the few set-up steps every money test needs, all through the API."""
+
+    api: object
+    url: str
+    secret: str = field(default_factory=lambda: os.environ["AIRWAVES_STRIPE_WEBHOOK_SECRET"])
+    connect_secret: str = field(default_factory=lambda: os.environ["AIRWAVES_STRIPE_CONNECT_WEBHOOK_SECRET"])
+
+    # -- webhooks ----------------------------------------------------------------------------
+    @staticmethod
+    def sign(payload: bytes, secret: str, timestamp: int | None = None) -> str:
+        ts = int(time.time()) if timestamp is None else timestamp
+        mac = hmac.new(secret.encode(), f"{ts}.".encode() + payload, hashlib.sha256).hexdigest()
+        return f"t={ts},v1={mac}"
+
+    @staticmethod
+    def event(kind: str, obj: dict, *, event_id: str | None = None, created: int | None = None,
+              account: str | None = None) -> bytes:
+        body = {"id": event_id or f"evt_test_{next(_event_ids)}_{time.time_ns()}", "object": "event",
+                "api_version": "2024-06-20", "created": created or int(time.time()), "livemode": False,
+                "pending_webhooks": 1, "request": {"id": None, "idempotency_key": None}, "type": kind,
+                "data": {"object": obj}}
+        if account:
+            body["account"] = account
+        return json.dumps(body).encode()
+
+    def post(self, payload: bytes, signature: str | None):
+        headers = {"Content-Type": "application/json; charset=utf-8"}
+        if signature is not None:
+            headers["Stripe-Signature"] = signature
+        return self.api.call("POST", "/v1/webhooks/stripe", raw=payload, headers=headers)  # type: ignore[attr-defined]
+
+    def send(self, kind: str, obj: dict, *, connect: bool = False, **kw):
+        payload = self.event(kind, obj, **kw)
+        return self.post(payload, self.sign(payload, self.connect_secret if connect else self.secret))
+
+    def payment_event(self, kind: str, ticket: dict, **kw):
+        """A PaymentIntent event for a ticket bought through the API (``ticket`` is its 201 body)."""
+        obj = {"id": ticket["payment_intent_id"], "object": "payment_intent", "amount": ticket["amount_cents"],
+               "currency": ticket["currency"], "status": "succeeded" if kind.endswith("succeeded") else "requires_payment_method",
+               "metadata": {"ticket_id": ticket["ticket_id"], "space_id": ticket["space_id"]}}
+        return self.send(kind, obj, **kw)
+
+    def pay(self, ticket: dict, **kw):
+        res = self.payment_event("payment_intent.succeeded", ticket, **kw)
+        assert res.status_code == 200, res.body
+        return res
+
+    def refund_event(self, ticket: dict, *, full: bool = True, **kw):
+        obj = {"id": "ch_test", "object": "charge", "amount": ticket["amount_cents"],
+               "payment_intent": ticket["payment_intent_id"], "refunded": full,
+               "metadata": {"ticket_id": ticket["ticket_id"], "space_id": ticket["space_id"]},
+               "refunds": {"object": "list", "data": [{"id": "re_test", "object": "refund"}]}}
+        return self.send("charge.refunded", obj, **kw)
+
+    # -- set-up through the API --------------------------------------------------------------
+    def enable_charges(self, user_id: str, *, enabled: bool = True, created: int | None = None):
+        """Onboard ``user_id`` and deliver Stripe's ``account.updated`` (Connect endpoint)."""
+        res = self.api.call("POST", "/v1/me/payouts/onboarding", as_user=user_id)  # type: ignore[attr-defined]
+        assert res.status_code == 201, res.body
+        account_id = res.json["account_id"]
+        obj = {"id": account_id, "object": "account", "charges_enabled": enabled, "payouts_enabled": enabled,
+               "details_submitted": enabled, "metadata": {"airwaves_user_id": user_id}}
+        hook = self.send("account.updated", obj, connect=True, account=account_id, created=created)
+        assert hook.status_code == 200, hook.body
+        return account_id
+
+    def make_host(self, user_id: str, *, charges: bool = True, recent_spaces: int = 3) -> None:
+        """A creator who may host ticketed Spaces: followers, adult, recent Spaces, charges on."""
+        self.api.make_user(user_id, followers=5000, birthdate="1990-01-01")  # type: ignore[attr-defined]
+        for i in range(recent_spaces):
+            start = (datetime.now(timezone.utc) + timedelta(hours=1)).isoformat()
+            space = self.api.call("POST", "/v1/spaces", as_user=user_id,  # type: ignore[attr-defined]
+                                  body={"title": f"warm-up {i}", "scheduled_start": start})
+            assert space.status_code == 201, space.body
+            for step in ("start", "end"):
+                res = self.api.call("POST", f"/v1/spaces/{space.json['id']}/{step}", as_user=user_id)  # type: ignore[attr-defined]
+                assert res.status_code == 200, res.body
+        if charges:
+            self.enable_charges(user_id)
+
+    def ticketed_space(self, host_id: str, *, price_cents: int = 1000, quantity: int = 10,
+                       currency: str = "usd") -> dict:
+        start = (datetime.now(timezone.utc) + timedelta(days=1)).isoformat()
+        res = self.api.call("POST", "/v1/spaces", as_user=host_id, body={  # type: ignore[attr-defined]
+            "title": "Ticketed talk", "scheduled_start": start,
+            "ticket": {"price_cents": price_cents, "currency": currency, "quantity": quantity}})
+        assert res.status_code == 201, res.body
+        return res.json
+
+    def buy(self, buyer_id: str, space_id: str, *, make_user: bool = True, expect: int = 201) -> dict:
+        if make_user:
+            self.api.make_user(buyer_id, followers=0)  # type: ignore[attr-defined]
+        res = self.api.call("POST", f"/v1/spaces/{space_id}/tickets", as_user=buyer_id)  # type: ignore[attr-defined]
+        assert res.status_code == expect, res.body
+        return res.json
+
+
+@pytest.fixture
+def stripe(stripe_mock, api, monkeypatch) -> StripeKit:
+    """The app's Stripe calls go to the session's stripe-mock (fresh container per test)."""
+    from chalicelib.container import reset_container
+
+    monkeypatch.setenv("AIRWAVES_STRIPE_API_BASE", stripe_mock.url)
+    reset_container()
+    return StripeKit(api=api, url=stripe_mock.url)
