@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STRIPE_MOCK_VERSION ?= v0.197.0
 export AIRWAVES_CACHE ?= $(HOME)/.cache/airwaves
 
-.PHONY: up test bench install servers livekit-server stripe-mock clean
+.PHONY: up test bench install servers livekit-server stripe-mock clean template
 
 $(VENV)/.installed: requirements-dev.txt functions/requirements.txt .python-version
 	@command -v $(PYTHON) >/dev/null || { echo "Python $(PYTHON_VERSION) is needed"; exit 1; }
@@ -34,6 +34,10 @@ test: install servers
 
 bench: install servers
 	$(BIN)/python bench/run.py
+
+# Regenerate template.yaml and infra/livekit-cluster.yaml from the Chalice app and configs.
+template: install
+	$(BIN)/python infra/build_template.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,445 @@
+"""Builds ``template.yaml``: Chalice's SAM output for the prod stage plus everything around it.
+
+Chalice owns the functions, their handlers, the REST API and its routes (so the template cannot
+name a handler the app does not have). This module adds what Chalice does not model: the DynamoDB
+table (from ``chalicelib/adapters/dynamodb/schema.py``), the one JSON secret, SQS queues with
+dead-letter queues for every ``@app.on_sqs_message``, the Scheduler group and role for every
+``@app.lambda_function``, SNS platform application parameters, a least-privilege role and a log
+group per function, API throttling, alarms, the LiveKit cluster (nested stack) and outputs.
+"""
+from __future__ import annotations
+
+import copy
+import importlib
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+from infra import app_policies
+from infra.cfn import get_att, parameter, ref, sub
+from infra.chalice_sam import ChaliceFunction, ChalicePackage, package
+
+ROOT = Path(__file__).resolve().parents[1]
+CODE_URI = "functions/"
+CLUSTER_TEMPLATE = "infra/livekit-cluster.yaml"
+STAGE = "prod"
+LIVEKIT_WEBHOOK_PATH = "v1/webhooks/livekit"
+STRIPE_WEBHOOK_PATH = "v1/webhooks/stripe"
+SQS_VISIBILITY_FACTOR = 6     # AWS: a queue's visibility timeout >= 6 x its consumer's timeout
+MAX_RECEIVES = 5              # deliveries before a message moves to the dead-letter queue
+
+# The one JSON secret (``chalicelib/secrets.py``) holds every key the code reads with
+# ``get_secret("<key>")`` plus the LiveKit pair the nodes read. ``livekit_api_secret`` is generated
+# at creation so the LiveKit nodes start; ops fill the rest with ``infra/put_secrets.py``.
+NODE_SECRET_KEYS = {"livekit_api_key", "livekit_api_secret"}
+LIVEKIT_API_KEY = "airwaves"
+SECRET_READ = re.compile(r"""get_secret\(\s*["']([a-z0-9_]+)["']""")
+
+
+def secret_keys(project_dir: Path) -> set[str]:
+    """Keys the code reads (found in its ``get_secret`` calls) and the keys the LiveKit nodes read."""
+    keys = set(NODE_SECRET_KEYS)
+    for path in project_dir.rglob("*.py"):
+        keys |= set(SECRET_READ.findall(path.read_text()))
+    return keys
+
+
+def python_version(root: Path = ROOT) -> str:
+    """The Lambda runtime's Python version: set once, in ``.python-version``."""
+    return (root / ".python-version").read_text().strip()
+
+
+# Cluster parameters the parent computes instead of asking for.
+CLUSTER_INPUTS_FROM_THIS_STACK = {"AppSecretsArn", "WebhookUrl", "AlarmTopicArn"}
+# Cluster parameters that only matter when the cluster is created, so they may stay empty.
+CLUSTER_ONLY = {"CertificateArn", "VpcId", "PublicSubnetIds", "CacheSubnetIds"}
+
+
+def livekit_parameters() -> dict[str, Any]:
+    """The cluster stack's parameters, asked here as ``LiveKit<Name>`` and passed through.
+
+    AWS-specific types (VPC, subnet lists, the AMI's SSM parameter) become plain strings so the
+    stack also deploys with ``LiveKitDeployment=external``; the nested stack checks them.
+    """
+    from infra import cluster_template
+
+    loose_types = {"AWS::EC2::VPC::Id": "String", "List<AWS::EC2::Subnet::Id>": "CommaDelimitedList"}
+    out = {}
+    for name, spec in cluster_template.parameters().items():
+        if name in CLUSTER_INPUTS_FROM_THIS_STACK:
+            continue
+        spec = dict(spec)
+        if spec["Type"].startswith("AWS::SSM::Parameter::Value"):
+            spec["Type"] = "String"
+            spec["Description"] += " (an SSM parameter name)"
+        elif spec["Type"] in loose_types:
+            spec["Type"] = loose_types[spec["Type"]]
+        if name in CLUSTER_ONLY:
+            spec["Default"] = ""
+            spec["Description"] += " Only for LiveKitDeployment=create."
+        spec["Description"] = re.sub(r"\b(%s)\b" % "|".join(cluster_template.parameters()), r"LiveKit\1",
+                                     spec["Description"])
+        out[f"LiveKit{name}"] = spec
+    return out
+
+
+def parameters() -> dict[str, Any]:
+    return {
+        "LiveKitDeployment": parameter(
+            "create: run the LiveKit cluster in this account (nested stack infra/livekit-cluster.yaml). "
+            "external: use a LiveKit server you run elsewhere (put its key/secret in the app secret).",
+            default="create", AllowedValues=["create", "external"]),
+        **livekit_parameters(),
+        "JwtJwksUrl": parameter("JWKS URL of the identity provider whose tokens the API accepts "
+                                "(e.g. https://cognito-idp.<region>.amazonaws.com/<pool>/.well-known/jwks.json)."),
+        "JwtIssuer": parameter("Expected `iss` claim of API tokens (e.g. the Cognito user pool URL)."),
+        "JwtAudience": parameter("Expected `aud` claim of API tokens (the app client id).", default="airwaves"),
+        "ApnsPlatformApplicationArn": parameter(
+            "SNS platform application (APNS) for iOS push; empty disables iOS push.", default="",
+            AllowedPattern=r"^(arn:[a-z-]+:sns:[a-z0-9-]+:\d{12}:app/APNS(_SANDBOX)?/.+)?$"),
+        "FcmPlatformApplicationArn": parameter(
+            "SNS platform application (GCM/FCM) for Android push; empty disables Android push.", default="",
+            AllowedPattern=r"^(arn:[a-z-]+:sns:[a-z0-9-]+:\d{12}:app/GCM/.+)?$"),
+        "ApiThrottleRateLimit": parameter("Steady requests per second the REST API accepts across clients.",
+                                          type_="Number", default=200, MinValue=1),
+        "ApiThrottleBurstLimit": parameter("Request burst the REST API accepts above the steady rate.",
+                                           type_="Number", default=400, MinValue=1),
+        "AlarmEmail": parameter("Email subscribed to the alarm topic; empty: subscribe yourself.", default=""),
+        "LogRetentionDays": parameter("Days the functions' logs are kept.", type_="Number", default=30,
+                                      AllowedValues=[7, 14, 30, 60, 90, 180, 365]),
+    }
+
+
+def conditions() -> dict[str, Any]:
+    not_empty = lambda p: {"Fn::Not": [{"Fn::Equals": [ref(p), ""]}]}  # noqa: E731
+    return {
+        "CreateLiveKitCluster": {"Fn::Equals": [ref("LiveKitDeployment"), "create"]},
+        "HasApns": not_empty("ApnsPlatformApplicationArn"),
+        "HasFcm": not_empty("FcmPlatformApplicationArn"),
+        "HasPush": {"Fn::Or": [{"Condition": "HasApns"}, {"Condition": "HasFcm"}]},
+        "HasAlarmEmail": not_empty("AlarmEmail"),
+    }
+
+
+def rules() -> dict[str, Any]:
+    """Refuse a cluster stack without the network and certificate it needs (before anything starts)."""
+    needed = {"LiveKitVpcId": "a VPC", "LiveKitCertificateArn": "an ACM certificate"}
+    assertions = [{"Assert": {"Fn::Not": [{"Fn::Equals": [ref(p), ""]}]},
+                   "AssertDescription": f"LiveKitDeployment=create needs {what} ({p})"} for p, what in needed.items()]
+    for p in ("LiveKitPublicSubnetIds", "LiveKitCacheSubnetIds"):
+        assertions.append({"Assert": {"Fn::Not": [{"Fn::Equals": [{"Fn::Join": ["", ref(p)]}, ""]}]},
+                           "AssertDescription": f"LiveKitDeployment=create needs subnets ({p})"})
+    return {"LiveKitClusterNeedsItsNetwork": {
+        "RuleCondition": {"Fn::Equals": [ref("LiveKitDeployment"), "create"]}, "Assertions": assertions}}
+
+
+def table_resource(project_dir: Path) -> dict[str, Any]:
+    """The single table, declared from the same schema module the local stack and tests use."""
+    sys.path.insert(0, str(project_dir))
+    try:
+        schema = importlib.import_module("chalicelib.adapters.dynamodb.schema")
+    finally:
+        sys.path.remove(str(project_dir))
+    spec = schema.create_table_params("unused")
+    return {
+        "Type": "AWS::DynamoDB::Table",
+        "DeletionPolicy": "Retain",
+        "UpdateReplacePolicy": "Retain",
+        "Properties": {
+            "BillingMode": spec["BillingMode"],
+            "AttributeDefinitions": spec["AttributeDefinitions"],
+            "KeySchema": spec["KeySchema"],
+            "GlobalSecondaryIndexes": spec["GlobalSecondaryIndexes"],
+            "TimeToLiveSpecification": {"AttributeName": schema.TTL_ATTRIBUTE, "Enabled": True},
+            "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+            "SSESpecification": {"SSEEnabled": True},
+            "DeletionProtectionEnabled": True,
+        },
+    }
+
+
+def secret_resource(keys: set[str]) -> dict[str, Any]:
+    import json
+
+    template = {key: "" for key in keys - {"livekit_api_secret"}}
+    template["livekit_api_key"] = LIVEKIT_API_KEY
+    return {
+        "Type": "AWS::SecretsManager::Secret",
+        "Properties": {
+            "Description": "Airwaves secrets (one JSON object): Stripe keys and webhook secrets, LiveKit API "
+                           "key/secret, cursor key. Read by the functions (cached 5 min) and the LiveKit nodes.",
+            "GenerateSecretString": {
+                "SecretStringTemplate": json.dumps(template, sort_keys=True),
+                "GenerateStringKey": "livekit_api_secret",
+                "PasswordLength": 48,
+                "ExcludePunctuation": True,
+            },
+        },
+    }
+
+
+def queue_name_of(event: dict[str, Any]) -> str:
+    """The queue name an ``@app.on_sqs_message`` event names (Chalice writes an ARN or a Sub of one)."""
+    queue = event["Properties"]["Queue"]
+    text = queue["Fn::Sub"] if isinstance(queue, dict) else queue
+    if isinstance(text, list):
+        text = text[0]
+    return text.rsplit(":", 1)[-1]
+
+
+def logical(name: str) -> str:
+    return "".join(part[:1].upper() + part[1:] for part in re.split(r"[^A-Za-z0-9]+", name) if part)
+
+
+class AppTemplate:
+    """Collects the resources while walking Chalice's functions; ``build()`` returns the template."""
+
+    def __init__(self, pkg: ChalicePackage, *, project_dir: Path, runtime: str, settings: set[str]) -> None:
+        self.pkg = pkg
+        self.project_dir = project_dir
+        self.runtime = runtime
+        self.settings = settings
+        self.template = copy.deepcopy(pkg.sam)
+        self.resources: dict[str, Any] = self.template["Resources"]
+        self.queues: dict[str, str] = {}        # queue logical id -> its dead-letter queue logical id
+        self.queue_names: dict[str, str] = {}   # queue logical id -> the name the app uses
+        self.own_queue: dict[str, str] = {}     # function logical id -> the queue it consumes
+
+    # -- what Chalice gives ------------------------------------------------------------------
+    def functions(self) -> list[ChaliceFunction]:
+        return sorted(self.pkg.functions, key=lambda f: f.logical_id)
+
+    def check_chalice_output(self) -> None:
+        roles = [k for k, v in self.resources.items() if v["Type"] == "AWS::IAM::Role"]
+        if roles:
+            raise SystemExit(f"chalicefile.json's {self.pkg.stage} stage lets Chalice create IAM roles {roles}; "
+                             "set manage_iam_role/autogen_policy to false: roles are defined per function here")
+
+    # -- queues ------------------------------------------------------------------------------
+    def add_queues(self) -> None:
+        for fn in self.functions():
+            props = self.resources[fn.logical_id]["Properties"]
+            for event in props.get("Events", {}).values():
+                if event["Type"] != "SQS":
+                    continue
+                name = queue_name_of(event)
+                queue_id, dlq_id = f"{logical(name)}Queue", f"{logical(name)}DeadLetterQueue"
+                timeout = props.get("Timeout", 60)
+                self.resources[dlq_id] = {"Type": "AWS::SQS::Queue", "Properties": {
+                    "QueueName": f"{name}-dlq", "MessageRetentionPeriod": 14 * 24 * 3600,
+                    "SqsManagedSseEnabled": True}}
+                self.resources[queue_id] = {"Type": "AWS::SQS::Queue", "Properties": {
+                    "QueueName": name, "VisibilityTimeout": SQS_VISIBILITY_FACTOR * timeout,
+                    "SqsManagedSseEnabled": True,
+                    "RedrivePolicy": {"deadLetterTargetArn": get_att(dlq_id, "Arn"), "maxReceiveCount": MAX_RECEIVES}}}
+                event["Properties"]["Queue"] = get_att(queue_id, "Arn")
+                self.queues[queue_id] = dlq_id
+                self.queue_names[queue_id] = name
+                self.own_queue[fn.logical_id] = queue_id
+
+    # -- scheduler ---------------------------------------------------------------------------
+    def schedule_targets(self) -> list[ChaliceFunction]:
+        return [fn for fn in self.functions() if fn.kind == "lambda"]
+
+    def add_scheduler(self) -> None:
+        self.resources["ScheduleGroup"] = {"Type": "AWS::Scheduler::ScheduleGroup",
+                                           "Properties": {"Name": sub("${AWS::StackName}-spaces")}}
+        self.resources["ScheduleDeadLetterQueue"] = {"Type": "AWS::SQS::Queue", "Properties": {
+            "MessageRetentionPeriod": 14 * 24 * 3600, "SqsManagedSseEnabled": True}}
+        self.resources["ScheduleDeadLetterQueuePolicy"] = {"Type": "AWS::SQS::QueuePolicy", "Properties": {
+            "Queues": [ref("ScheduleDeadLetterQueue")],
+            "PolicyDocument": {"Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Principal": {"Service": "scheduler.amazonaws.com"}, "Action": "sqs:SendMessage",
+                "Resource": get_att("ScheduleDeadLetterQueue", "Arn"),
+                "Condition": {"StringEquals": {"aws:SourceAccount": ref("AWS::AccountId")}}}]}}}
+        self.resources["SchedulerRole"] = app_policies.scheduler_role(
+            [fn.function_name for fn in self.schedule_targets()], "ScheduleDeadLetterQueue")
+
+    # -- functions ---------------------------------------------------------------------------
+    def environment(self) -> dict[str, Any]:
+        """Setting name -> value from this stack; only settings the app has become variables."""
+        targets = {fn.name: app_policies.function_arn(fn.function_name) for fn in self.schedule_targets()}
+        wiring: dict[str, Any] = {
+            "aws_region": ref("AWS::Region"),
+            "table_name": ref("Table"),
+            "secrets_arn": ref("AppSecrets"),
+            "jwt_jwks_url": ref("JwtJwksUrl"),
+            "jwt_issuer": ref("JwtIssuer"),
+            "jwt_audience": ref("JwtAudience"),
+            "livekit_url": sub("wss://${LiveKitDomainName}"),
+            "livekit_api_url": sub("https://${LiveKitDomainName}"),
+            "schedule_group": ref("ScheduleGroup"),
+            "schedule_group_name": ref("ScheduleGroup"),
+            "scheduler_role_arn": get_att("SchedulerRole", "Arn"),
+            "schedule_dead_letter_arn": get_att("ScheduleDeadLetterQueue", "Arn"),
+            "schedule_dlq_arn": get_att("ScheduleDeadLetterQueue", "Arn"),
+            "apns_platform_application_arn": ref("ApnsPlatformApplicationArn"),
+            "fcm_platform_application_arn": ref("FcmPlatformApplicationArn"),
+            "apns_platform_arn": ref("ApnsPlatformApplicationArn"),
+            "fcm_platform_arn": ref("FcmPlatformApplicationArn"),
+        }
+        for fn_name, fn_arn in targets.items():
+            wiring[f"{fn_name}_function_arn"] = fn_arn
+            wiring[f"{fn_name}_arn"] = fn_arn
+        for queue_id, name in self.queue_names.items():
+            short = name.split("-")[-1]
+            wiring[f"{short}_queue_url"] = ref(queue_id)
+            wiring[f"{short}_queue_name"] = get_att(queue_id, "QueueName")
+        return {f"AIRWAVES_{k.upper()}": v for k, v in wiring.items() if k in self.settings}
+
+    def add_functions(self) -> None:
+        queues = sorted(self.queues)
+        environment = self.environment()
+        for fn in self.functions():
+            res = self.resources[fn.logical_id]
+            props = res["Properties"]
+            props["FunctionName"] = fn.function_name
+            props["Runtime"] = f"python{self.runtime}"
+            props["CodeUri"] = CODE_URI
+            props["Role"] = get_att(f"{fn.logical_id}Role", "Arn")
+            props["LoggingConfig"] = {"LogGroup": ref(f"{fn.logical_id}LogGroup")}
+            variables = props.setdefault("Environment", {}).setdefault("Variables", {})
+            variables.update(environment)
+            self.resources[f"{fn.logical_id}LogGroup"] = {
+                "Type": "AWS::Logs::LogGroup", "DeletionPolicy": "Delete", "UpdateReplacePolicy": "Delete",
+                "Properties": {"LogGroupName": f"/aws/lambda/{fn.function_name}",
+                               "RetentionInDays": ref("LogRetentionDays")}}
+            policy = app_policies.function_policy(
+                log_group=f"{fn.logical_id}LogGroup", grants=app_policies.grants_for(fn.name, fn.kind),
+                queues=queues, own_queue=self.own_queue.get(fn.logical_id), scheduler_role="SchedulerRole")
+            self.resources[f"{fn.logical_id}Role"] = {"Type": "AWS::IAM::Role", "Properties": {
+                "Description": f"What {fn.function_name} ({fn.handler}) may do, and nothing else",
+                "AssumeRolePolicyDocument": app_policies.lambda_assume_role(),
+                "Policies": [{"PolicyName": "least-privilege", "PolicyDocument": policy}]}}
+
+    # -- api ---------------------------------------------------------------------------------
+    def add_api_settings(self) -> None:
+        api = self.resources["RestAPI"]["Properties"]
+        api["MethodSettings"] = [{
+            "ResourcePath": "/*", "HttpMethod": "*", "MetricsEnabled": True,
+            "ThrottlingRateLimit": ref("ApiThrottleRateLimit"), "ThrottlingBurstLimit": ref("ApiThrottleBurstLimit"),
+        }]
+
+    def api_url(self, path: str = "") -> dict[str, Any]:
+        return sub("https://${RestAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}/%s/%s"
+                   % (self.pkg.api_gateway_stage, path))
+
+    # -- alarms ------------------------------------------------------------------------------
+    def add_alarms(self) -> None:
+        self.resources["AlarmTopic"] = {"Type": "AWS::SNS::Topic", "Properties": {
+            "DisplayName": sub("${AWS::StackName} alarms"), "KmsMasterKeyId": "alias/aws/sns"}}
+        self.resources["AlarmEmailSubscription"] = {"Type": "AWS::SNS::Subscription", "Condition": "HasAlarmEmail",
+                                                    "Properties": {"TopicArn": ref("AlarmTopic"), "Protocol": "email",
+                                                                   "Endpoint": ref("AlarmEmail")}}
+
+        def alarm(description: str, namespace: str, metric: str, dimensions: dict[str, Any], stat: str = "Sum",
+                  threshold: int = 1, period: int = 300) -> dict[str, Any]:
+            return {"Type": "AWS::CloudWatch::Alarm", "Properties": {
+                "AlarmDescription": description, "Namespace": namespace, "MetricName": metric,
+                "Dimensions": [{"Name": k, "Value": v} for k, v in dimensions.items()],
+                "Statistic": stat, "Period": period, "EvaluationPeriods": 1, "Threshold": threshold,
+                "ComparisonOperator": "GreaterThanOrEqualToThreshold", "TreatMissingData": "notBreaching",
+                "AlarmActions": [ref("AlarmTopic")], "OKActions": [ref("AlarmTopic")]}}
+
+        for fn in self.functions():
+            dims = {"FunctionName": ref(fn.logical_id)}
+            self.resources[f"{fn.logical_id}ErrorsAlarm"] = alarm(
+                f"{fn.function_name} raised errors", "AWS/Lambda", "Errors", dims)
+            self.resources[f"{fn.logical_id}ThrottlesAlarm"] = alarm(
+                f"{fn.function_name} was throttled", "AWS/Lambda", "Throttles", dims)
+        api_dims = {"ApiName": self.pkg.app_name, "Stage": self.pkg.api_gateway_stage}
+        self.resources["ApiServerErrorsAlarm"] = alarm("The REST API answered 5xx", "AWS/ApiGateway", "5XXError",
+                                                       api_dims)
+        for dlq in sorted(set(self.queues.values()) | {"ScheduleDeadLetterQueue"}):
+            self.resources[f"{dlq}Alarm"] = alarm(
+                f"Messages are waiting in {dlq} (failed deliveries to inspect and redrive)", "AWS/SQS",
+                "ApproximateNumberOfMessagesVisible", {"QueueName": get_att(dlq, "QueueName")}, stat="Maximum")
+
+    # -- livekit -----------------------------------------------------------------------------
+    def add_livekit_cluster(self) -> None:
+        params: dict[str, Any] = {}
+        for name, spec in livekit_parameters().items():
+            child = name.removeprefix("LiveKit")
+            params[child] = {"Fn::Join": [",", ref(name)]} if spec["Type"] == "CommaDelimitedList" else ref(name)
+        params["AppSecretsArn"] = ref("AppSecrets")
+        params["WebhookUrl"] = self.api_url(LIVEKIT_WEBHOOK_PATH)
+        params["AlarmTopicArn"] = ref("AlarmTopic")
+        self.resources["LiveKitCluster"] = {"Type": "AWS::CloudFormation::Stack", "Condition": "CreateLiveKitCluster",
+                                            "Properties": {"TemplateURL": CLUSTER_TEMPLATE, "Parameters": params}}
+
+    # -- outputs -----------------------------------------------------------------------------
+    def outputs(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "ApiUrl": {"Description": "Base URL of the API (append v1/...)", "Value": self.api_url()},
+            "StripeWebhookUrl": {"Description": "Stripe webhook endpoint (account and Connect events)",
+                                 "Value": self.api_url(STRIPE_WEBHOOK_PATH)},
+            "LiveKitWebhookUrl": {"Description": "Where LiveKit sends room events",
+                                  "Value": self.api_url(LIVEKIT_WEBHOOK_PATH)},
+            "LiveKitUrl": {"Description": "LiveKit URL clients connect to", "Value": sub("wss://${LiveKitDomainName}")},
+            "LiveKitLoadBalancerDnsName": {
+                "Condition": "CreateLiveKitCluster",
+                "Description": "Point LiveKitDomainName here (CNAME or alias) unless LiveKitHostedZoneId was set",
+                "Value": get_att("LiveKitCluster", "Outputs.LoadBalancerDnsName")},
+            "TableName": {"Description": "The DynamoDB table", "Value": ref("Table")},
+            "SecretsArn": {"Description": "The app's JSON secret (infra/put_secrets.py edits it)",
+                           "Value": ref("AppSecrets")},
+            "AlarmTopicArn": {"Description": "Alarms publish here", "Value": ref("AlarmTopic")},
+            "ScheduleGroupName": {"Description": "EventBridge Scheduler group of per-Space schedules",
+                                  "Value": ref("ScheduleGroup")},
+        }
+        for queue_id in sorted(self.queues):
+            out[f"{queue_id}Url"] = {"Description": f"SQS queue {self.queue_names[queue_id]}", "Value": ref(queue_id)}
+        for key in ("RestAPIId", "APIHandlerName", "APIHandlerArn", "EndpointURL"):
+            if key in self.template.get("Outputs", {}):
+                out[key] = self.template["Outputs"][key]
+        return out
+
+    def build(self) -> dict[str, Any]:
+        self.check_chalice_output()
+        self.resources["Table"] = table_resource(self.project_dir)
+        self.resources["AppSecrets"] = secret_resource(secret_keys(self.project_dir))
+        self.add_queues()
+        self.add_scheduler()
+        self.add_functions()
+        if "RestAPI" in self.resources:
+            self.add_api_settings()
+        self.add_alarms()
+        self.add_livekit_cluster()
+        resources = {k: self.resources[k] for k in sorted(self.resources)}
+        return {
+            "AWSTemplateFormatVersion": "2010-09-09",
+            "Transform": "AWS::Serverless-2016-10-31",
+            "Description": "Airwaves: live audio rooms API (Chalice app, prod stage), data, schedules, queues, "
+                           "push, secrets, alarms and the LiveKit cluster",
+            "Metadata": {"AWS::CloudFormation::Interface": {"ParameterGroups": [
+                {"Label": {"default": "LiveKit"}, "Parameters": [p for p in parameters() if p.startswith("LiveKit")]},
+                {"Label": {"default": "API"}, "Parameters": ["JwtJwksUrl", "JwtIssuer", "JwtAudience",
+                                                             "ApiThrottleRateLimit", "ApiThrottleBurstLimit"]},
+                {"Label": {"default": "Push"}, "Parameters": ["ApnsPlatformApplicationArn", "FcmPlatformApplicationArn"]},
+                {"Label": {"default": "Operations"}, "Parameters": ["AlarmEmail", "LogRetentionDays"]},
+            ]}},
+            "Parameters": parameters(),
+            "Rules": rules(),
+            "Conditions": conditions(),
+            "Resources": resources,
+            "Outputs": self.outputs(),
+        }
+
+
+def settings_fields(project_dir: Path) -> set[str]:
+    """Names of the app's settings (``chalicelib.settings.Settings``); empty for an app without one."""
+    sys.path.insert(0, str(project_dir))
+    try:
+        module = importlib.import_module("chalicelib.settings")
+        return set(module.Settings.model_fields)
+    except ImportError:
+        return set()
+    finally:
+        sys.path.remove(str(project_dir))
+
+
+def build(project_dir: Path = ROOT / "functions", *, stage: str = STAGE, root: Path = ROOT) -> dict[str, Any]:
+    pkg = package(str(project_dir), stage, CODE_URI)
+    return AppTemplate(pkg, project_dir=project_dir, runtime=python_version(root),
+                       settings=settings_fields(project_dir)).build()
