@@ -12,10 +12,12 @@ or a server that does not come up fails the run; elsewhere those tests are skipp
 from __future__ import annotations
 
 import asyncio
+import http.server
 import os
 import secrets
 import socket
 import subprocess
+import threading
 import time
 import urllib.request
 from dataclasses import dataclass, field
@@ -244,3 +246,82 @@ class Aio:
 @pytest.fixture
 def aio(event_loop_for_session) -> Aio:
     return Aio(event_loop_for_session)
+
+
+# -- the API wired to the real server ---------------------------------------------------------
+class LockedApi:
+    """The test ``Api`` made safe to call from several threads (the test's own calls and the
+    webhook forwarder): Chalice keeps the current request on the app object."""
+
+    def __init__(self, api) -> None:
+        self.api = api
+        self.lock = threading.Lock()
+
+    def call(self, *args, **kwargs):
+        with self.lock:
+            return self.api.call(*args, **kwargs)
+
+    def make_user(self, *args, **kwargs):
+        with self.lock:
+            return self.api.make_user(*args, **kwargs)
+
+
+class WebhookForwarder:
+    """A loopback HTTP server that hands LiveKit's webhook deliveries to the in-process API."""
+
+    def __init__(self, port: int) -> None:
+        self.target: LockedApi | None = None
+        self.delivered: list[tuple[int, dict | None]] = []
+        forwarder = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                target = forwarder.target
+                if target is None:
+                    status, payload = 200, b"{}"
+                else:
+                    headers = {"Content-Type": self.headers.get("Content-Type", "application/webhook+json")}
+                    if self.headers.get("Authorization"):
+                        headers["Authorization"] = self.headers["Authorization"]
+                    res = target.call("POST", self.path, raw=body, headers=headers)
+                    status, payload = res.status_code, (res.body or b"{}")
+                    forwarder.delivered.append((status, res.json))
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(payload if isinstance(payload, bytes) else payload.encode())
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        threading.Thread(target=self.server.serve_forever, name="webhook-forwarder", daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture(scope="session")
+def webhook_forwarder(livekit_server):
+    forwarder = WebhookForwarder(livekit_server.webhook_port)
+    yield forwarder
+    forwarder.close()
+
+
+@pytest.fixture
+def live_api(api, real_media, livekit_server, webhook_forwarder, monkeypatch):
+    """The API (in process, on moto) using the real LiveKit server, and receiving its webhooks."""
+    from chalicelib.container import reset_container
+
+    monkeypatch.setenv("AIRWAVES_LIVEKIT_URL", livekit_server.url)
+    monkeypatch.setenv("AIRWAVES_LIVEKIT_API_URL", livekit_server.api_url)
+    monkeypatch.setenv("AIRWAVES_LIVEKIT_API_KEY", livekit_server.api_key)
+    monkeypatch.setenv("AIRWAVES_LIVEKIT_API_SECRET", livekit_server.api_secret)
+    reset_container()
+    locked = LockedApi(api)
+    webhook_forwarder.target = locked
+    webhook_forwarder.delivered.clear()
+    yield locked
+    webhook_forwarder.target = None

@@ -1,0 +1,182 @@
+"""Real LiveKit clients for tests and benchmarks: connect with an API-issued token, publish a
+sine tone as a microphone, record what arrives, and tell its frequency."""
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from livekit import rtc
+
+RATE = 48_000
+FRAME = RATE // 100  # 10 ms
+CONNECT_TIMEOUT = 10.0
+
+
+async def connect(url: str, token: str) -> "Client":
+    """Connect a room client. ``Room.connect`` is never cancelled from outside: its own timeout
+    option bounds it (cancelling it mid-handshake leaves the SDK's native side in a bad state)."""
+    client = Client(rtc.Room())
+    await client.room.connect(url, token, rtc.RoomOptions(auto_subscribe=True, connect_timeout=CONNECT_TIMEOUT))
+    return client
+
+
+@dataclass
+class Client:
+    """A connected room plus what it has seen."""
+
+    room: rtc.Room
+    audio: dict[str, rtc.Track] = field(default_factory=dict)  # identity -> subscribed audio track
+    data: list[tuple[str | None, dict]] = field(default_factory=list)  # (topic, payload)
+    muted: list[str] = field(default_factory=list)  # identities whose track was muted
+    disconnected: asyncio.Event = field(default_factory=asyncio.Event)
+    permissions: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def __post_init__(self) -> None:
+        @self.room.on("track_subscribed")
+        def _subscribed(track: rtc.Track, _pub: rtc.RemoteTrackPublication, who: rtc.RemoteParticipant) -> None:
+            if track.kind == rtc.TrackKind.KIND_AUDIO:
+                self.audio[who.identity] = track
+
+        @self.room.on("data_received")
+        def _data(packet: rtc.DataPacket) -> None:
+            try:
+                self.data.append((packet.topic, json.loads(packet.data)))
+            except ValueError:
+                pass
+
+        @self.room.on("track_muted")
+        def _muted(who: rtc.Participant, _pub: rtc.TrackPublication) -> None:
+            self.muted.append(who.identity)
+
+        @self.room.on("disconnected")
+        def _gone(*_args: object) -> None:
+            self.disconnected.set()
+
+        @self.room.on("participant_permissions_changed")
+        def _perms(*_args: object) -> None:
+            self.permissions.set()
+
+    @property
+    def identity(self) -> str:
+        return self.room.local_participant.identity
+
+    async def wait_for_audio_from(self, identity: str, timeout: float = 10.0) -> rtc.Track:
+        await eventually(lambda: identity in self.audio, timeout, f"audio from {identity}")
+        return self.audio[identity]
+
+    async def close(self) -> None:
+        if self.room.isconnected():
+            await self.room.disconnect()
+
+
+class Tone:
+    """A microphone track playing a sine at ``hz`` (or silence until ``start()``), paced in real
+    time with a short queue so what is heard is what was just played."""
+
+    def __init__(self, hz: float, *, silent: bool = False, amplitude: float = 0.5) -> None:
+        self.hz = hz
+        self.amplitude = amplitude
+        self.playing = not silent
+        self.started_at: float | None = None if silent else time.perf_counter()
+        self.source = rtc.AudioSource(RATE, 1, queue_size_ms=50)
+        self.track = rtc.LocalAudioTrack.create_audio_track("microphone", self.source)
+        self._task: asyncio.Task | None = None
+        self._n = 0
+
+    async def publish(self, client: Client) -> rtc.LocalTrackPublication:
+        self._task = asyncio.ensure_future(self._feed())
+        return await client.room.local_participant.publish_track(
+            self.track, rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE))
+
+    def start(self) -> None:
+        self.playing = True
+
+    def silence(self) -> None:
+        """Back to silence; the next ``start()`` records a new ``started_at``."""
+        self.playing = False
+        self.started_at = None
+
+    async def _feed(self) -> None:
+        began = time.perf_counter()
+        frames = 0
+        while True:
+            if self.playing:
+                t = (np.arange(FRAME) + self._n) / RATE
+                pcm = (self.amplitude * np.sin(2 * np.pi * self.hz * t) * 32767).astype(np.int16)
+                if self.started_at is None:
+                    self.started_at = time.perf_counter()
+                self._n += FRAME
+            else:
+                pcm = np.zeros(FRAME, dtype=np.int16)
+            await self.source.capture_frame(rtc.AudioFrame(pcm.tobytes(), RATE, 1, FRAME))
+            frames += 1
+            delay = began + frames * FRAME / RATE - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+
+
+async def record(track: rtc.Track, seconds: float, timeout: float = 15.0) -> np.ndarray:
+    """``seconds`` of mono 48 kHz audio from ``track``."""
+    stream = rtc.AudioStream(track, sample_rate=RATE, num_channels=1)
+    chunks: list[np.ndarray] = []
+    need = int(seconds * RATE)
+
+    async def collect() -> None:
+        async for event in stream:
+            chunks.append(np.frombuffer(event.frame.data, dtype=np.int16).copy())
+            if sum(len(c) for c in chunks) >= need:
+                return
+
+    try:
+        await asyncio.wait_for(collect(), timeout)
+    finally:
+        await stream.aclose()
+    return np.concatenate(chunks)[:need]
+
+
+async def first_loud_frame(track: rtc.Track, *, threshold: float = 2000.0, timeout: float = 10.0) -> float:
+    """The ``perf_counter`` time at which a frame louder than ``threshold`` (RMS) arrives."""
+    stream = rtc.AudioStream(track, sample_rate=RATE, num_channels=1)
+
+    async def watch() -> float:
+        async for event in stream:
+            pcm = np.frombuffer(event.frame.data, dtype=np.int16).astype(np.float64)
+            if pcm.size and np.sqrt(np.mean(pcm ** 2)) > threshold:
+                return time.perf_counter()
+        raise AssertionError("the stream ended before any sound")
+
+    try:
+        return await asyncio.wait_for(watch(), timeout)
+    finally:
+        await stream.aclose()
+
+
+def dominant_frequency(pcm: np.ndarray, rate: int = RATE) -> float:
+    x = pcm.astype(np.float64)
+    x = (x - x.mean()) * np.hanning(len(x))
+    spectrum = np.abs(np.fft.rfft(x))
+    return float(np.fft.rfftfreq(len(x), 1 / rate)[spectrum.argmax()])
+
+
+def rms(pcm: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(pcm.astype(np.float64) ** 2)))
+
+
+async def eventually(check, timeout: float, what: str, every: float = 0.05) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        await asyncio.sleep(every)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")

@@ -1,0 +1,228 @@
+"""Real audio through a real livekit-server, with tokens from the API (in process, on moto).
+
+Every test drives the one session event loop (``aio.run``); API calls run in a worker thread so
+the loop keeps serving the SDK while the API talks to LiveKit.
+"""
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from livekit import rtc
+
+from tests.integration.audio_clients import (
+    Client, Tone, connect, dominant_frequency, eventually, record, rms,
+)
+
+pytestmark = pytest.mark.livekit
+
+HOST_HZ, SPEAKER_HZ = 440.0, 660.0
+
+
+class Session:
+    """A live Space, its host connected, and helpers to call the API from the loop."""
+
+    def __init__(self, api) -> None:
+        self.api = api
+        self.space_id = ""
+        self.clients: list[Client] = []
+        self.tones: list[Tone] = []
+
+    async def call(self, method: str, path: str, **kwargs):
+        return await asyncio.to_thread(self.api.call, method, path, **kwargs)
+
+    async def open(self) -> Client:
+        await asyncio.to_thread(self.api.make_user, "host", 1000)
+        res = await self.call("POST", "/v1/spaces", as_user="host", body={"title": "Real audio"})
+        assert res.status_code == 201, res.json
+        self.space_id = res.json["id"]
+        join = res.json["join"]
+        assert join["role"] == "host"
+        return await self.connect_with(join)
+
+    async def join(self, user: str) -> Client:
+        res = await self.call("POST", f"/v1/spaces/{self.space_id}/join", as_user=user)
+        assert res.status_code == 200, res.json
+        return await self.connect_with(res.json)
+
+    async def connect_with(self, join: dict) -> Client:
+        client = await connect(join["livekit_url"], join["token"])
+        self.clients.append(client)
+        return client
+
+    async def play(self, client: Client, hz: float) -> Tone:
+        tone = Tone(hz)
+        self.tones.append(tone)
+        await tone.publish(client)
+        return tone
+
+    async def space(self) -> dict:
+        return (await self.call("GET", f"/v1/spaces/{self.space_id}", as_user="observer")).json
+
+    async def close(self) -> None:
+        for tone in self.tones:
+            await tone.stop()
+        for client in self.clients:
+            await client.close()
+
+
+@pytest.fixture
+def session(live_api, aio):
+    s = Session(live_api)
+    yield s
+    aio.run(s.close())
+
+
+def test_a_listener_hears_the_hosts_tone(session, aio):
+    async def scenario():
+        host = await session.open()
+        listener = await session.join("alice")
+        assert listener.room.local_participant.permissions.can_publish is False
+        await session.play(host, HOST_HZ)
+        track = await listener.wait_for_audio_from("host")
+        pcm = await record(track, 1.0)
+        assert rms(pcm) > 3000, "the listener received silence"
+        assert abs(dominant_frequency(pcm) - HOST_HZ) < 5
+
+    aio.run(scenario())
+
+
+def test_a_listener_cannot_publish_until_promoted_then_the_host_hears_it(session, aio):
+    async def scenario():
+        host = await session.open()
+        listener = await session.join("alice")
+        await session.play(host, HOST_HZ)
+        await listener.wait_for_audio_from("host")
+
+        # the listener's own attempt never reaches anyone
+        attempt = Tone(SPEAKER_HZ)
+        session.tones.append(attempt)
+        with pytest.raises(Exception, match="(?i)publication|permission|timed out"):
+            await attempt.publish(listener)
+        await asyncio.sleep(1.0)
+        assert "alice" not in host.audio
+        roster = (await session.call("GET", f"/v1/spaces/{session.space_id}/participants", as_user="host")).json
+        assert [p["user_id"] for p in roster["listeners"]] == ["alice"]
+        assert roster["listeners"][0]["publishing"] is False
+        await attempt.stop()
+
+        # promoted through the API, the same connection may publish at once
+        res = await session.call("PUT", f"/v1/spaces/{session.space_id}/speakers/alice", as_user="host")
+        assert res.status_code == 200 and res.json["live"] is True, res.json
+        await asyncio.wait_for(listener.permissions.wait(), 10)
+        permissions = listener.room.local_participant.permissions
+        assert permissions.can_publish and list(permissions.can_publish_sources) == [
+            rtc.TrackSource.SOURCE_MICROPHONE]
+        assert not permissions.can_publish_data
+        await session.play(listener, SPEAKER_HZ)
+        track = await host.wait_for_audio_from("alice")
+        pcm = await record(track, 1.0)
+        assert rms(pcm) > 3000 and abs(dominant_frequency(pcm) - SPEAKER_HZ) < 5
+
+        # demoted again, the server takes the microphone away from the open connection
+        res = await session.call("DELETE", f"/v1/spaces/{session.space_id}/speakers/alice", as_user="host")
+        assert res.status_code == 200 and res.json["live"] is True
+        await eventually(lambda: not listener.room.local_participant.permissions.can_publish, 10, "demotion")
+        roster_ok = False
+        for _ in range(100):
+            roster = (await session.call("GET", f"/v1/spaces/{session.space_id}/participants",
+                                         as_user="host")).json
+            if roster["listeners"] and roster["listeners"][0]["publishing"] is False:
+                roster_ok = True
+                break
+            await asyncio.sleep(0.1)
+        assert roster_ok, roster
+
+    aio.run(scenario())
+
+
+def test_removal_disconnects_and_rejoining_is_banned(session, aio):
+    async def scenario():
+        await session.open()
+        listener = await session.join("mallory")
+        old = await session.call("POST", f"/v1/spaces/{session.space_id}/join", as_user="mallory")
+        res = await session.call("POST", f"/v1/spaces/{session.space_id}/participants/mallory/remove",
+                                 as_user="host")
+        assert res.status_code == 200 and res.json["disconnected"] is True
+        await asyncio.wait_for(listener.disconnected.wait(), 10)
+        rejoin = await session.call("POST", f"/v1/spaces/{session.space_id}/join", as_user="mallory")
+        assert rejoin.status_code == 403 and rejoin.json["error"]["code"] == "banned"
+
+        # a token minted before the ban still connects, but the join webhook removes it at once
+        sneaky = await session.connect_with(old.json)
+        await asyncio.wait_for(sneaky.disconnected.wait(), 15)
+
+    aio.run(scenario())
+
+
+def test_ending_the_space_disconnects_everyone(session, aio):
+    async def scenario():
+        host = await session.open()
+        listeners = [await session.join(u) for u in ("a1", "a2")]
+        res = await session.call("POST", f"/v1/spaces/{session.space_id}/end", as_user="host")
+        assert res.status_code == 200 and res.json["state"] == "ended"
+        for client in [host, *listeners]:
+            await asyncio.wait_for(client.disconnected.wait(), 10)
+        late = await session.call("POST", f"/v1/spaces/{session.space_id}/join", as_user="a1")
+        assert late.status_code == 409 and late.json["error"]["code"] == "invalid_state"
+
+    aio.run(scenario())
+
+
+def test_webhooks_keep_the_listener_count(session, aio):
+    async def scenario():
+        host = await session.open()
+        a = await session.join("a")
+        b = await session.join("b")
+
+        async def counts():
+            s = await session.space()
+            return s["listener_count"], s["peak_listener_count"]
+
+        for _ in range(100):
+            if await counts() == (3, 3):
+                break
+            await asyncio.sleep(0.1)
+        assert await counts() == (3, 3)
+        await b.close()
+        for _ in range(100):
+            if await counts() == (2, 3):
+                break
+            await asyncio.sleep(0.1)
+        assert await counts() == (2, 3)
+        assert host.room.isconnected() and a.room.isconnected()
+
+    aio.run(scenario())
+
+
+def test_mute_and_reactions_reach_the_room(session, aio):
+    async def scenario():
+        host = await session.open()
+        listener = await session.join("alice")
+        await session.play(host, HOST_HZ)
+        await listener.wait_for_audio_from("host")
+        res = await session.call("POST", f"/v1/spaces/{session.space_id}/participants/host/mute", as_user="host")
+        assert res.status_code == 200 and res.json["muted"] is True
+        await eventually(lambda: "host" in listener.muted, 10, "the mute to reach the listener")
+
+        res = await session.call("POST", f"/v1/spaces/{session.space_id}/reactions", as_user="alice",
+                                 body={"emoji": "🔥"})
+        assert res.status_code == 201
+        for client in (host, listener):
+            await eventually(lambda c=client: any(t == "airwaves.reactions" for t, _ in c.data), 10, "a reaction")
+        topic, payload = next(d for d in host.data if d[0] == "airwaves.reactions")
+        assert payload["emoji"] == "🔥" and payload["user_id"] == "alice"
+
+    aio.run(scenario())
+
+
+def test_a_server_that_refuses_our_key_is_503(live_api, aio, monkeypatch):
+    from chalicelib.container import reset_container
+
+    monkeypatch.setenv("AIRWAVES_LIVEKIT_API_SECRET", "not-the-secret-" + "x" * 32)
+    reset_container()
+    live_api.make_user("host", 1000)
+    res = live_api.call("POST", "/v1/spaces", as_user="host", body={"title": "Refused"})
+    assert res.status_code == 503 and res.json["error"]["code"] == "upstream_unavailable"
+    assert res.json["error"]["details"]["upstream"] == "livekit"
+    assert live_api.call("GET", "/v1/spaces?state=live", as_user="x").json["items"] == []
