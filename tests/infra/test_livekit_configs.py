@@ -70,3 +70,13 @@ def test_the_local_stack_runs_livekit_at_7880_with_env_keys(monkeypatch):
     assert server.env() == {"LIVEKIT_KEYS": "airwaves-local: " + "s" * 40}
     extensions = (ROOT / "infra" / "local" / "extensions.py").read_text()
     assert "import infra.local.livekit_server" in extensions
+
+
+def test_production_rooms_are_opened_by_the_api_only_with_the_same_timeouts():
+    from chalicelib.settings import Settings
+
+    text = (ROOT / "livekit" / "livekit.production.yaml").read_text()
+    room = yaml.safe_load(text.replace("${", "x").replace("}", ""))["room"]  # placeholders aside
+    fields = Settings.model_fields
+    assert room == {"auto_create": False, "empty_timeout": fields["livekit_empty_timeout_seconds"].default,
+                    "departure_timeout": fields["livekit_departure_timeout_seconds"].default}
