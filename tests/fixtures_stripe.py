@@ -105,6 +105,7 @@ class StripeKit:
 
     api: object
     url: str
+    wire: "StripeWire | None" = None
     secret: str = field(default_factory=lambda: os.environ["AIRWAVES_STRIPE_WEBHOOK_SECRET"])
     connect_secret: str = field(default_factory=lambda: os.environ["AIRWAVES_STRIPE_CONNECT_WEBHOOK_SECRET"])
 
@@ -198,11 +199,58 @@ class StripeKit:
         return res.json
 
 
+@dataclass
+class StripeRequest:
+    method: str
+    path: str
+    params: dict[str, str]
+    idempotency_key: str | None
+
+
+@dataclass
+class StripeWire:
+    """Every request the SDK sends in a test, as stripe-mock receives it; ``fail_when`` makes
+    matching requests fail the way a network outage does (before reaching the server)."""
+
+    requests: list[StripeRequest] = field(default_factory=list)
+    fail_when: object = None  # Callable[[StripeRequest], bool] | None
+
+    def to(self, method: str, path: str) -> list[StripeRequest]:
+        return [r for r in self.requests if r.method == method and r.path == path]
+
+
 @pytest.fixture
-def stripe(stripe_mock, api, monkeypatch) -> StripeKit:
+def stripe_wire(monkeypatch) -> StripeWire:
+    from urllib.parse import parse_qsl, urlsplit
+
+    import stripe as stripe_sdk
+
+    wire = StripeWire()
+    original = stripe_sdk.RequestsClient.request
+
+    def recording(self, method, url, headers, post_data=None):
+        query = urlsplit(url).query
+        body = post_data.decode() if isinstance(post_data, bytes) else (post_data or "")
+        params = dict(parse_qsl(body or query, keep_blank_values=True))
+        key = {k.lower(): v for k, v in (headers or {}).items()}.get("idempotency-key")
+        req = StripeRequest(method.upper(), urlsplit(url).path, params, key)
+        wire.requests.append(req)
+        if wire.fail_when is not None and wire.fail_when(req):  # type: ignore[operator]
+            raise stripe_sdk.APIConnectionError("injected network failure (test)")
+        return original(self, method, url, headers, post_data)
+
+    monkeypatch.setattr(stripe_sdk.RequestsClient, "request", recording)
+    return wire
+
+
+@pytest.fixture
+def stripe(stripe_mock, api, stripe_wire, monkeypatch) -> StripeKit:
     """The app's Stripe calls go to the session's stripe-mock (fresh container per test)."""
     from chalicelib.container import reset_container
 
     monkeypatch.setenv("AIRWAVES_STRIPE_API_BASE", stripe_mock.url)
+    monkeypatch.setenv("AIRWAVES_STRIPE_MAX_NETWORK_RETRIES", "0")
     reset_container()
-    return StripeKit(api=api, url=stripe_mock.url)
+    kit = StripeKit(api=api, url=stripe_mock.url)
+    kit.wire = stripe_wire
+    return kit
