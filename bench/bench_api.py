@@ -51,7 +51,14 @@ def latency() -> None:
     from infra.local.stage import apply_stage_environment
 
     apply_stage_environment("local", AIRWAVES_TABLE_NAME="airwaves-bench")
-    with mock_aws():
+    from unittest.mock import patch
+
+    from chalicelib.adapters.livekit import LiveKitMedia
+    from tests.fixtures_livekit import FakeLiveKit
+
+    # Going live opens a LiveKit room: answered in memory here (bench_media measures LiveKit).
+    in_memory_media = patch.object(LiveKitMedia, "from_settings", classmethod(lambda cls, settings: FakeLiveKit()))
+    with mock_aws(), in_memory_media:
         import boto3
 
         from chalicelib.adapters.dynamodb.schema import ensure_table
