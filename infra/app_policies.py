@@ -41,11 +41,11 @@ TABLE_ACTIONS = [
 ]
 SCHEDULE_ACTIONS = ["scheduler:CreateSchedule", "scheduler:DeleteSchedule", "scheduler:GetSchedule",
                     "scheduler:UpdateSchedule"]
+SCHEDULE_GROUP_ACTIONS = ["scheduler:GetScheduleGroup"]  # the health probe
 QUEUE_SEND_ACTIONS = ["sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"]
 QUEUE_CONSUME_ACTIONS = ["sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
                          "sqs:ReceiveMessage"]
-PUSH_ENDPOINT_ACTIONS = ["sns:DeleteEndpoint", "sns:GetEndpointAttributes", "sns:Publish",
-                         "sns:SetEndpointAttributes"]
+PUSH_ENDPOINT_ACTIONS = ["sns:DeleteEndpoint", "sns:GetEndpointAttributes", "sns:Publish"]
 
 
 def grants_for(name: str, kind: str) -> list[str]:
@@ -65,7 +65,8 @@ def push_statements() -> list[Any]:
             if_("HasFcm", ref("FcmPlatformApplicationArn"), NO_VALUE)]
     endpoints = [if_("HasApns", _endpoint_arns_of("ApnsPlatformApplicationArn"), NO_VALUE),
                  if_("HasFcm", _endpoint_arns_of("FcmPlatformApplicationArn"), NO_VALUE)]
-    return [if_("HasPush", statement(["sns:CreatePlatformEndpoint"], apps), NO_VALUE),
+    return [if_("HasPush", statement(["sns:CreatePlatformEndpoint", "sns:GetPlatformApplicationAttributes"], apps),
+                NO_VALUE),
             if_("HasPush", statement(PUSH_ENDPOINT_ACTIONS, endpoints), NO_VALUE)]
 
 
@@ -77,6 +78,7 @@ def function_policy(*, log_group: str, grants: list[str], queues: list[str], own
         "secrets": lambda: [statement(["secretsmanager:GetSecretValue"], ref("AppSecrets"))],
         "schedules": lambda: [
             statement(SCHEDULE_ACTIONS, arn("scheduler", "schedule/${ScheduleGroup}/*")),
+            statement(SCHEDULE_GROUP_ACTIONS, get_att("ScheduleGroup", "Arn")),
             statement(["iam:PassRole"], get_att(scheduler_role, "Arn"),
                       Condition={"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}}),
         ],

@@ -101,6 +101,12 @@ def parameters() -> dict[str, Any]:
         "FcmPlatformApplicationArn": parameter(
             "SNS platform application (GCM/FCM) for Android push; empty disables Android push.", default="",
             AllowedPattern=r"^(arn:[a-z-]+:sns:[a-z0-9-]+:\d{12}:app/GCM/.+)?$"),
+        "PayoutsReturnUrl": parameter(
+            "Where Stripe sends a creator who finished Connect onboarding (your app's deep link or web page).",
+            AllowedPattern=r"^https://.+"),
+        "PayoutsRefreshUrl": parameter(
+            "Where Stripe sends a creator whose onboarding link expired (a page that asks the API for a new one).",
+            AllowedPattern=r"^https://.+"),
         "ApiThrottleRateLimit": parameter("Steady requests per second the REST API accepts across clients.",
                                           type_="Number", default=200, MinValue=1),
         "ApiThrottleBurstLimit": parameter("Request burst the REST API accepts above the steady rate.",
@@ -195,7 +201,7 @@ def logical(name: str) -> str:
 class AppTemplate:
     """Collects the resources while walking Chalice's functions; ``build()`` returns the template."""
 
-    def __init__(self, pkg: ChalicePackage, *, project_dir: Path, runtime: str, settings: set[str]) -> None:
+    def __init__(self, pkg: ChalicePackage, *, project_dir: Path, runtime: str, settings: dict[str, Any]) -> None:
         self.pkg = pkg
         self.project_dir = project_dir
         self.runtime = runtime
@@ -247,19 +253,18 @@ class AppTemplate:
                                            "Properties": {"Name": sub("${AWS::StackName}-spaces")}}
         self.resources["ScheduleDeadLetterQueue"] = {"Type": "AWS::SQS::Queue", "Properties": {
             "MessageRetentionPeriod": 14 * 24 * 3600, "SqsManagedSseEnabled": True}}
-        self.resources["ScheduleDeadLetterQueuePolicy"] = {"Type": "AWS::SQS::QueuePolicy", "Properties": {
-            "Queues": [ref("ScheduleDeadLetterQueue")],
-            "PolicyDocument": {"Version": "2012-10-17", "Statement": [{
-                "Effect": "Allow", "Principal": {"Service": "scheduler.amazonaws.com"}, "Action": "sqs:SendMessage",
-                "Resource": get_att("ScheduleDeadLetterQueue", "Arn"),
-                "Condition": {"StringEquals": {"aws:SourceAccount": ref("AWS::AccountId")}}}]}}}
         self.resources["SchedulerRole"] = app_policies.scheduler_role(
             [fn.function_name for fn in self.schedule_targets()], "ScheduleDeadLetterQueue")
 
     # -- functions ---------------------------------------------------------------------------
     def environment(self) -> dict[str, Any]:
-        """Setting name -> value from this stack; only settings the app has become variables."""
-        targets = {fn.name: app_policies.function_arn(fn.function_name) for fn in self.schedule_targets()}
+        """Variables that point the app at this stack's resources and parameters.
+
+        Only settings the app has become variables (``tests/infra`` fails when a setting that has
+        no production value yet is not wired here). Conventions that pick up new handlers:
+        ``<function>_function_arn`` for each Scheduler target, ``<x>_queue_url``/``<x>_queue_name``
+        for the queue whose name is the default of ``<x>_queue_name``.
+        """
         wiring: dict[str, Any] = {
             "aws_region": ref("AWS::Region"),
             "table_name": ref("Table"),
@@ -270,22 +275,21 @@ class AppTemplate:
             "livekit_url": sub("wss://${LiveKitDomainName}"),
             "livekit_api_url": sub("https://${LiveKitDomainName}"),
             "schedule_group": ref("ScheduleGroup"),
-            "schedule_group_name": ref("ScheduleGroup"),
             "scheduler_role_arn": get_att("SchedulerRole", "Arn"),
             "schedule_dead_letter_arn": get_att("ScheduleDeadLetterQueue", "Arn"),
-            "schedule_dlq_arn": get_att("ScheduleDeadLetterQueue", "Arn"),
             "apns_platform_application_arn": ref("ApnsPlatformApplicationArn"),
             "fcm_platform_application_arn": ref("FcmPlatformApplicationArn"),
-            "apns_platform_arn": ref("ApnsPlatformApplicationArn"),
-            "fcm_platform_arn": ref("FcmPlatformApplicationArn"),
+            "payouts_return_url": ref("PayoutsReturnUrl"),
+            "payouts_refresh_url": ref("PayoutsRefreshUrl"),
         }
-        for fn_name, fn_arn in targets.items():
-            wiring[f"{fn_name}_function_arn"] = fn_arn
-            wiring[f"{fn_name}_arn"] = fn_arn
-        for queue_id, name in self.queue_names.items():
-            short = name.split("-")[-1]
-            wiring[f"{short}_queue_url"] = ref(queue_id)
-            wiring[f"{short}_queue_name"] = get_att(queue_id, "QueueName")
+        for fn in self.schedule_targets():
+            wiring[f"{fn.name}_function_arn"] = app_policies.function_arn(fn.function_name)
+        queue_by_name = {name: queue_id for queue_id, name in self.queue_names.items()}
+        for setting, default in self.settings.items():
+            if setting.endswith("_queue_name") and default in queue_by_name:
+                prefix = setting.removesuffix("_queue_name")
+                wiring[setting] = get_att(queue_by_name[default], "QueueName")
+                wiring[f"{prefix}_queue_url"] = ref(queue_by_name[default])
         return {f"AIRWAVES_{k.upper()}": v for k, v in wiring.items() if k in self.settings}
 
     def add_functions(self) -> None:
@@ -417,6 +421,7 @@ class AppTemplate:
                 {"Label": {"default": "API"}, "Parameters": ["JwtJwksUrl", "JwtIssuer", "JwtAudience",
                                                              "ApiThrottleRateLimit", "ApiThrottleBurstLimit"]},
                 {"Label": {"default": "Push"}, "Parameters": ["ApnsPlatformApplicationArn", "FcmPlatformApplicationArn"]},
+                {"Label": {"default": "Payouts"}, "Parameters": ["PayoutsReturnUrl", "PayoutsRefreshUrl"]},
                 {"Label": {"default": "Operations"}, "Parameters": ["AlarmEmail", "LogRetentionDays"]},
             ]}},
             "Parameters": parameters(),
@@ -427,14 +432,14 @@ class AppTemplate:
         }
 
 
-def settings_fields(project_dir: Path) -> set[str]:
-    """Names of the app's settings (``chalicelib.settings.Settings``); empty for an app without one."""
+def settings_fields(project_dir: Path) -> dict[str, Any]:
+    """The app's settings (``chalicelib.settings.Settings``) and their defaults."""
     sys.path.insert(0, str(project_dir))
     try:
         module = importlib.import_module("chalicelib.settings")
-        return set(module.Settings.model_fields)
+        return {name: field.default for name, field in module.Settings.model_fields.items()}
     except ImportError:
-        return set()
+        return {}
     finally:
         sys.path.remove(str(project_dir))
 
