@@ -64,6 +64,29 @@ class Settings(BaseSettings):
     livekit_api_timeout_seconds: float = 5.0
     page_size: int = 20
 
+    # Schedules per Space (EventBridge Scheduler one-time ``at()`` schedules in one group). The
+    # targets are the Chalice functions ``space_reminder``, ``space_start`` and ``space_no_show``;
+    # Scheduler assumes ``scheduler_role_arn`` to invoke them. Empty ARNs: not configured.
+    schedule_group: str = "airwaves-spaces"
+    scheduler_role_arn: str = ""
+    schedule_dead_letter_arn: str = ""
+    space_reminder_function_arn: str = ""
+    space_start_function_arn: str = ""
+    space_no_show_function_arn: str = ""
+    reminder_lead_minutes: int = 30
+    no_show_minutes: int = 60
+    # Fan-out work (go-live notices, feed entries, reminder pushes) goes through this SQS queue;
+    # its dead-letter queue is ``<name>-dlq``. An empty URL is looked up by name.
+    fanout_queue_name: str = "airwaves-fanout"
+    fanout_queue_url: str = ""
+    fanout_page_size: int = 100
+    # Push: SNS platform applications (empty: that platform is not offered).
+    apns_platform_application_arn: str = ""
+    fcm_platform_application_arn: str = ""
+    # Hosts (and co-hosts, speakers) with at least this many followers are merged into their
+    # followers' "following" feed at read time instead of being fanned out on write.
+    big_host_followers: int = 10_000
+
     @property
     def is_local(self) -> bool:
         return self.stage in ("local", "test")
