@@ -73,6 +73,23 @@ def session(live_api, aio):
     aio.run(s.close())
 
 
+def test_going_live_opens_the_room_with_the_configured_timeouts(session, aio, livekit_server):
+    from livekit import api as lk
+
+    async def scenario():
+        await session.open()
+        server = lk.LiveKitAPI(livekit_server.api_url, livekit_server.api_key, livekit_server.api_secret)
+        try:
+            rooms = (await server.room.list_rooms(lk.ListRoomsRequest(names=[session.space_id]))).rooms
+        finally:
+            await server.aclose()
+        assert [(r.name, r.empty_timeout, r.departure_timeout) for r in rooms] == [(session.space_id, 300, 60)]
+        health = (await session.call("GET", "/v1/health")).json
+        assert health["dependencies"]["livekit"]["status"] == "ok"
+
+    aio.run(scenario())
+
+
 def test_a_listener_hears_the_hosts_tone(session, aio):
     async def scenario():
         host = await session.open()
@@ -205,6 +222,12 @@ def test_mute_and_reactions_reach_the_room(session, aio):
         assert res.status_code == 200 and res.json["muted"] is True
         await eventually(lambda: "host" in listener.muted, 10, "the mute to reach the listener")
 
+        res = await session.call("POST", f"/v1/spaces/{session.space_id}/speak-requests", as_user="alice")
+        assert res.status_code == 201
+        await eventually(lambda: any(t == "airwaves.speak_requests" for t, _ in host.data), 10, "a hand-raise notice")
+        assert next(p for t, p in host.data if t == "airwaves.speak_requests")["user_id"] == "alice"
+        assert not any(t == "airwaves.speak_requests" for t, _ in listener.data), "notices go to moderators only"
+
         res = await session.call("POST", f"/v1/spaces/{session.space_id}/reactions", as_user="alice",
                                  body={"emoji": "🔥"})
         assert res.status_code == 201
@@ -226,3 +249,4 @@ def test_a_server_that_refuses_our_key_is_503(live_api, aio, monkeypatch):
     assert res.status_code == 503 and res.json["error"]["code"] == "upstream_unavailable"
     assert res.json["error"]["details"]["upstream"] == "livekit"
     assert live_api.call("GET", "/v1/spaces?state=live", as_user="x").json["items"] == []
+    assert live_api.call("GET", "/v1/health").json["dependencies"]["livekit"]["status"] == "down"
