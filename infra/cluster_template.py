@@ -210,7 +210,9 @@ def resources(version: str, ports: dict[str, int]) -> dict[str, Any]:
             "CreationPolicy": {"ResourceSignal": {"Count": ref("MinNodes"), "Timeout": "PT30M"}},
             "UpdatePolicy": {"AutoScalingRollingUpdate": {
                 "MinInstancesInService": ref("MinNodes"), "MaxBatchSize": 1, "PauseTime": "PT30M",
-                "WaitOnResourceSignals": True, "SuspendProcesses": ["AlarmNotification", "ScheduledActions"]}},
+                "WaitOnResourceSignals": True,
+                "SuspendProcesses": ["HealthCheck", "ReplaceUnhealthy", "AZRebalance", "AlarmNotification",
+                                     "ScheduledActions"]}},
             "Properties": {
                 "AutoScalingGroupName": sub("${AWS::StackName}-livekit"),
                 "LaunchTemplate": {"LaunchTemplateId": ref("NodeLaunchTemplate"),
