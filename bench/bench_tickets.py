@@ -1,0 +1,180 @@
+"""Money numbers: the Stripe SDK's first-use cost (paid only by routes that move money), and
+in-process latency of buying a ticket, of a signed ``payment_intent.succeeded`` webhook, and of
+refunding a canceled Space per ticket. Real SDK to a real stripe-mock on free loopback ports,
+DynamoDB on moto (so absolute numbers are the emulators', not AWS's or Stripe's: moto copies the
+whole table for every TransactWriteItems, so transaction-heavy steps slow down as the table grows;
+the profile of a cancel is >90% inside moto's transaction)."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BUYERS = 100
+COLD_RUNS = 10
+
+_FIRST_USE_PROBE = """
+import time
+began = time.perf_counter()
+from chalicelib.adapters.stripe import StripeConfig, StripeGateway
+g = StripeGateway(StripeConfig(secret_key="sk_test_bench", publishable_key="", webhook_secrets=()))
+g.client
+print((time.perf_counter() - began) * 1000)
+"""
+
+
+def first_use() -> None:
+    times = []
+    for _ in range(COLD_RUNS):
+        out = subprocess.run([sys.executable, "-c", _FIRST_USE_PROBE], cwd=ROOT / "functions",
+                             capture_output=True, text=True, check=True).stdout
+        times.append(float(out.strip()))
+    print(f"stripe SDK import + StripeClient on first use: median {statistics.median(times):.1f} ms "
+          f"(min {min(times):.1f}, max {max(times):.1f}, {COLD_RUNS} fresh interpreters)")
+
+
+def percentiles(samples: list[float]) -> str:
+    ordered = sorted(samples)
+    p = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))]  # noqa: E731
+    return f"p50 {p(0.50):.2f} ms, p99 {p(0.99):.2f} ms over {len(samples)}"
+
+
+def start_stripe_mock() -> tuple[subprocess.Popen, str]:
+    from infra.local.stripe_mock import binary, ready
+
+    log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)
+    proc = subprocess.Popen([binary(), "-http-addr", "127.0.0.1:", "-https-addr", "127.0.0.1:"],
+                            stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        found = re.search(r"Listening for HTTP at address: (\S+)", Path(log.name).read_text())
+        if found and ready(int(found.group(1).rsplit(":", 1)[1])):
+            return proc, f"http://{found.group(1)}"
+        time.sleep(0.05)
+    proc.terminate()
+    raise SystemExit("stripe-mock did not start")
+
+
+def sign(payload: bytes, secret: str) -> str:
+    ts = int(time.time())
+    return f"t={ts},v1={hmac.new(secret.encode(), f'{ts}.'.encode() + payload, hashlib.sha256).hexdigest()}"
+
+
+def flows(stripe_url: str) -> None:
+    from unittest.mock import patch
+
+    from chalice.test import Client
+    from moto import mock_aws
+
+    from infra.local.stage import apply_stage_environment, make_moto_dynamodb_atomic
+
+    apply_stage_environment("local", AIRWAVES_TABLE_NAME="airwaves-bench-tickets",
+                            AIRWAVES_STRIPE_API_BASE=stripe_url, AIRWAVES_STRIPE_MAX_NETWORK_RETRIES="0")
+    from chalicelib.adapters.livekit import LiveKitMedia
+    from tests.fixtures_livekit import FakeLiveKit
+
+    make_moto_dynamodb_atomic()
+    in_memory_media = patch.object(LiveKitMedia, "from_settings", classmethod(lambda cls, settings: FakeLiveKit()))
+    with mock_aws(), in_memory_media:
+        import boto3
+
+        from chalicelib.adapters.dynamodb.schema import ensure_table
+        from chalicelib.container import reset_container
+        from chalicelib.domain.tickets import PayoutAccount
+        from chalicelib.services.spaces import TicketOffer
+
+        ensure_table(boto3.client("dynamodb", region_name="us-east-1"), "airwaves-bench-tickets")
+        import infra.local.extensions  # noqa: F401 - registers what the local stack provisions
+        from infra.local.stack import PROVISIONERS
+
+        for step in PROVISIONERS:  # schedule groups, queues: whatever the Space lifecycle uses
+            step()
+        c = reset_container()
+        c.users.upsert("host", handle="host", display_name="Host", follower_count=5000,
+                       birthdate=datetime(1990, 1, 1).date())
+        for _ in range(3):
+            s = c.spaces.create("host", title="warm-up", scheduled_start=datetime.now(timezone.utc) + timedelta(hours=1))
+            c.spaces.start("host", s.id)
+            c.spaces.end("host", s.id)
+        c.payout_repo.add_account(PayoutAccount(user_id="host", account_id="acct_bench", created_at=datetime.now(timezone.utc)))
+        c.payout_repo.apply_account_state("host", "acct_bench", {"charges_enabled": True}, int(time.time()))
+
+        def ticketed(quantity: int):
+            return c.spaces.create("host", title="Bench", scheduled_start=datetime.now(timezone.utc) + timedelta(days=1),
+                                   ticket=TicketOffer(1_000, "usd", quantity))
+
+        space = ticketed(BUYERS)
+        buys, bought = [], []
+        for i in range(BUYERS):
+            began = time.perf_counter()
+            bought.append(c.tickets.buy(f"buyer{i}", space.id).ticket)
+            buys.append((time.perf_counter() - began) * 1000)
+        print(f"buy a ticket (hold + customer + PaymentIntent + ephemeral key): {percentiles(buys)}")
+
+        secret = os.environ["AIRWAVES_STRIPE_WEBHOOK_SECRET"]
+        from app import app
+
+        hooks = []
+        with Client(app) as client:
+            for t in bought:
+                payload = json.dumps({"id": f"evt_{t.id}", "object": "event", "type": "payment_intent.succeeded",
+                                      "created": int(time.time()), "data": {"object": {
+                                          "id": t.payment_intent_id, "object": "payment_intent",
+                                          "metadata": {"ticket_id": t.id, "space_id": t.space_id}}}}).encode()
+                began = time.perf_counter()
+                res = client.http.post("/v1/webhooks/stripe", body=payload, headers={
+                    "Content-Type": "application/json", "Stripe-Signature": sign(payload, secret)})
+                hooks.append((time.perf_counter() - began) * 1000)
+                assert res.status_code == 200, res.body
+        print(f"signed payment_intent.succeeded webhook -> paid: {percentiles(hooks)}")
+
+        began = time.perf_counter()
+        c.spaces.cancel("host", space.id)
+        elapsed = time.perf_counter() - began
+        print(f"cancel with {BUYERS} paid tickets: {elapsed * 1000:.0f} ms "
+              f"({elapsed * 1000 / BUYERS:.2f} ms per refund, sequential)")
+
+        contested = ticketed(20)
+        winners, gate = [], threading.Barrier(100)
+
+        def race(i: int) -> None:
+            gate.wait()
+            try:
+                winners.append(c.tickets.buy(f"racer{i}", contested.id).ticket.id)
+            except Exception:  # noqa: BLE001 - sold out
+                pass
+
+        threads = [threading.Thread(target=race, args=(i,)) for i in range(100)]
+        began = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        print(f"100 concurrent buyers for 20 seats: {len(winners)} sold in "
+              f"{(time.perf_counter() - began) * 1000:.0f} ms")
+
+
+def main() -> None:
+    first_use()
+    proc, url = start_stripe_mock()
+    try:
+        flows(url)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    sys.path[:0] = [str(ROOT / "functions"), str(ROOT)]
+    main()
