@@ -119,7 +119,7 @@ class ParticipantsOut(Out):
     host: ParticipantOut
     cohosts: list[ParticipantOut]
     speakers: list[ParticipantOut]
-    listeners: list[ParticipantOut] = Field(description=f"connected listeners (at most {200})")
+    listeners: list[ParticipantOut] = Field(description="connected listeners, in id order (at most 200)")
     listeners_truncated: bool
     speak_requests: list[SpeakRequestOut] | None = Field(
         description="pending raised hands, oldest first; null unless the caller is the host or a co-host")
