@@ -53,8 +53,12 @@ def grants_for(name: str, kind: str) -> list[str]:
 
 
 def _endpoint_arns_of(app_param: str) -> dict[str, Any]:
-    """Endpoints of a platform application: ``...:app/APNS/name`` owns ``...:endpoint/APNS/name/*``."""
-    app_path = {"Fn::Select": [1, {"Fn::Split": [":app/", ref(app_param)]}]}
+    """Endpoints of a platform application: ``...:app/APNS/name`` owns ``...:endpoint/APNS/name/*``.
+
+    The suffix appended before splitting keeps index 1 present even for an empty parameter, so the
+    expression is valid whichever way CloudFormation evaluates the surrounding ``Fn::If``."""
+    padded = {"Fn::Join": ["", [ref(app_param), ":app/"]]}
+    app_path = {"Fn::Select": [1, {"Fn::Split": [":app/", padded]}]}
     return sub("arn:${AWS::Partition}:sns:${AWS::Region}:${AWS::AccountId}:endpoint/${AppPath}/*",
                {"AppPath": app_path})
 
