@@ -33,9 +33,13 @@ def _env() -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def cli_sam(tmp_path_factory) -> dict:
-    """sam.json from the real Chalice CLI (builds the deployment zip once; cached by Chalice)."""
-    out = tmp_path_factory.mktemp("chalice-package")
-    res = subprocess.run([str(CHALICE), "package", "--stage", "prod", str(out)], cwd=ROOT / "functions",
+    """sam.json from the real Chalice CLI, run on a copy of the project so its deployment zip (pip
+    builds it; pip's cache keeps that quick) stays out of the working tree."""
+    work = tmp_path_factory.mktemp("chalice-project")
+    project = work / "functions"
+    shutil.copytree(ROOT / "functions", project, ignore=shutil.ignore_patterns("deployments", "__pycache__"))
+    out = work / "out"
+    res = subprocess.run([str(CHALICE), "package", "--stage", "prod", str(out)], cwd=project,
                          env=_env(), capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stdout + res.stderr
     return json.loads((out / "sam.json").read_text())
