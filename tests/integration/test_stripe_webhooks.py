@@ -246,3 +246,24 @@ def test_a_failed_handler_releases_the_event_so_stripes_retry_runs_it(stripe, ap
 def test_connect_endpoint_secret_is_accepted_for_payment_events_too(stripe, api, sale):
     space, t = sale
     assert stripe.pay(t, connect=True).json["outcome"] == "paid"
+
+
+def test_a_second_payment_for_a_settled_ticket_is_refunded(stripe, api, sale):
+    space, t = sale
+    stripe.pay(t)
+    stray = dict(t, payment_intent_id="pi_stray_second_payment")
+    res = stripe.pay(stray)
+    assert res.json["outcome"] == "refunded_duplicate_payment"
+    [refund] = stripe.wire.to("POST", "/v1/refunds")
+    assert refund.params["payment_intent"] == "pi_stray_second_payment"
+    assert refund.idempotency_key == f"ticket:{t['ticket_id']}:refund:pi_stray_second_payment"
+    assert ticket_status(api, "bo", t["ticket_id"]) == "paid"
+    assert counters(space["id"]) == (1, 1, 1) and ledger_kinds("hana") == ["sale"]
+
+
+@pytest.mark.parametrize("obj", [None, [], "x", {"data": 1}])
+def test_odd_but_signed_event_shapes_are_acknowledged_not_500(stripe, api, obj):
+    payload = json.dumps({"id": f"evt_odd_{time.time_ns()}", "object": "event", "type": "charge.refunded",
+                          "created": "yesterday", "data": obj}).encode()
+    res = stripe.post(payload, stripe.sign(payload, stripe.secret))
+    assert res.status_code == 200, res.body

@@ -333,3 +333,14 @@ def test_my_tickets_pages_with_a_cursor(stripe, api):
     assert sorted(got) == sorted(ids) and len(got) == 3
     assert api.call("GET", "/v1/me/tickets?limit=0", as_user="bo").status_code == 400
     assert api.call("GET", "/v1/me/tickets?cursor=forged", as_user="bo").status_code == 400
+
+
+def test_a_lapsed_hold_shows_as_expired_before_anyone_releases_it(stripe, api, host, monkeypatch):
+    import chalicelib.api.routes.tickets as routes
+
+    space = stripe.ticketed_space(host)
+    t = stripe.buy("bo", space["id"])
+    later = datetime.now(timezone.utc) + container().tickets.hold + timedelta(seconds=1)
+    monkeypatch.setattr(routes, "utcnow", lambda: later)
+    [item] = api.call("GET", "/v1/me/tickets", as_user="bo").json["items"]
+    assert (item["ticket_id"], item["status"]) == (t["ticket_id"], "expired")

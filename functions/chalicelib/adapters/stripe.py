@@ -181,14 +181,17 @@ class StripeGateway:
             payment_intent_id, options={"idempotency_key": TICKET_CANCEL_KEY.format(ticket_id=ticket_id)}),
             already_done=NOT_CANCELABLE)
 
-    def refund_ticket(self, *, ticket_id: str, payment_intent_id: str) -> str | None:
-        """Refund a ticket in full, taking the money back from the host's account
+    def refund_payment(self, *, ticket_id: str, payment_intent_id: str, duplicate: bool = False) -> str | None:
+        """Refund a ticket's payment in full, taking the money back from the host's account
         (``reverse_transfer``) and the platform fee back from us (``refund_application_fee``).
-        Returns the refund id, or None when Stripe says the charge was already refunded."""
+        The key is ``ticket:<id>:refund`` (``...:refund:<payment intent>`` for a stray second
+        payment of an already settled ticket). Returns the refund id, or None when Stripe says
+        the charge was already refunded."""
+        key = TICKET_REFUND_KEY.format(ticket_id=ticket_id) + (f":{payment_intent_id}" if duplicate else "")
         refund = self._call("refund the ticket", lambda: self.client.v1.refunds.create(params={
             "payment_intent": payment_intent_id, "reverse_transfer": True, "refund_application_fee": True,
             "metadata": {"ticket_id": ticket_id},
-        }, options={"idempotency_key": TICKET_REFUND_KEY.format(ticket_id=ticket_id)}), already_done=ALREADY_REFUNDED)
+        }, options={"idempotency_key": key}), already_done=ALREADY_REFUNDED)
         return str(refund.id) if refund is not None else None
 
     # -- webhooks ------------------------------------------------------------------------------

@@ -82,7 +82,8 @@ class TicketPurchaseOut(Out):
 class BuyerTicketOut(Out):
     ticket_id: str
     space_id: str
-    status: TicketStatus = Field(description="`pending` past `hold_expires_at` no longer holds a seat")
+    status: TicketStatus = Field(description="a pending ticket whose hold ran out shows as `expired` (its seat "
+                                 "is released; if the payment still succeeds it takes a free seat or is refunded)")
     amount_cents: int
     platform_fee_cents: int
     host_net_cents: int
@@ -94,8 +95,9 @@ class BuyerTicketOut(Out):
     refunded_at: datetime | None
 
     @classmethod
-    def of(cls, t: Ticket) -> "BuyerTicketOut":
-        return cls(ticket_id=t.id, space_id=t.space_id, status=t.status, amount_cents=t.amount_cents,  # type: ignore[arg-type]
+    def of(cls, t: Ticket, now: datetime) -> "BuyerTicketOut":
+        status = "expired" if t.hold_lapsed(now) else t.status
+        return cls(ticket_id=t.id, space_id=t.space_id, status=status, amount_cents=t.amount_cents,  # type: ignore[arg-type]
                    platform_fee_cents=t.platform_fee_cents, host_net_cents=t.host_net_cents, currency=t.currency,
                    fee_tier=t.fee_tier, hold_expires_at=t.hold_expires_at, created_at=t.created_at,
                    paid_at=t.paid_at, refunded_at=t.refunded_at)

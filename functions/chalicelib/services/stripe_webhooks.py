@@ -56,7 +56,10 @@ class StripeWebhooks:
         return WebhookResult(event_id, kind, outcome)
 
     def _route(self, kind: str, event: dict[str, Any]) -> str:
-        obj = (event.get("data") or {}).get("object") or {}
+        data = event.get("data")
+        obj = data.get("object") if isinstance(data, dict) else None
+        if not isinstance(obj, dict):
+            return "ignored_no_object"
         if kind == "payment_intent.succeeded":
             ref = _ticket_ref(obj.get("metadata"))
             return self.tickets.payment_succeeded(*ref, str(obj.get("id"))) if ref else "ignored_not_ours"
@@ -66,7 +69,8 @@ class StripeWebhooks:
         if kind == "charge.refunded":
             return self._charge_refunded(obj)
         if kind == "account.updated":
-            applied = self.payouts.account_updated(account_state(obj), int(event.get("created") or 0))
+            created = event.get("created")
+            applied = self.payouts.account_updated(account_state(obj), created if isinstance(created, int) else 0)
             return "account_updated" if applied else "ignored_stale_or_unknown"
         return "ignored_type"
 
@@ -79,8 +83,9 @@ class StripeWebhooks:
             ref = _ticket_ref(self.gateway().payment_metadata(str(charge["payment_intent"])))
         if ref is None:
             return "ignored_not_ours"
-        refunds = ((charge.get("refunds") or {}).get("data") or [])
-        refund_id = refunds[0].get("id") if refunds else None
+        refunds = charge.get("refunds")
+        listed = refunds.get("data") if isinstance(refunds, dict) else None
+        refund_id = listed[0].get("id") if isinstance(listed, list) and listed and isinstance(listed[0], dict) else None
         return self.tickets.refunded(*ref, refund_id)
 
 

@@ -176,6 +176,11 @@ class TicketService:
             if ticket is None:
                 return "unknown_ticket"
             if ticket.status in (PAID, REFUNDED):
+                if ticket.payment_intent_id and payment_intent_id != ticket.payment_intent_id:
+                    # a second payment for a ticket that is already settled: give it back
+                    self.gateway().refund_payment(ticket_id=ticket.id, payment_intent_id=payment_intent_id,
+                                                  duplicate=True)
+                    return "refunded_duplicate_payment"
                 return "already_" + ticket.status
             outcome = self.tickets.mark_paid(ticket, self.clock(), payment_intent_id)
             if outcome == "paid":
@@ -212,7 +217,7 @@ class TicketService:
         raise UpstreamUnavailable("the ticket kept changing; Stripe will retry")
 
     def _refund_unseated(self, space_id: str, ticket_id: str, payment_intent_id: str) -> None:
-        refund_id = self.gateway().refund_ticket(ticket_id=ticket_id, payment_intent_id=payment_intent_id)
+        refund_id = self.gateway().refund_payment(ticket_id=ticket_id, payment_intent_id=payment_intent_id)
         self.refunded(space_id, ticket_id, refund_id)
 
     # -- a canceled Space --------------------------------------------------------------------------
@@ -231,8 +236,8 @@ class TicketService:
         refunded, failed = 0, []
         for ticket in self.tickets.space_tickets(space.id, (PAID,)):
             try:
-                refund_id = self.gateway().refund_ticket(ticket_id=ticket.id,
-                                                         payment_intent_id=ticket.payment_intent_id or "")
+                refund_id = self.gateway().refund_payment(ticket_id=ticket.id,
+                                                          payment_intent_id=ticket.payment_intent_id or "")
                 if self.tickets.mark_refunded(ticket, self.clock(), refund_id):
                     refunded += 1
             except AirwavesError as exc:

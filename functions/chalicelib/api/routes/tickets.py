@@ -5,6 +5,7 @@ from chalice import Blueprint
 
 from ...container import get_container
 from ...cursors import decode_cursor, encode_cursor
+from ...domain.clock import utcnow
 from ..routing import Call, Reply, endpoint
 from ..schemas import PageQuery
 from ..ticket_schemas import (
@@ -62,7 +63,8 @@ def my_tickets(call: Call) -> BuyerTicketPage:
     scope = f"tickets:{call.user_id}"
     start = decode_cursor(call.query.cursor, scope=scope, secret=c.cursor_secret())
     tickets, last = c.tickets.mine(call.user_id, start, call.query.limit)
-    return BuyerTicketPage(items=[BuyerTicketOut.of(t) for t in tickets],
+    now = utcnow()
+    return BuyerTicketPage(items=[BuyerTicketOut.of(t, now) for t in tickets],
                       next_cursor=encode_cursor(last, scope=scope, secret=c.cursor_secret()))
 
 
