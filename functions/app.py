@@ -9,6 +9,10 @@ from chalicelib.api.errors import contract_error_middleware
 from chalicelib.api.routes import spaces, system, users
 from chalicelib.api.routes import livekit_webhook, rooms
 from chalicelib.api.routes import tickets
+from chalicelib.api.routes import notifications
+from chalicelib.container import get_container
+from chalicelib.domain.schedules import ScheduleKind
+from chalicelib.settings import get_settings
 
 app = Chalice(app_name="airwaves")
 app.register_middleware(contract_error_middleware, "http")
@@ -18,3 +22,29 @@ app.register_blueprint(spaces.bp)
 app.register_blueprint(rooms.bp)
 app.register_blueprint(livekit_webhook.bp)
 app.register_blueprint(tickets.bp)
+app.register_blueprint(notifications.bp)
+
+
+# -- schedules and the fan-out queue: thin entries into the same services -----------------------
+@app.lambda_function(name="space_reminder")
+def space_reminder(event, context):
+    """EventBridge Scheduler, 30 minutes before a scheduled Space: remind the host."""
+    return get_container().scheduled_handlers.handle(event, ScheduleKind.reminder)
+
+
+@app.lambda_function(name="space_start")
+def space_start(event, context):
+    """EventBridge Scheduler, at the planned start: tell the host and everyone with a reminder."""
+    return get_container().scheduled_handlers.handle(event, ScheduleKind.start)
+
+
+@app.lambda_function(name="space_no_show")
+def space_no_show(event, context):
+    """EventBridge Scheduler, when a Space has not started in time: cancel it (tickets refunded)."""
+    return get_container().scheduled_handlers.handle(event, ScheduleKind.no_show)
+
+
+@app.on_sqs_message(queue=get_settings().fanout_queue_name, batch_size=10, name="fanout")
+def fanout(event):
+    """SQS: go-live fan-out, feed entries, reminder pushes, one bounded page per message."""
+    get_container().fanout_consumer.handle_batch([(record.body, record.receipt_handle) for record in event])

@@ -85,26 +85,29 @@ class Container:
     # -- services ----------------------------------------------------------------------------
     @cached_property
     def lifecycle(self) -> CompositeLifecycle:
-        from .services.feed import FeedFanout
+        from .services.feed import FanoutEvents
 
         from .services.media_room import MediaRoomLifecycle
 
         from .services.tickets import TicketRefunds
 
-        return CompositeLifecycle([MediaRoomLifecycle(self.media), FeedFanout(self.user_repo, self.feed_repo),
+        return CompositeLifecycle([MediaRoomLifecycle(self.media), FanoutEvents(self.work_queue), self.space_schedules,
                                    TicketRefunds(lambda: self.tickets)])
 
     @cached_property
     def users(self):
         from .services.users import UserService
 
-        return UserService(self.user_repo, self.hosting_policy, charges_enabled=self.charges_enabled)
+        from .services.feed import BigFollowTracking
+
+        return UserService(BigFollowTracking(self.user_repo, self.big_accounts), self.hosting_policy,
+                           charges_enabled=self.charges_enabled)
 
     @cached_property
     def spaces(self):
         from .services.spaces import SpaceService
 
-        return SpaceService(self.space_repo, self.user_repo, self.feed_repo, self.hosting_policy,
+        return SpaceService(self.space_repo, self.user_repo, self.following_feed, self.hosting_policy,
                             lifecycle=self.lifecycle, charges_enabled=self.charges_enabled,
                             max_ticket_quantity=self.settings.max_ticket_quantity)
 
@@ -213,11 +216,121 @@ class Container:
         return StripeWebhooks(DynamoProcessedEvents(self.table), lambda: self.payment_gateway,
                               self.tickets, self.payouts)
 
+    # -- schedules, reminders, push and the following feed ------------------------------------
+    @cached_property
+    def big_accounts(self):
+        from .adapters.dynamodb.big_accounts import DynamoBigAccounts
+
+        return DynamoBigAccounts(self.table)
+
+    @cached_property
+    def following_feed(self):
+        from .services.feed import FollowingFeed
+
+        return FollowingFeed(self.feed_repo, self.big_accounts, self.space_repo)
+
+    @cached_property
+    def work_queue(self):
+        from .adapters.queue import SqsQueue
+
+        s = self.settings
+        return SqsQueue(name=s.fanout_queue_name, url=s.fanout_queue_url, region=s.aws_region)
+
+    @cached_property
+    def scheduler(self):
+        from .adapters.scheduler import EventBridgeScheduler
+
+        s = self.settings
+        return EventBridgeScheduler(group=s.schedule_group, role_arn=s.scheduler_role_arn,
+                                    dead_letter_arn=s.schedule_dead_letter_arn, region=s.aws_region)
+
+    @cached_property
+    def push(self):
+        from .adapters.push import SnsPush
+
+        s = self.settings
+        return SnsPush(applications={"apns": s.apns_platform_application_arn, "fcm": s.fcm_platform_application_arn},
+                       region=s.aws_region)
+
+    @cached_property
+    def device_repo(self):
+        from .adapters.dynamodb.devices import DynamoDevices
+
+        return DynamoDevices(self.table)
+
+    @cached_property
+    def reminder_repo(self):
+        from .adapters.dynamodb.reminders import DynamoReminders
+
+        return DynamoReminders(self.table)
+
+    @cached_property
+    def devices(self):
+        from .services.notifications import DeviceService
+
+        return DeviceService(self.device_repo, self.push)
+
+    @cached_property
+    def notifier(self):
+        from .services.notifications import Notifier
+
+        return Notifier(self.device_repo, self.push)
+
+    @cached_property
+    def reminders(self):
+        from .services.reminders import ReminderService
+
+        return ReminderService(self.reminder_repo, self.space_repo)
+
+    @cached_property
+    def schedule_policy(self):
+        from datetime import timedelta
+
+        from .domain.schedules import SchedulePolicy
+
+        s = self.settings
+        return SchedulePolicy(reminder_lead=timedelta(minutes=s.reminder_lead_minutes),
+                              no_show_after=timedelta(minutes=s.no_show_minutes))
+
+    @cached_property
+    def space_schedules(self):
+        from .domain.schedules import ScheduleKind
+        from .services.schedules import SpaceSchedules
+
+        s = self.settings
+        targets = {ScheduleKind.reminder: s.space_reminder_function_arn, ScheduleKind.start: s.space_start_function_arn,
+                   ScheduleKind.no_show: s.space_no_show_function_arn}
+        return SpaceSchedules(self.scheduler, targets, self.schedule_policy, self.work_queue)
+
+    @cached_property
+    def scheduled_handlers(self):
+        from .services.schedules import ScheduledHandlers
+
+        return ScheduledHandlers(self.space_repo, self.notifier, self.work_queue,
+                                 cancel=lambda space_id: self.spaces.cancel(None, space_id), policy=self.schedule_policy)
+
+    @cached_property
+    def fanout_worker(self):
+        from .services.fanout import FanoutWorker
+
+        s = self.settings
+        return FanoutWorker(self.space_repo, self.user_repo, self.feed_repo, self.big_accounts, self.reminder_repo,
+                            self.notifier, self.work_queue, sync_schedules=self.space_schedules.sync,
+                            big_threshold=s.big_host_followers, page_size=s.fanout_page_size)
+
+    @cached_property
+    def fanout_consumer(self):
+        from .services.fanout import QueueConsumer
+
+        return QueueConsumer(self.fanout_worker, self.work_queue)
+
     def health_probes(self) -> dict:
         """What ``GET /v1/health`` checks; each adapter adds its own probe."""
         return {"dynamodb": lambda: self.table.call("describe_table"),
                 "livekit": self.media.ping if getattr(self.media, "configured", True) else None,
-                "stripe": self.payment_gateway.ping if self.payment_gateway.configured else None}
+                "stripe": self.payment_gateway.ping if self.payment_gateway.configured else None,
+                "scheduler": self.scheduler.ping if self.scheduler.configured else None,
+                "queue": self.work_queue.depth}
 
     def host_join(self, space):
         """The host's join credentials for a live Space (the media adapter provides them)."""

@@ -13,7 +13,7 @@ from ..domain.spaces import (
 )
 from ..domain.tickets import check_ticket_offer
 from ..domain.users import HostingPolicy, eligibility
-from ..ports import FeedRepository, NoLifecycle, Position, SpaceLifecycle, SpaceRepository, UserRepository
+from ..ports import FollowingFeed, NoLifecycle, Position, SpaceLifecycle, SpaceRepository, UserRepository
 
 
 def new_space_id() -> str:
@@ -31,7 +31,7 @@ class TicketOffer:
 class SpaceService:
     spaces: SpaceRepository
     users: UserRepository
-    feed: FeedRepository
+    feed: FollowingFeed
     policy: HostingPolicy
     lifecycle: SpaceLifecycle = field(default_factory=NoLifecycle)
     max_ticket_quantity: int = 10_000
@@ -141,10 +141,8 @@ class SpaceService:
         return self.spaces.list_page(state, topic, start, limit)
 
     def following_live(self, user_id: str, start: Position, limit: int) -> tuple[list[Space], Position]:
-        """Live Spaces whose host, co-hosts or speakers ``user_id`` follows, from the feed index."""
-        ids, last = self.feed.page(user_id, start, limit)
-        spaces = [s for s in self.spaces.get_many(ids) if s.state is SpaceState.live]
-        return spaces, last
+        """Live Spaces whose host, co-hosts or speakers ``user_id`` follows (``services/feed.py``)."""
+        return self.feed.live_page(user_id, start, limit)
 
     # -- rules -------------------------------------------------------------------------------
     def _check_may_host(self, host_id: str, *, ticketed: bool, now: datetime) -> None:
