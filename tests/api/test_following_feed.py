@@ -171,3 +171,20 @@ def test_topic_and_scheduled_lists_page_from_the_index_without_scans(api, c, sta
     if state == "scheduled":
         starts = [s.scheduled_start for s in want]
         assert starts == sorted(starts), "soonest first"
+
+
+def test_stale_entries_are_skipped_and_paging_still_reaches_everything(api, c, runner):
+    """Entries whose Space ended but were not cleaned up yet (the TTL backstop's case)."""
+    for u in ("me", "old", "new"):
+        person(c, u)
+    follow(c, "me", "old", "new")
+    fresh = [c.spaces.create("new", title=f"on {i}").id for i in range(3)]
+    stale = [c.spaces.create("old", title=f"gone {i}") for i in range(8)]  # newer: on top of the feed
+    runner.drain()
+    for space in stale:
+        c.spaces.end("old", space.id)   # no drain: the cleanup has not run
+    ids, pages = feed_pages(api, "me", limit=1)
+    assert pages > len(fresh), "some pages had only stale entries to look at"
+    assert sorted(ids) == sorted(fresh) and len(ids) == len(set(ids))
+    runner.drain()
+    assert feed_pages(api, "me", limit=2)[0] == list(reversed(fresh))

@@ -68,21 +68,26 @@ class FollowingFeed:
         found: list[Space] = []
         window_top = before
         for _ in range(MAX_WINDOWS):
-            entries, more = self.feed.entries_before(user_id, window_top, min(100, limit * 2))
+            entries, more = self.feed.entries_before(user_id, window_top, limit - len(found) + 1)
             floor = entries[-1][0] if more else ""
             candidates: dict[str, set[str]] = {k: set(via) for k, via in entries}
             for key, via in big:
                 if floor < key and (window_top is None or key < window_top):
                     candidates.setdefault(key, set()).add(via)
             keys = sorted(candidates, reverse=True)
-            shown = self._verify(user_id, keys, candidates)
-            for n, key in enumerate(keys):
-                if key not in shown:
-                    continue
-                found.append(shown[key])
-                if len(found) == limit:
-                    rest = n + 1 < len(keys) or more
-                    return found, ({"before": key} if rest else None)
+            # Verify only as many as the page still needs; more only when some were stale.
+            checked = 0
+            while checked < len(keys):
+                chunk = keys[checked:checked + limit - len(found)]
+                shown = self._verify(user_id, chunk, candidates)
+                for n, key in enumerate(chunk, start=checked):
+                    if key not in shown:
+                        continue
+                    found.append(shown[key])
+                    if len(found) == limit:
+                        rest = n + 1 < len(keys) or more
+                        return found, ({"before": key} if rest else None)
+                checked += len(chunk)
             if not more:
                 return found, None
             window_top = floor
