@@ -131,6 +131,7 @@ class LocalRunner:
                     continue
                 self._dead_letter_schedule(schedule, exc)
             else:
+                log.info("fired schedule %s: %s", name, result)
                 fired.append((name, result))
             self._attempts.pop(name, None)
             try:
@@ -179,6 +180,8 @@ class LocalRunner:
             sqs.delete_message_batch(QueueUrl=url, Entries=[
                 {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(messages)])
             handled += len(messages)
+        if handled:
+            log.info("handled %d fan-out message(s)", handled)
         return handled
 
     def run(self, stop: threading.Event, interval: float = 1.0) -> None:
@@ -193,7 +196,15 @@ class LocalRunner:
 
 
 def run_loop(stop: threading.Event) -> None:
-    logging.basicConfig(level=logging.INFO)
+    """Registered in ``LOOPS``: what fired and what failed is printed, nothing else."""
+    if not log.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("[runner] %(message)s"))
+        log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    # The runner asks the emulator something every second; its request log would drown the rest.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     LocalRunner().run(stop)
 
 
