@@ -330,6 +330,7 @@ class Container:
                 "livekit": self.media.ping if getattr(self.media, "configured", True) else None,
                 "stripe": self.payment_gateway.ping if self.payment_gateway.configured else None,
                 "scheduler": self.scheduler.ping if self.scheduler.configured else None,
+                "push": self.push.ping if self.push.applications else None,
                 "queue": self.work_queue.depth}
 
     def host_join(self, space):
