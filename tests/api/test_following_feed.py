@@ -83,8 +83,9 @@ def world(api, c, runner):
     c.stage.add_speaker("h16", live["h16"], "t01")       # a speaker I follow
     c.stage.add_speaker("h05", live["h05"], "t02")
     c.stage.add_speaker("h17", live["h17"], "t03")
-    c.stage.remove_speaker("h17", live["h17"], "t03")    # ... who stepped down again
     c.stage.add_speaker("h18", live["h18"], "t10")       # a speaker I do not follow
+    runner.drain()
+    c.stage.remove_speaker("h17", live["h17"], "t03")    # ... who stepped down after reaching me
     for ended in ("h05", "h25"):
         c.spaces.end(ended, live[ended])
     runner.drain()
@@ -107,6 +108,13 @@ def test_following_shows_hosts_cohosts_and_speakers_i_follow_newest_first(api, w
         paged, pages = feed_pages(api, "me", limit=limit)
         assert paged == world["expected"], f"limit {limit}: no gaps, no duplicates, the same order"
         assert pages <= len(paged) // limit + 1
+
+
+def test_unfollowing_hides_a_space_at_once(api, c, world):
+    live = world["live"]
+    assert api.call("DELETE", "/v1/me/following/h01", as_user="me").status_code == 200
+    ids, _ = feed_pages(api, "me", limit=50)
+    assert live["h01"] not in ids and ids == [s for s in world["expected"] if s != live["h01"]]
 
 
 def test_a_follower_who_follows_nobody_on_stage_sees_nothing(api, c, world):

@@ -238,3 +238,16 @@ def test_the_local_runner_fires_due_schedules_through_the_same_handlers(api, hos
     runner.fire_due(start + timedelta(minutes=60))
     assert api.call("GET", f"/v1/spaces/{sid}", as_user="host").json["state"] == "canceled"
     assert schedules.all() == {}
+
+
+def test_a_schedule_that_is_running_is_left_to_delete_itself(api, host, schedules, monkeypatch):
+    """The no-show cancels its own Space; the cancel must not delete the schedule under it (that
+    would cut off Scheduler's retries if refunds fail); it deletes itself when done."""
+    sid = schedule_space(api, soon(120))
+    no_show = schedules.of(sid)["no_show"]
+    real_now = datetime.now(timezone.utc)
+    import chalicelib.services.schedules as module
+
+    monkeypatch.setattr(module, "utcnow", lambda: real_now + timedelta(minutes=181))
+    assert invoke("no_show", no_show)["done"] == "canceled (no-show)"
+    assert set(schedules.of(sid)) == {"reminder", "start", "no_show"}, "all three had fired (the runner deletes them)"

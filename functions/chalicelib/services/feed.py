@@ -43,8 +43,7 @@ class FanoutEvents(NoLifecycle):
         self._send(Ended(space_id=space.id))
 
     def after_cancel(self, space: Space) -> None:
-        if space.subscriber_count > 0:
-            self._send(RemindersPage(space_id=space.id, event="canceled"))
+        self._send(RemindersPage(space_id=space.id, event="canceled"))
 
     def _send(self, job) -> None:
         # The Space has changed already; a lost notice must not turn that into an error.

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Callable
 
 from ..domain import notifications
@@ -52,14 +53,26 @@ class SpaceSchedules(NoLifecycle):
         if not self.scheduler.configured:
             log.warning("scheduler not configured; no schedules for %s", space.id)
             return
-        wanted = {p.kind: p for p in plan(space, self.policy, utcnow())}
+        now = utcnow()
+        wanted = {p.kind: p for p in plan(space, self.policy, now)}
         for kind in ScheduleKind:
             if kind in wanted:
                 planned = wanted[kind]
                 self.scheduler.put(planned.name, planned.at, self.targets[kind],
                                    planned.invocation.model_dump(mode="json"))
-            else:
-                self.scheduler.delete(schedule_name(space.id, kind))
+            elif space.state is SpaceState.scheduled or not self._has_fired(space, kind, now):
+                self.scheduler.delete(schedule_name(space.id, kind))  # e.g. a reminder from an earlier plan
+
+    def _has_fired(self, space: Space, kind: ScheduleKind, now: datetime) -> bool:
+        """Once a Space is past scheduling, a schedule whose moment has passed has run (or is
+        running: the no-show canceling this very Space, whose retries must not be cut off); it
+        deletes itself when done."""
+        if space.scheduled_start is None:
+            return True
+        moment = {ScheduleKind.reminder: space.scheduled_start - self.policy.reminder_lead,
+                  ScheduleKind.start: space.scheduled_start,
+                  ScheduleKind.no_show: space.scheduled_start + self.policy.no_show_after}[kind]
+        return moment <= now
 
     def _sync_or_defer(self, space: Space) -> None:
         try:
