@@ -29,6 +29,7 @@ import pytest
 from chalicelib.adapters.livekit import LiveKitMedia
 from chalicelib.domain.errors import UpstreamUnavailable
 from chalicelib.domain.media import MediaParticipant
+from tests.real_servers import built_binary, unavailable
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -152,9 +153,7 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
 
 
 def _unavailable(reason: str):
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"livekit-server is required under CI: {reason}", pytrace=False)
-    pytest.skip(f"livekit-server unavailable: {reason}")
+    unavailable("livekit-server", reason)
 
 
 @dataclass
@@ -170,17 +169,7 @@ class LiveKitServer:
 
 @pytest.fixture(scope="session")
 def livekit_binary() -> str:
-    try:
-        out = subprocess.run(["bash", str(ROOT / "livekit" / "build.sh")], capture_output=True, text=True,
-                             timeout=1800)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        _unavailable(f"build failed: {exc}")
-    if out.returncode != 0 or not out.stdout.strip():
-        _unavailable(f"build failed ({out.returncode}): {out.stderr[-2000:]}")
-    binary = out.stdout.strip().splitlines()[-1]
-    if not os.access(binary, os.X_OK):
-        _unavailable(f"{binary} is not executable")
-    return binary
+    return built_binary("livekit-server", ["bash", str(ROOT / "livekit" / "build.sh")])
 
 
 @pytest.fixture(scope="session")

@@ -26,14 +26,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.real_servers import built_binary, unavailable
+
 ROOT = Path(__file__).resolve().parents[1]
 _LISTEN = re.compile(r"Listening for HTTP at address: (\S+)")
 
 
 def _unavailable(reason: str):
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"stripe-mock is required under CI: {reason}", pytrace=False)
-    pytest.skip(f"stripe-mock unavailable: {reason}")
+    unavailable("stripe-mock", reason)
 
 
 @dataclass
@@ -46,17 +46,8 @@ class StripeMock:
 def stripe_mock_binary() -> str:
     from infra.local.stripe_mock import MODULE, VERSION
 
-    try:
-        out = subprocess.run(["bash", str(ROOT / "infra" / "local" / "build_go_server.sh"), "stripe-mock", MODULE,
-                              VERSION], capture_output=True, text=True, timeout=1800)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        _unavailable(f"build failed: {exc}")
-    if out.returncode != 0 or not out.stdout.strip():
-        _unavailable(f"build failed ({out.returncode}): {out.stderr[-2000:]}")
-    binary = out.stdout.strip().splitlines()[-1]
-    if not os.access(binary, os.X_OK):
-        _unavailable(f"{binary} is not executable")
-    return binary
+    return built_binary("stripe-mock", ["bash", str(ROOT / "infra" / "local" / "build_go_server.sh"),
+                                        "stripe-mock", MODULE, VERSION])
 
 
 @pytest.fixture(scope="session")
