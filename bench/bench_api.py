@@ -63,8 +63,10 @@ def latency() -> None:
 
         from chalicelib.adapters.dynamodb.schema import ensure_table
         from chalicelib.container import reset_container
+        from infra.local.scheduler_runner import provision
 
         ensure_table(boto3.client("dynamodb", region_name="us-east-1"), "airwaves-bench")
+        provision()  # the fan-out queue that going live writes to, as under make up
         reset_container()
         from app import app
 
