@@ -2,6 +2,7 @@
 ``GET /v1/spaces/{id}`` and ``POST /v1/spaces`` (Chalice test client on moto's DynamoDB)."""
 from __future__ import annotations
 
+import gc
 import json
 import os
 import statistics
@@ -44,6 +45,27 @@ def percentiles(samples: list[float]) -> str:
     return f"p50 {p(0.50):.2f} ms, p99 {p(0.99):.2f} ms over {len(samples)} requests"
 
 
+class FullCollections:
+    """Counts the interpreter's full (generation 2) garbage collections and their pauses."""
+
+    def __init__(self) -> None:
+        self.pauses_ms: list[float] = []
+        self._began = 0.0
+
+    def __call__(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._began = time.perf_counter()
+        elif info.get("generation") == 2:
+            self.pauses_ms.append((time.perf_counter() - self._began) * 1000)
+
+    def __enter__(self) -> "FullCollections":
+        gc.callbacks.append(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self)
+
+
 def latency() -> None:
     from chalice.test import Client
     from moto import mock_aws
@@ -77,18 +99,23 @@ def latency() -> None:
             client.http.put("/v1/admin/users/host", headers=headers,
                             body=json.dumps({"handle": "host", "display_name": "Host", "follower_count": 5000}))
             posts, gets, ids = [], [], []
-            for i in range(REQUESTS):
-                began = time.perf_counter()
-                res = client.http.post("/v1/spaces", headers=headers,
-                                       body=json.dumps({"title": f"Bench {i}", "topics": ["bench"]}))
-                posts.append((time.perf_counter() - began) * 1000)
-                ids.append(json.loads(res.body)["id"])
+            with FullCollections() as collections:
+                for i in range(REQUESTS):
+                    began = time.perf_counter()
+                    res = client.http.post("/v1/spaces", headers=headers,
+                                           body=json.dumps({"title": f"Bench {i}", "topics": ["bench"]}))
+                    posts.append((time.perf_counter() - began) * 1000)
+                    ids.append(json.loads(res.body)["id"])
             for sid in ids:
                 began = time.perf_counter()
                 client.http.get(f"/v1/spaces/{sid}", headers=headers)
                 gets.append((time.perf_counter() - began) * 1000)
     print(f"GET /v1/spaces/{{id}}: {percentiles(gets)}")
     print(f"POST /v1/spaces:      {percentiles(posts)}")
+    pauses = collections.pauses_ms
+    if pauses:
+        print(f"  POST's tail is the interpreter's full GC over moto's in-process store: {len(pauses)} full "
+              f"collections during the run, up to {max(pauses):.0f} ms each (a Lambda talking to DynamoDB has no such heap)")
     print("  (in process: Chalice test client, JWT verification, pydantic, boto3 against moto's in-memory DynamoDB)")
 
 
