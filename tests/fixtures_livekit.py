@@ -57,9 +57,8 @@ class FakeLiveKit(LiveKitMedia):
     def __post_init__(self) -> None:
         from chalicelib.secrets import get_secret
 
-        LiveKitMedia.__init__(self, client_url="ws://127.0.0.1:7880", api_url="", api_key=get_secret("livekit_api_key"),
-                              api_secret=get_secret("livekit_api_secret"), token_ttl=timedelta(seconds=300),
-                              empty_timeout=300, departure_timeout=60)
+        LiveKitMedia.__init__(self, client_url="ws://127.0.0.1:7880", api_url="", read_secret=get_secret,
+                              token_ttl=timedelta(seconds=300), empty_timeout=300, departure_timeout=60)
 
     def _server(self, name: str, *args: object) -> None:
         self.calls.append((name, *args))

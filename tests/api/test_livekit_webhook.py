@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import time
 import uuid
 
@@ -94,6 +95,65 @@ def test_a_signed_body_that_is_not_an_event_is_400(api):
     for body in (b"{not json", "\u00e9".encode("latin-1")):
         res = deliver(api, body)
         assert res.status_code == 400 and res.json["error"]["code"] == "validation_error"
+
+
+# -- key rotation (infra/put_secrets.py --livekit-rotation) -----------------------------------
+OLD_KEY, OLD_SECRET = "airwaves-old", "old-livekit-secret-0123456789abcdef0123456789"
+NEXT_KEY, NEXT_SECRET = "airwaves-next", "next-livekit-secret-0123456789abcdef012345678"
+
+
+def _unauthenticated(res) -> bool:
+    err = res.json["error"]
+    return res.status_code == 401 and err["code"] == "unauthenticated" and err["message"] and "details" in err
+
+
+def test_the_previous_key_is_accepted_only_while_it_is_configured(api, space_id, monkeypatch):
+    monkeypatch.setenv("AIRWAVES_LIVEKIT_PREVIOUS_API_KEY", OLD_KEY)
+    monkeypatch.setenv("AIRWAVES_LIVEKIT_PREVIOUS_API_SECRET", OLD_SECRET)
+    body = event("participant_joined", space_id, "alice", role="listener")
+    assert deliver(api, body, auth=sign(body, key=OLD_KEY, secret=OLD_SECRET)).status_code == 200
+    current = event("participant_joined", space_id, "bob", role="listener")
+    assert deliver(api, current).status_code == 200, "the current key still works during a rotation"
+    assert counts(api, space_id) == (2, 2)
+
+    monkeypatch.setenv("AIRWAVES_LIVEKIT_PREVIOUS_API_KEY", "")   # --livekit-rotation finish
+    monkeypatch.setenv("AIRWAVES_LIVEKIT_PREVIOUS_API_SECRET", "")
+    late = event("participant_joined", space_id, "carol", role="listener")
+    assert _unauthenticated(deliver(api, late, auth=sign(late, key=OLD_KEY, secret=OLD_SECRET)))
+    assert counts(api, space_id) == (2, 2)
+
+
+def test_the_next_key_is_accepted_while_a_rotation_is_begun(api, space_id, monkeypatch):
+    """A node refreshed after ``promote`` signs with the new key while this container's cached
+    secret may still hold it as "next"."""
+    body = event("participant_joined", space_id, "alice", role="listener")
+    assert _unauthenticated(deliver(api, body, auth=sign(body, key=NEXT_KEY, secret=NEXT_SECRET)))
+    monkeypatch.setenv("AIRWAVES_LIVEKIT_NEXT_API_KEY", NEXT_KEY)
+    monkeypatch.setenv("AIRWAVES_LIVEKIT_NEXT_API_SECRET", NEXT_SECRET)
+    assert deliver(api, body, auth=sign(body, key=NEXT_KEY, secret=NEXT_SECRET)).status_code == 200
+    assert counts(api, space_id) == (1, 1)
+
+
+@pytest.mark.parametrize("forge", ["unknown_pair", "previous_key_current_secret", "current_key_previous_secret",
+                                   "no_issuer", "numeric_issuer"])
+def test_a_key_we_do_not_hold_or_a_mismatched_pair_is_401(api, space_id, monkeypatch, forge):
+    import jwt
+
+    monkeypatch.setenv("AIRWAVES_LIVEKIT_PREVIOUS_API_KEY", OLD_KEY)
+    monkeypatch.setenv("AIRWAVES_LIVEKIT_PREVIOUS_API_SECRET", OLD_SECRET)
+    body = event("participant_joined", space_id, "alice")
+    digest = base64.b64encode(hashlib.sha256(body).digest()).decode()
+    claims = {"sha256": digest, "exp": int(time.time()) + 60}
+    auth = {
+        "unknown_pair": lambda: sign(body, key="stranger", secret="stranger-secret-0123456789abcdef0123456789"),
+        "previous_key_current_secret": lambda: sign(body, key=OLD_KEY),
+        "current_key_previous_secret": lambda: sign(body, secret=OLD_SECRET),
+        "no_issuer": lambda: jwt.encode(claims, get_secret("livekit_api_secret"), algorithm="HS256"),
+        "numeric_issuer": lambda: jwt.api_jws.PyJWS().encode(json.dumps({**claims, "iss": 7}).encode(),
+                                                             get_secret("livekit_api_secret"), algorithm="HS256"),
+    }[forge]()
+    assert _unauthenticated(deliver(api, body, auth=auth))
+    assert counts(api, space_id) == (0, 0)
 
 
 # -- presence --------------------------------------------------------------------------------

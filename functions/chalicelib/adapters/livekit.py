@@ -90,13 +90,16 @@ def _not_found(exc: BaseException) -> bool:
 class LiveKitMedia:
     """``MediaServer`` on a self-hosted LiveKit."""
 
-    def __init__(self, *, client_url: str, api_url: str, api_key: str, api_secret: str,
-                 token_ttl: timedelta, empty_timeout: int, departure_timeout: int,
-                 api_timeout: float = 5.0) -> None:
+    def __init__(self, *, client_url: str, api_url: str, token_ttl: timedelta, empty_timeout: int,
+                 departure_timeout: int, api_key: str = "", api_secret: str = "",
+                 api_timeout: float = 5.0, read_secret: Callable[[str], str] | None = None) -> None:
+        """Keys come from ``read_secret`` (``get_secret``) at each use when given, so a rotation
+        reaches warm containers with the secrets cache (the stack's secret gets a field for each
+        name read through it); else from the fixed ``api_key``/``api_secret``."""
         self.client_url = client_url
         self.api_url = _http_url(api_url or client_url)
-        self._key = api_key
-        self._secret = api_secret
+        fixed = {"livekit_api_key": api_key, "livekit_api_secret": api_secret}
+        self._get_secret = read_secret or (lambda name: fixed.get(name, ""))
         self.token_ttl = token_ttl
         self.empty_timeout = empty_timeout
         self.departure_timeout = departure_timeout
@@ -106,16 +109,37 @@ class LiveKitMedia:
     def from_settings(cls, settings: Any) -> "LiveKitMedia":
         from ..secrets import get_secret
 
-        return cls(client_url=settings.livekit_url, api_url=settings.livekit_api_url,
-                   api_key=get_secret("livekit_api_key"), api_secret=get_secret("livekit_api_secret"),
+        return cls(client_url=settings.livekit_url, api_url=settings.livekit_api_url, read_secret=get_secret,
                    token_ttl=timedelta(seconds=settings.livekit_token_ttl_seconds),
                    empty_timeout=settings.livekit_empty_timeout_seconds,
                    departure_timeout=settings.livekit_departure_timeout_seconds,
                    api_timeout=settings.livekit_api_timeout_seconds)
 
+    def _pair(self) -> tuple[str, str]:
+        """The current key and its secret, read as a pair: a rotation changes the key name, so
+        a key that changed between the two reads means the secret cache was refreshed; read again."""
+        key, secret = self._get_secret("livekit_api_key"), self._get_secret("livekit_api_secret")
+        if self._get_secret("livekit_api_key") != key:
+            key, secret = self._get_secret("livekit_api_key"), self._get_secret("livekit_api_secret")
+        return key, secret
+
+    def webhook_keys(self) -> dict[str, str]:
+        """API key -> secret of every pair a genuine webhook may be signed with: the current pair
+        and, during a rotation (``infra/put_secrets.py``), the previous pair (nodes not yet refreshed
+        after ``promote`` still sign with it) and the next pair (nodes refreshed after ``promote``
+        sign with it while this container's cached secret still calls it "next")."""
+        pairs = [self._pair(),
+                 (self._get_secret("livekit_previous_api_key"), self._get_secret("livekit_previous_api_secret")),
+                 (self._get_secret("livekit_next_api_key"), self._get_secret("livekit_next_api_secret"))]
+        keys: dict[str, str] = {}
+        for key, secret in pairs:
+            if key and secret:
+                keys.setdefault(key, secret)
+        return keys
+
     @property
     def configured(self) -> bool:
-        return bool(self._key and self._secret)
+        return all(self._pair())
 
     def _require_keys(self) -> None:
         if not self.configured:
@@ -139,7 +163,7 @@ class LiveKitMedia:
             can_publish_sources=list(g.publish_sources) if g.can_publish else None,
             can_update_own_metadata=g.can_update_metadata, hidden=g.hidden,
         )
-        token = (api.AccessToken(self._key, self._secret).with_identity(user_id).with_grants(grants)
+        token = (api.AccessToken(*self._pair()).with_identity(user_id).with_grants(grants)
                  .with_attributes({"role": role}).with_ttl(self.token_ttl).to_jwt())
         return token, now + self.token_ttl
 
@@ -155,7 +179,7 @@ class LiveKitMedia:
         async def attempt() -> T:
             import aiohttp
 
-            client = runner.client(self.api_url, self._key, self._secret, self.api_timeout)
+            client = runner.client(self.api_url, *self._pair(), self.api_timeout)
             try:
                 return await make(client.room)
             except aiohttp.ServerDisconnectedError:  # a stale pooled connection: one retry
@@ -267,11 +291,13 @@ class LiveKitMedia:
 
     # -- webhooks ----------------------------------------------------------------------------
     def verify_webhook(self, body: bytes, authorization: str | None) -> MediaEvent:
-        """Check LiveKit's signed token (issuer = our API key, HMAC with our secret, body hash)
-        against the raw body, then read the event."""
+        """Check LiveKit's signed token (issuer = one of our API keys, HMAC with that key's
+        secret, body hash) against the raw body, then read the event. The secret is chosen by the
+        token's issuer, so a rotation costs no second verification and an unknown key fails fast."""
         self._require_keys()
         if not authorization:
             raise Unauthenticated("the webhook carries no signature (Authorization header)")
+        import jwt
         from google.protobuf.json_format import ParseError
         from livekit import api
 
@@ -280,7 +306,14 @@ class LiveKitMedia:
         except UnicodeDecodeError as exc:
             raise ValidationFailed("the webhook body is not UTF-8 text") from exc
         token = authorization.removeprefix("Bearer ").strip()
-        receiver = api.WebhookReceiver(api.TokenVerifier(self._key, self._secret))
+        try:  # only to pick the key; the signature is checked below with that key's secret
+            issuer = jwt.decode(token, options={"verify_signature": False}).get("iss")
+        except jwt.PyJWTError as exc:
+            raise Unauthenticated("the webhook signature is not valid") from exc
+        secret = self.webhook_keys().get(issuer) if isinstance(issuer, str) else None
+        if not secret:
+            raise Unauthenticated("the webhook is signed with an API key this server does not hold")
+        receiver = api.WebhookReceiver(api.TokenVerifier(issuer, secret))
         try:
             event = receiver.receive(text, token)
         except ParseError as exc:
