@@ -39,10 +39,15 @@ def apply_assignments(current: dict[str, str], assignments: dict[str, str]) -> d
 
 
 def rotate_livekit(current: dict[str, str], phase: str) -> dict[str, str]:
+    """One rotation step, written as one secret version. Fields of a phase not in use are left
+    empty (not removed): the stack creates them and the functions read them (empty = none)."""
     out = dict(current)
     if phase == "begin":
         if out.get("livekit_next_api_key"):
             raise SystemExit("a LiveKit rotation is already under way (promote or finish it first)")
+        if out.get("livekit_previous_api_key"):
+            # promoting again now would drop the previous pair that unrefreshed nodes may still sign with
+            raise SystemExit("the last LiveKit rotation is not finished: refresh the nodes, then run finish")
         out["livekit_next_api_key"] = f"airwaves-{secrets.token_hex(4)}"
         out["livekit_next_api_secret"] = new_secret()
     elif phase == "promote":
@@ -50,11 +55,13 @@ def rotate_livekit(current: dict[str, str], phase: str) -> dict[str, str]:
             raise SystemExit("no next LiveKit key: run --livekit-rotation begin and refresh the nodes first")
         out["livekit_previous_api_key"] = out["livekit_api_key"]
         out["livekit_previous_api_secret"] = out["livekit_api_secret"]
-        out["livekit_api_key"] = out.pop("livekit_next_api_key")
-        out["livekit_api_secret"] = out.pop("livekit_next_api_secret")
+        out["livekit_api_key"], out["livekit_next_api_key"] = out["livekit_next_api_key"], ""
+        out["livekit_api_secret"], out["livekit_next_api_secret"] = out["livekit_next_api_secret"], ""
     elif phase == "finish":
-        out.pop("livekit_previous_api_key", None)
-        out.pop("livekit_previous_api_secret", None)
+        if out.get("livekit_next_api_key"):
+            raise SystemExit("the LiveKit rotation is begun but not promoted: run promote first")
+        out["livekit_previous_api_key"] = ""
+        out["livekit_previous_api_secret"] = ""
     else:
         raise SystemExit(f"unknown rotation phase {phase!r}")
     return out

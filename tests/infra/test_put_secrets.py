@@ -3,11 +3,13 @@ LiveKit nodes' renderer accepts every key pair in use at each rotation step."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import boto3
 import pytest
 from moto import mock_aws
 
+from chalicelib.adapters.livekit import LiveKitMedia
 from infra import put_secrets
 from infra.livekit_node.render_config import livekit_keys
 from tests.infra.templates import APP, load
@@ -81,12 +83,60 @@ def test_livekit_rotation_never_leaves_a_key_in_use_unaccepted(stack_secret):
     put_secrets.main(["--secret-id", arn, "--livekit-rotation", "promote"], session=session)
     promoted = _value(session, arn)
     assert promoted["livekit_api_key"] == new_key and promoted["livekit_previous_api_key"] == old_key
+    assert promoted["livekit_previous_api_secret"] == begun["livekit_api_secret"]
     assert set(livekit_keys(promoted)) == {old_key, new_key}
-    assert "livekit_next_api_key" not in promoted
+    assert promoted["livekit_next_api_key"] == promoted["livekit_next_api_secret"] == ""
 
     put_secrets.main(["--secret-id", arn, "--livekit-rotation", "finish"], session=session)
     finished = _value(session, arn)
     assert set(livekit_keys(finished)) == {new_key}
+    assert finished["livekit_previous_api_key"] == finished["livekit_previous_api_secret"] == ""
+    assert set(finished) == set(begun), "every field the stack created stays (empty when not rotating)"
 
     with pytest.raises(SystemExit, match="no next LiveKit key"):
         put_secrets.main(["--secret-id", arn, "--livekit-rotation", "promote"], session=session)
+
+
+def _webhook_keys(secret: dict) -> set:
+    """Keys the functions accept on ``POST /v1/webhooks/livekit`` when their cached secret is ``secret``."""
+    media = LiveKitMedia(client_url="ws://127.0.0.1:7880", api_url="", token_ttl=timedelta(seconds=60),
+                         empty_timeout=60, departure_timeout=60, read_secret=lambda name: str(secret.get(name, "")))
+    return set(media.webhook_keys())
+
+
+def test_the_functions_accept_webhooks_from_every_node_at_every_rotation_step(stack_secret):
+    """A node signs webhooks with the current key of the secret it started with; the functions'
+    cached secret may be one step behind. Every such pair must be accepted."""
+    session, arn = stack_secret
+    versions = [_value(session, arn)]
+    for phase in ("begin", "promote", "finish"):
+        put_secrets.main(["--secret-id", arn, "--livekit-rotation", phase], session=session)
+        versions.append(_value(session, arn))
+    for step in range(1, len(versions)):
+        for node_started_with in versions[step - 1:step + 1]:
+            for functions_cache in versions[step - 1:step + 1]:
+                signer = node_started_with["livekit_api_key"]
+                assert signer in _webhook_keys(functions_cache), (step, signer)
+    assert versions[0]["livekit_api_key"] not in _webhook_keys(versions[-1]), "finish retires the old key"
+
+
+def test_rotation_steps_refuse_to_run_out_of_order(stack_secret):
+    session, arn = stack_secret
+    rotate = lambda phase: put_secrets.main(["--secret-id", arn, "--livekit-rotation", phase], session=session)  # noqa: E731
+    rotate("begin")
+    with pytest.raises(SystemExit, match="begun but not promoted"):
+        rotate("finish")
+    rotate("promote")
+    promoted = _value(session, arn)
+    with pytest.raises(SystemExit, match="not finished"):
+        rotate("begin")
+    assert _value(session, arn) == promoted, "a refused step changes nothing"
+    rotate("finish")
+    rotate("begin")
+    assert _value(session, arn)["livekit_next_api_key"]
+
+
+def test_rotation_fields_are_not_set_by_hand(stack_secret):
+    session, arn = stack_secret
+    with pytest.raises(SystemExit, match="unknown secret key"):
+        put_secrets.main(["--secret-id", arn, "livekit_previous_api_key=x"], session=session)
