@@ -46,5 +46,6 @@ def space_no_show(event, context):
 
 @app.on_sqs_message(queue=get_settings().fanout_queue_name, batch_size=10, name="fanout")
 def fanout(event):
-    """SQS: go-live fan-out, feed entries, reminder pushes, one bounded page per message."""
+    """SQS: go-live fan-out, feed entries, reminder pushes, refunds of a canceled Space's tickets,
+    one bounded page per message."""
     get_container().fanout_consumer.handle_batch([(record.body, record.receipt_handle) for record in event])

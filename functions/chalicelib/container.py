@@ -92,7 +92,7 @@ class Container:
         from .services.tickets import TicketRefunds
 
         return CompositeLifecycle([MediaRoomLifecycle(self.media), FanoutEvents(self.work_queue), self.space_schedules,
-                                   TicketRefunds(lambda: self.tickets)])
+                                   TicketRefunds(self.work_queue)])
 
     @cached_property
     def users(self):
@@ -316,6 +316,8 @@ class Container:
         s = self.settings
         return FanoutWorker(self.space_repo, self.user_repo, self.feed_repo, self.big_accounts, self.reminder_repo,
                             self.notifier, self.work_queue, sync_schedules=self.space_schedules.sync,
+                            refund_page=lambda space_id, start: self.tickets.refund_page(
+                                space_id, start, s.refund_page_size),
                             big_threshold=s.big_host_followers, page_size=s.fanout_page_size)
 
     @cached_property

@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     fanout_queue_name: str = "airwaves-fanout"
     fanout_queue_url: str = ""
     fanout_page_size: int = 100
+    # Tickets refunded per queue message when a Space is canceled: a batch of ten messages, each
+    # a Stripe call per ticket, must fit well inside the fan-out Lambda's 60 s timeout.
+    refund_page_size: int = 5
     # Push: SNS platform applications (empty: that platform is not offered).
     apns_platform_application_arn: str = ""
     fcm_platform_application_arn: str = ""

@@ -1,6 +1,10 @@
-"""Canceling a ticketed Space refunds every paid ticket exactly once (reverse_transfer,
-refund_application_fee, deterministic keys) and resumes where it stopped on a retry."""
+"""Canceling a ticketed Space answers at once and queues its refunds; the queue's consumer
+refunds every paid ticket exactly once (reverse_transfer, refund_application_fee, deterministic
+keys), a bounded page per message, and a failed page is retried (then dead-lettered) and resumes
+where it stopped. The queue is drained here by the same local runner ``make up`` uses."""
 from __future__ import annotations
+
+import json
 
 import pytest
 
@@ -36,10 +40,44 @@ def statuses(api, tickets):
     return {t["ticket_id"]: repo.require(t["space_id"], t["ticket_id"]).status for t in tickets}
 
 
-def test_cancel_refunds_every_paid_ticket_once_and_releases_pending_holds(stripe, api, sold):
+def _sqs_messages(queue: str, **params) -> list[dict]:
+    import boto3
+
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
+    return [json.loads(m["Body"]) for m in
+            sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, **params).get("Messages", [])]
+
+
+def queued_refund_jobs() -> list[dict]:
+    """The refund jobs waiting on the work queue (peeked: they stay visible)."""
+    return [m for m in _sqs_messages("airwaves-fanout", VisibilityTimeout=0) if m["kind"] == "refunds"]
+
+
+def dead_letters() -> list[dict]:
+    return _sqs_messages("airwaves-fanout-dlq")
+
+
+def cancel(api, space_id: str):
+    res = api.call("DELETE", f"/v1/spaces/{space_id}", as_user="hana")
+    assert res.status_code == 200 and res.json["state"] == "canceled", res.json
+    return res
+
+
+def test_the_cancel_request_makes_no_stripe_call_and_queues_one_refund_job(stripe, api, sold):
     space, paid, pending = sold
-    res = api.call("DELETE", f"/v1/spaces/{space['id']}", as_user="hana")
-    assert res.status_code == 200 and res.json["state"] == "canceled"
+    before = len(stripe.wire.requests)
+    cancel(api, space["id"])
+    assert stripe.wire.requests[before:] == []  # no refund, no PaymentIntent cancel in the request
+    assert queued_refund_jobs() == [{"kind": "refunds", "space_id": space["id"], "cursor": None}]
+    assert set(statuses(api, paid).values()) == {"paid"}  # refunded as the queue drains
+    assert statuses(api, [pending]) == {pending["ticket_id"]: "pending"}
+
+
+def test_the_queue_refunds_every_paid_ticket_once_and_releases_pending_holds(stripe, api, sold, runner):
+    space, paid, pending = sold
+    cancel(api, space["id"])
+    runner.drain()
 
     refunds = refund_requests(stripe)
     assert sorted(r.idempotency_key for r in refunds) == sorted(f"ticket:{t['ticket_id']}:refund" for t in paid)
@@ -48,97 +86,180 @@ def test_cancel_refunds_every_paid_ticket_once_and_releases_pending_holds(stripe
         assert r.params["payment_intent"] and r.params["metadata[ticket_id]"]
     assert set(statuses(api, paid).values()) == {"refunded"}
     assert statuses(api, [pending]) == {pending["ticket_id"]: "canceled"}
-    [cancel] = stripe.wire.to("POST", f"/v1/payment_intents/{pending['payment_intent_id']}/cancel")
-    assert cancel.idempotency_key == f"ticket:{pending['ticket_id']}:cancel"
+    [pi_cancel] = stripe.wire.to("POST", f"/v1/payment_intents/{pending['payment_intent_id']}/cancel")
+    assert pi_cancel.idempotency_key == f"ticket:{pending['ticket_id']}:cancel"
 
     meta = container().table.get(f"SPACE#{space['id']}", "META", consistent=True)
     assert (meta["seats_held"], meta["ticket"]["sold"], meta["subscriber_count"]) == (0, 0, 0)
     payouts = api.call("GET", "/v1/me/payouts", as_user="hana").json
     assert payouts["lifetime_gross_cents"] == 0 and payouts["tickets_refunded"] == 3
     assert sorted(s["kind"] for s in payouts["sales"]) == ["refund"] * 3 + ["sale"] * 3
+    assert queued_refund_jobs() == [] and dead_letters() == []
 
 
-def test_a_retried_cancel_refunds_nothing_twice(stripe, api, sold):
+def test_refunds_go_a_bounded_page_per_message(stripe, api, sold, runner, monkeypatch):
+    space, paid, pending = sold
+    monkeypatch.setattr(container().settings, "refund_page_size", 1)
+    tickets = container().tickets
+    real = tickets.refund_page
+    pages = []  # (position, limit, Stripe refund calls the page made)
+
+    def recorded(space_id, start, limit):
+        before = len(refund_requests(stripe))
+        after = real(space_id, start, limit)
+        pages.append((start, limit, len(refund_requests(stripe)) - before))
+        return after
+
+    monkeypatch.setattr(tickets, "refund_page", recorded)
+    cancel(api, space["id"])
+    runner.drain()
+    assert len(pages) >= 4  # four tickets, one per message (and maybe an empty last page)
+    assert pages[0][0] is None and all(p[0]["SK"].startswith("TICKET#") for p in pages[1:])
+    assert len({p[0]["SK"] for p in pages[1:]}) == len(pages) - 1  # each message moved on
+    assert {p[1] for p in pages} == {1} and all(p[2] <= 1 for p in pages)
+    assert sorted(r.idempotency_key for r in refund_requests(stripe)) == sorted(
+        f"ticket:{t['ticket_id']}:refund" for t in paid)
+    assert set(statuses(api, paid).values()) == {"refunded"}
+    assert statuses(api, [pending]) == {pending["ticket_id"]: "canceled"}
+
+
+def test_a_retried_cancel_requeues_harmlessly_and_refunds_nothing_twice(stripe, api, sold, runner):
     space, paid, _ = sold
-    assert api.call("DELETE", f"/v1/spaces/{space['id']}", as_user="hana").status_code == 200
-    before = len(refund_requests(stripe))
-    again = api.call("DELETE", f"/v1/spaces/{space['id']}", as_user="hana")
-    assert again.status_code == 200 and again.json["state"] == "canceled"
-    assert len(refund_requests(stripe)) == before == 3
+    cancel(api, space["id"])
+    cancel(api, space["id"])  # retried before the queue got to it: two jobs
+    runner.drain()
+    assert len(refund_requests(stripe)) == 3
+    cancel(api, space["id"])  # and after
+    runner.drain()
+    assert len(refund_requests(stripe)) == 3
+    assert set(statuses(api, paid).values()) == {"refunded"}
     entries, _ = container().payout_repo.ledger_page("hana", None, 100)
     assert sorted(e.kind for e in entries) == ["refund"] * 3 + ["sale"] * 3
 
 
-def test_a_failure_midway_is_503_and_the_retry_resumes_where_it_stopped(stripe, api, sold):
+def test_a_failure_midway_is_retried_from_where_it_stopped(stripe, api, sold, runner, monkeypatch):
+    space, paid, _ = sold
+    monkeypatch.setattr(container().settings, "refund_page_size", 1)
+    order = sorted(t["ticket_id"] for t in paid)  # pages follow the ticket keys
+    stuck = order[1]
+    failures = iter([True])  # Stripe fails once on the second ticket, then recovers
+    stripe.wire.fail_when = lambda r: (r.path == "/v1/refunds" and r.params.get("metadata[ticket_id]") == stuck
+                                       and next(failures, False))
+    cancel(api, space["id"])
+    runner.drain(visibility_timeout=0)
+    keys = [r.idempotency_key for r in refund_requests(stripe)]
+    # the first ticket once; the stuck one twice (same key); the last only after it succeeded
+    assert keys == [f"ticket:{order[0]}:refund", f"ticket:{stuck}:refund", f"ticket:{stuck}:refund",
+                    f"ticket:{order[2]}:refund"]
+    assert set(statuses(api, paid).values()) == {"refunded"}
+    assert dead_letters() == []
+    assert container().payout_repo.earnings("hana").lifetime_gross_cents == 0
+
+
+def test_a_refund_that_keeps_failing_is_dead_lettered_and_a_retried_cancel_finishes_it(stripe, api, sold, runner):
     space, paid, _ = sold
     stuck = paid[1]["ticket_id"]
     stripe.wire.fail_when = lambda r: r.path == "/v1/refunds" and r.params.get("metadata[ticket_id]") == stuck
-    res = api.call("DELETE", f"/v1/spaces/{space['id']}", as_user="hana")
-    assert res.status_code == 503 and res.json["error"]["code"] == "upstream_unavailable"
-    assert res.json["error"]["details"] == {"pending_refunds": 1}
+    cancel(api, space["id"])
+    runner.drain(visibility_timeout=0)
     st = statuses(api, paid)
     assert st[stuck] == "paid" and [v for k, v in st.items() if k != stuck] == ["refunded", "refunded"]
-    assert container().spaces.get(space["id"]).state.value == "canceled"
+    assert dead_letters() == [{"kind": "refunds", "space_id": space["id"], "cursor": None}]
+    others = [r for r in refund_requests(stripe) if r.params["metadata[ticket_id]"] != stuck]
+    assert len(others) == 2  # every retry of the page skipped the tickets it had refunded
 
     stripe.wire.fail_when = None
-    done_before = {r.idempotency_key for r in refund_requests(stripe) if r.params["metadata[ticket_id]"] != stuck}
     calls_before = len(refund_requests(stripe))
-    retry = api.call("DELETE", f"/v1/spaces/{space['id']}", as_user="hana")
-    assert retry.status_code == 200
+    cancel(api, space["id"])
+    runner.drain()
     new = refund_requests(stripe)[calls_before:]
     assert [r.idempotency_key for r in new] == [f"ticket:{stuck}:refund"]  # only the one left
-    assert len(done_before) == 2
     assert set(statuses(api, paid).values()) == {"refunded"}
     assert container().payout_repo.earnings("hana").lifetime_gross_cents == 0
 
 
-def test_a_crash_after_stripe_refunded_but_before_we_stored_it_reuses_the_same_key(stripe, api, sold, monkeypatch):
-    """Stripe's refund went through, our write failed: the retry sends the same key (Stripe
-    returns the same refund) and records it once."""
+def test_a_crash_after_stripe_refunded_but_before_we_stored_it_reuses_the_same_key(
+        stripe, api, sold, runner, monkeypatch):
+    """Stripe's refund went through, our write failed: the retried message sends the same key
+    (Stripe returns the same refund) and records it once."""
     from chalicelib.domain.errors import UpstreamUnavailable
 
     space, paid, _ = sold
     repo = container().tickets.tickets
     real = repo.mark_refunded
     target = paid[0]["ticket_id"]
+    crashes = iter([True])
 
     def crash_once(ticket, now, refund_id):
-        if ticket.id == target:
+        if ticket.id == target and next(crashes, False):
             raise UpstreamUnavailable("the database is busy; try again")
         return real(ticket, now, refund_id)
 
     monkeypatch.setattr(repo, "mark_refunded", crash_once)
-    assert api.call("DELETE", f"/v1/spaces/{space['id']}", as_user="hana").status_code == 503
-    monkeypatch.setattr(repo, "mark_refunded", real)
-    assert api.call("DELETE", f"/v1/spaces/{space['id']}", as_user="hana").status_code == 200
+    cancel(api, space["id"])
+    runner.drain(visibility_timeout=0)
     keys = [r.idempotency_key for r in refund_requests(stripe)]
     assert keys.count(f"ticket:{target}:refund") == 2  # same key both times: one refund at Stripe
     assert len(keys) == 4
+    assert set(statuses(api, paid).values()) == {"refunded"}
     entries, _ = container().payout_repo.ledger_page("hana", None, 100)
     assert [e.kind for e in entries if e.ticket_id == target].count("refund") == 1
 
 
-def test_the_no_show_rule_cancels_through_the_same_path(stripe, api, sold):
+def test_the_no_show_rule_cancels_through_the_same_path(stripe, api, sold, runner):
     space, paid, _ = sold
     container().spaces.cancel(None, space["id"])
+    assert refund_requests(stripe) == []
+    container().spaces.cancel(None, space["id"])  # Scheduler's retry
+    runner.drain()
     assert len(refund_requests(stripe)) == 3
     assert set(statuses(api, paid).values()) == {"refunded"}
 
 
-def test_a_payment_that_succeeds_after_the_cancel_is_refunded(stripe, api, sold):
+def test_a_cancel_whose_refund_job_cannot_be_queued_is_503_and_its_retry_queues_it(
+        stripe, api, sold, runner, monkeypatch):
+    from chalicelib.adapters.queue import SqsQueue
+    from chalicelib.domain.errors import UpstreamUnavailable
+
+    space, paid, _ = sold
+    real = SqsQueue.send
+
+    def refuse_refunds(self, messages):
+        if any(m["kind"] == "refunds" for m in messages):
+            raise UpstreamUnavailable("the work queue failed (send_message_batch)")
+        return real(self, messages)
+
+    monkeypatch.setattr(SqsQueue, "send", refuse_refunds)
+    res = api.call("DELETE", f"/v1/spaces/{space['id']}", as_user="hana")
+    assert res.status_code == 503 and res.json["error"]["code"] == "upstream_unavailable"
+    assert container().spaces.get(space["id"]).state.value == "canceled"
+    monkeypatch.setattr(SqsQueue, "send", real)
+    cancel(api, space["id"])
+    runner.drain()
+    assert len(refund_requests(stripe)) == 3
+    assert set(statuses(api, paid).values()) == {"refunded"}
+
+
+@pytest.mark.parametrize("drained_first", [True, False])
+def test_a_payment_that_succeeds_after_the_cancel_is_refunded(stripe, api, sold, runner, drained_first):
     space, paid, pending = sold
-    assert api.call("DELETE", f"/v1/spaces/{space['id']}", as_user="hana").status_code == 200
+    cancel(api, space["id"])
+    if drained_first:
+        runner.drain()
     res = stripe.pay(pending)
     assert res.json["outcome"] == "refunded_no_seat"
+    runner.drain()
     assert statuses(api, [pending]) == {pending["ticket_id"]: "refunded"}
-    assert [r.idempotency_key for r in refund_requests(stripe)][-1] == f"ticket:{pending['ticket_id']}:refund"
+    keys = [r.idempotency_key for r in refund_requests(stripe)]
+    assert keys.count(f"ticket:{pending['ticket_id']}:refund") == 1 and len(keys) == 4
     meta = container().table.get(f"SPACE#{space['id']}", "META", consistent=True)
     assert (meta["seats_held"], meta["ticket"]["sold"]) == (0, 0)
 
 
-def test_stripes_refund_webhooks_after_our_refunds_change_nothing(stripe, api, sold):
+def test_stripes_refund_webhooks_after_our_refunds_change_nothing(stripe, api, sold, runner):
     space, paid, _ = sold
-    api.call("DELETE", f"/v1/spaces/{space['id']}", as_user="hana")
+    cancel(api, space["id"])
+    runner.drain()
     for t in paid:
         assert stripe.refund_event(t).json["outcome"] == "already_refunded"
     entries, _ = container().payout_repo.ledger_page("hana", None, 100)
@@ -154,3 +275,4 @@ def test_canceling_a_free_space_calls_no_stripe(stripe, api):
     before = len(stripe.wire.requests)
     assert api.call("DELETE", f"/v1/spaces/{space['id']}", as_user="hana").status_code == 200
     assert len(stripe.wire.requests) == before
+    assert queued_refund_jobs() == []

@@ -8,7 +8,8 @@ Who learns that a Space is live, per person on its stage:
   it is fanned out like an ordinary one while a job adds it to each follower's list of big
   accounts, then it is big for good (no flapping around the threshold).
 The host's followers also get a push, whatever the host's size; reminder holders get theirs
-when the Space is due, goes live or is canceled.
+when the Space is due, goes live or is canceled. A canceled ticketed Space's tickets are
+refunded here too, a page of ``refund_page_size`` tickets per message.
 """
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ from ..domain.spaces import Space, SpaceState
 from ..ports import BigAccounts, FeedEntries, ReminderRepository, SpaceRepository, UserRepository, WorkQueue
 from . import jobs
 from .jobs import (
-    Ended, FollowersPage, PromotePage, RemindersPage, RoleChanged, SyncSchedules, UnfeedPage, WentLive, dump,
+    Ended, FollowersPage, PromotePage, RefundsPage, RemindersPage, RoleChanged, SyncSchedules, UnfeedPage, WentLive,
+    dump,
 )
 from .notifications import Notifier
 
@@ -41,6 +43,7 @@ class FanoutWorker:
     notifier: Notifier
     queue: WorkQueue
     sync_schedules: Callable[[Space], None]
+    refund_page: Callable[[str, dict[str, Any] | None], dict[str, Any] | None]
     big_threshold: int
     page_size: int = 100
 
@@ -158,6 +161,13 @@ class FanoutWorker:
             self.queue.send([dump(job.model_copy(update={"cursor": after}))])
         else:
             self.big.finish_promotion(job.user_id)
+
+    def _refunds(self, job: RefundsPage) -> None:
+        """One page of a canceled Space's refunds (``TicketService.refund_page``); a failure
+        raises, so this message (not a next one) is retried from the same position."""
+        after = self.refund_page(job.space_id, job.cursor)
+        if after:
+            self.queue.send([dump(job.model_copy(update={"cursor": after}))])
 
     def _sync_schedules(self, job: SyncSchedules) -> None:
         space = self.spaces.get(job.space_id, consistent=True)

@@ -66,6 +66,16 @@ class PromotePage(BaseModel):
     cursor: dict[str, Any] | None = None
 
 
+class RefundsPage(BaseModel):
+    """One page of a canceled Space's tickets: paid ones refunded, pending holds released.
+    The page's position is where the previous page stopped; a failed page is retried whole
+    (tickets it already refunded are no longer ``paid``, so nothing is refunded twice)."""
+
+    kind: Literal["refunds"] = "refunds"
+    space_id: str
+    cursor: dict[str, Any] | None = None
+
+
 class SyncSchedules(BaseModel):
     """Retry of a schedule change that could not reach the scheduler on the request path."""
 
@@ -74,7 +84,7 @@ class SyncSchedules(BaseModel):
 
 
 Job = Annotated[Union[WentLive, RoleChanged, Ended, FollowersPage, UnfeedPage, RemindersPage, PromotePage,
-                      SyncSchedules], Field(discriminator="kind")]
+                      RefundsPage, SyncSchedules], Field(discriminator="kind")]
 JOB = TypeAdapter(Job)
 
 

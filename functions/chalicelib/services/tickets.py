@@ -21,7 +21,10 @@ from ..domain.spaces import Space, SpaceState
 from ..domain.tickets import (
     CANCELED, EXPIRED, FAILED, PAID, PENDING, REFUNDED, BuyerHasTicket, PaymentSheet, Ticket,
 )
-from ..ports import NoLifecycle, PaymentGateway, PayoutRepository, Position, SpaceRepository, TicketRepository
+from ..ports import (
+    NoLifecycle, PaymentGateway, PayoutRepository, Position, SpaceRepository, TicketRepository, WorkQueue,
+)
+from .jobs import RefundsPage, dump
 
 log = logging.getLogger(__name__)
 
@@ -221,33 +224,37 @@ class TicketService:
         self.refunded(space_id, ticket_id, refund_id)
 
     # -- a canceled Space --------------------------------------------------------------------------
-    def refund_space(self, space: Space) -> int:
-        """Refund every paid ticket of a canceled Space exactly once and release pending holds.
+    def refund_page(self, space_id: str, start: Position, limit: int) -> Position:
+        """Refund one page (``limit`` tickets read) of a canceled Space: each paid ticket exactly
+        once, each pending hold released. Returns where the next page starts (None: all done).
 
         Safe to run again and again: a ticket already refunded is no longer ``paid`` so it is not
         looked at, and Stripe's key ``ticket:<id>:refund`` turns a repeated refund call (after a
-        crash between Stripe and our write) into the same refund. Failures do not stop the others;
-        if any remain, 503 tells the caller to retry the cancel, which resumes here."""
-        if space.ticket is None:
-            return 0
-        for ticket in self.tickets.space_tickets(space.id, (PENDING,)):
-            if self.tickets.release(ticket, CANCELED, self.clock()):
-                self._cancel_quietly(ticket)
-        refunded, failed = 0, []
-        for ticket in self.tickets.space_tickets(space.id, (PAID,)):
+        crash between Stripe and our write) into the same refund. A failure does not stop the
+        rest of the page; if any remain, ``UpstreamUnavailable`` leaves the page's queue message
+        to be retried (then dead-lettered), and the retry resumes with what is still ``paid``."""
+        space = self.spaces.get(space_id, consistent=True)
+        if space is None or space.ticket is None or space.state is not SpaceState.canceled:
+            return None
+        tickets, after = self.tickets.space_tickets_page(space_id, (PENDING, PAID), start, limit)
+        failed = []
+        for ticket in tickets:
+            if ticket.status == PENDING:
+                if self.tickets.release(ticket, CANCELED, self.clock()):
+                    self._cancel_quietly(ticket)
+                continue
             try:
                 refund_id = self.gateway().refund_payment(ticket_id=ticket.id,
                                                           payment_intent_id=ticket.payment_intent_id or "")
-                if self.tickets.mark_refunded(ticket, self.clock(), refund_id):
-                    refunded += 1
+                self.tickets.mark_refunded(ticket, self.clock(), refund_id)
             except AirwavesError as exc:
                 log.warning("refund of ticket %s failed: %s", ticket.id, exc.message)
                 failed.append(ticket.id)
         if failed:
             raise UpstreamUnavailable(
-                f"the Space is canceled but {len(failed)} ticket refund(s) could not be made yet; "
-                "retry the cancel to finish them", details={"pending_refunds": len(failed)})
-        return refunded
+                f"{len(failed)} ticket refund(s) of canceled Space {space_id} could not be made yet",
+                details={"pending_refunds": len(failed)})
+        return after
 
 
 class _Taken(Exception):
@@ -255,11 +262,17 @@ class _Taken(Exception):
 
 
 class TicketRefunds(NoLifecycle):
-    """The money part of a Space's lifecycle: canceling refunds its tickets."""
+    """The money part of a Space's lifecycle: canceling a ticketed Space queues its refunds.
 
-    def __init__(self, tickets: Callable[[], TicketService]) -> None:
-        self._tickets = tickets
+    The cancel request only puts one ``RefundsPage`` on the work queue, so it answers at once
+    however many tickets were sold; the queue's consumer refunds a page per message and queues
+    the next. A cancel that is retried (or the no-show cancel) queues it again: harmless, as a
+    page only refunds what is still ``paid``. If the queue refuses the message the cancel fails
+    (503) so its retry queues the refunds; the Space is canceled either way."""
+
+    def __init__(self, queue: WorkQueue) -> None:
+        self._queue = queue
 
     def after_cancel(self, space: Space) -> None:
         if space.ticket is not None:
-            self._tickets().refund_space(space)
+            self._queue.send([dump(RefundsPage(space_id=space.id))])

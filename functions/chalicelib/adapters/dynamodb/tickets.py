@@ -108,19 +108,16 @@ class DynamoTickets:
         claim = self.table.get(f"SPACE#{space_id}", f"BUYER#{buyer_id}", consistent=True)
         return self.get(space_id, claim["ticket_id"]) if claim else None
 
-    def space_tickets(self, space_id: str, statuses: tuple[str, ...]) -> list[Ticket]:
-        """Every ticket of a Space in one of ``statuses`` (a strongly consistent Query of the
-        Space's partition, page by page)."""
-        found: list[Ticket] = []
-        start = None
-        while True:
-            items, start = self.table.query(
-                KeyConditionExpression="PK = :pk AND begins_with(SK, :p)",
-                ExpressionAttributeValues=values({":pk": f"SPACE#{space_id}", ":p": "TICKET#"}),
-                ConsistentRead=True, start_key=start)
-            found += [t for t in map(ticket_from_item, items) if t.status in statuses]
-            if not start:
-                return found
+    def space_tickets_page(self, space_id: str, statuses: tuple[str, ...], start: dict[str, Any] | None,
+                           limit: int) -> tuple[list[Ticket], dict[str, Any] | None]:
+        """One page of a Space's tickets (``limit`` read, strongly consistent), those in
+        ``statuses``, and where the next page starts. A ticket keeps its key whatever its status,
+        so a position stays valid while the tickets before it change."""
+        items, last = self.table.query(
+            KeyConditionExpression="PK = :pk AND begins_with(SK, :p)",
+            ExpressionAttributeValues=values({":pk": f"SPACE#{space_id}", ":p": "TICKET#"}),
+            ConsistentRead=True, limit=limit, start_key=start)
+        return [t for t in map(ticket_from_item, items) if t.status in statuses], last
 
     def lapsed_holds(self, space_id: str, now: datetime, limit: int = 100) -> list[Ticket]:
         """Pending tickets whose hold has run out (from the sparse GSI2 of holds)."""
