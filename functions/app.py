@@ -6,10 +6,7 @@ same services as the HTTP routes.
 from chalice import Chalice
 
 from chalicelib.api.errors import contract_error_middleware
-from chalicelib.api.routes import spaces, system, users
-from chalicelib.api.routes import livekit_webhook, rooms
-from chalicelib.api.routes import tickets
-from chalicelib.api.routes import notifications
+from chalicelib.api.routes import livekit_webhook, notifications, rooms, spaces, system, tickets, users
 from chalicelib.container import get_container
 from chalicelib.domain.schedules import ScheduleKind
 from chalicelib.settings import get_settings

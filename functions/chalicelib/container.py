@@ -86,9 +86,7 @@ class Container:
     @cached_property
     def lifecycle(self) -> CompositeLifecycle:
         from .services.feed import FanoutEvents
-
         from .services.media_room import MediaRoomLifecycle
-
         from .services.tickets import TicketRefunds
 
         return CompositeLifecycle([MediaRoomLifecycle(self.media), FanoutEvents(self.work_queue), self.space_schedules,
@@ -96,9 +94,8 @@ class Container:
 
     @cached_property
     def users(self):
-        from .services.users import UserService
-
         from .services.feed import BigFollowTracking
+        from .services.users import UserService
 
         return UserService(BigFollowTracking(self.user_repo, self.big_accounts), self.hosting_policy,
                            charges_enabled=self.charges_enabled)
