@@ -340,13 +340,15 @@ class Container:
         return JoinOut(livekit_url=grant.livekit_url, token=grant.token, role=grant.role,
                        expires_at=grant.expires_at)
 
-    def cursor_secret(self) -> str:
+    def cursors(self, scope: str):
+        """Signed cursors for the list named ``scope`` (e.g. ``tickets:<user>``)."""
+        from .cursors import PageCursors
         from .secrets import get_secret
 
         secret = get_secret("cursor_secret")
         if not secret and not self.settings.is_local:
             raise RuntimeError("cursor_secret is missing from the stage's secrets")
-        return secret or "airwaves-local-cursor-key"
+        return PageCursors(scope, secret or "airwaves-local-cursor-key")
 
 
 _container: Container | None = None

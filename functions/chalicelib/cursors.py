@@ -48,3 +48,17 @@ def decode_cursor(cursor: str | None, *, scope: str, secret: str) -> dict[str, A
         return position
     except (ValueError, TypeError, UnicodeDecodeError) as exc:
         raise field_error("cursor", "is not a cursor this list issued") from exc
+
+
+class PageCursors:
+    """The cursors of one list (``scope``): where a page starts, and the cursor for the next."""
+
+    def __init__(self, scope: str, secret: str) -> None:
+        self.scope = scope
+        self._secret = secret
+
+    def start(self, cursor: str | None) -> dict[str, Any] | None:
+        return decode_cursor(cursor, scope=self.scope, secret=self._secret)
+
+    def next(self, position: dict[str, Any] | None) -> str | None:
+        return encode_cursor(position, scope=self.scope, secret=self._secret)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from chalice import Blueprint
 
 from ...container import get_container
-from ...cursors import decode_cursor, encode_cursor
 from ..room_schemas import (
     DenialOut, HandOut, MuteOut, ParticipantsOut, ReactionIn, ReactionOut, RemovalOut, RoleOut, SpeakRequestOut,
     SpeakRequestPage, join_out,
@@ -44,11 +43,11 @@ def lower_hand(call: Call, space_id: str) -> HandOut:
           summary="The queue of raised hands, oldest first (host or co-host)", errors=(400, 401, 403, 404))
 def speak_requests(call: Call, space_id: str) -> SpeakRequestPage:
     c = get_container()
-    scope = f"hands:{space_id}"
-    start = decode_cursor(call.query.cursor, scope=scope, secret=c.cursor_secret())
+    pages = c.cursors(f"hands:{space_id}")
+    start = pages.start(call.query.cursor)
     members, last = c.stage.requests(call.user_id, space_id, start, call.query.limit)
     return SpeakRequestPage(items=[SpeakRequestOut.of(m) for m in members],
-                            next_cursor=encode_cursor(last, scope=scope, secret=c.cursor_secret()))
+                            next_cursor=pages.next(last))
 
 
 @endpoint(bp, "POST", "/v1/spaces/{space_id}/speak-requests/{user_id}/approve", tag=TAG, response=RoleOut,

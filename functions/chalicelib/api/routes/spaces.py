@@ -4,7 +4,6 @@ from __future__ import annotations
 from chalice import Blueprint
 
 from ...container import get_container
-from ...cursors import decode_cursor, encode_cursor
 from ...domain.errors import field_error
 from ...domain.spaces import SpaceState
 from ...services.spaces import TicketOffer
@@ -72,7 +71,8 @@ def list_spaces(call: Call) -> SpacePage:
         raise field_error("following", "only live Spaces can be listed by who you follow (state=live)")
     topic = q.topic.strip().lower() if q.topic else None
     scope = f"spaces:{state.value}:{topic or ''}:" + (f"following:{call.user_id}" if q.following else "all")
-    start = decode_cursor(q.cursor, scope=scope, secret=c.cursor_secret())
+    pages = c.cursors(scope)
+    start = pages.start(q.cursor)
     if q.following:
         spaces, last = c.spaces.following_live(call.user_id, start, q.limit)
         if topic:
@@ -80,4 +80,4 @@ def list_spaces(call: Call) -> SpacePage:
     else:
         spaces, last = c.spaces.list(state, topic=topic, start=start, limit=q.limit)
     return SpacePage(items=[SpaceOut.of(s) for s in spaces],
-                     next_cursor=encode_cursor(last, scope=scope, secret=c.cursor_secret()))
+                     next_cursor=pages.next(last))

@@ -4,7 +4,6 @@ from __future__ import annotations
 from chalice import Blueprint
 
 from ...container import get_container
-from ...cursors import decode_cursor, encode_cursor
 from ...domain.clock import utcnow
 from ..routing import Call, Reply, endpoint
 from ..schemas import PageQuery
@@ -28,8 +27,8 @@ def start_onboarding(call: Call) -> OnboardingOut:
           summary="My payout account, lifetime gross, current fee rate and what I sold", errors=(400, 401))
 def my_payouts(call: Call) -> PayoutsOut:
     c = get_container()
-    scope = f"ledger:{call.user_id}"
-    start = decode_cursor(call.query.cursor, scope=scope, secret=c.cursor_secret())
+    pages = c.cursors(f"ledger:{call.user_id}")
+    start = pages.start(call.query.cursor)
     st = c.payouts.status(call.user_id, start=start, limit=call.query.limit)
     a, e = st.account, st.earnings
     return PayoutsOut(
@@ -39,7 +38,7 @@ def my_payouts(call: Call) -> PayoutsOut:
         host_net_cents=e.host_net_cents, tickets_sold=e.tickets_sold, tickets_refunded=e.tickets_refunded,
         fee_percent=st.fee_percent, fee_tier=st.fee_tier, next_tier_at_cents=st.next_tier_at_cents,
         sales=[LedgerLineOut.of(x) for x in st.recent],
-        next_cursor=encode_cursor(st.next_position, scope=scope, secret=c.cursor_secret()))
+        next_cursor=pages.next(st.next_position))
 
 
 @endpoint(bp, "POST", "/v1/spaces/{space_id}/tickets", tag="tickets", status=201, response=TicketPurchaseOut,
@@ -60,12 +59,12 @@ def buy_ticket(call: Call, space_id: str) -> Reply:
           summary="My tickets, newest first", errors=(400, 401))
 def my_tickets(call: Call) -> BuyerTicketPage:
     c = get_container()
-    scope = f"tickets:{call.user_id}"
-    start = decode_cursor(call.query.cursor, scope=scope, secret=c.cursor_secret())
+    pages = c.cursors(f"tickets:{call.user_id}")
+    start = pages.start(call.query.cursor)
     tickets, last = c.tickets.mine(call.user_id, start, call.query.limit)
     now = utcnow()
     return BuyerTicketPage(items=[BuyerTicketOut.of(t, now) for t in tickets],
-                      next_cursor=encode_cursor(last, scope=scope, secret=c.cursor_secret()))
+                      next_cursor=pages.next(last))
 
 
 @endpoint(bp, "POST", "/v1/webhooks/stripe", tag="webhooks", auth=False, response=StripeWebhookOut,

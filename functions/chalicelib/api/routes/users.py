@@ -4,7 +4,6 @@ from __future__ import annotations
 from chalice import Blueprint
 
 from ...container import get_container
-from ...cursors import decode_cursor, encode_cursor
 from ..routing import Call, Reply, endpoint
 from ..schemas import EligibilityOut, FollowOut, PageQuery, UserOut, UserPage, UserUpsertIn
 
@@ -46,11 +45,11 @@ def unfollow(call: Call, user_id: str) -> FollowOut:
           summary="Who I follow", errors=(400, 401))
 def list_following(call: Call) -> UserPage:
     c = get_container()
-    scope = f"following:{call.user_id}"
-    start = decode_cursor(call.query.cursor, scope=scope, secret=c.cursor_secret())
+    pages = c.cursors(f"following:{call.user_id}")
+    start = pages.start(call.query.cursor)
     users, last = c.users.following(call.user_id, start, call.query.limit)
     return UserPage(items=[UserOut.of(u) for u in users],
-                    next_cursor=encode_cursor(last, scope=scope, secret=c.cursor_secret()))
+                    next_cursor=pages.next(last))
 
 
 @endpoint(bp, "GET", "/v1/me/eligibility", tag="users", response=EligibilityOut,
