@@ -25,7 +25,6 @@ import asyncio
 import os
 import secrets
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from datetime import timedelta
@@ -198,22 +197,17 @@ def _estimate(steps: list[Step]) -> None:
 
 def main() -> None:
     sys.path[:0] = [str(ROOT / "functions"), str(ROOT)]
-    from bench.bench_media import _start_server
+    from bench.bench_media import local_livekit_server
 
     began = time.monotonic()
     print(f"server cost per listener: one Space on a local livekit-server, a host publishing a 48 kHz Opus "
           f"tone, listeners in steps {STEPS} ({WINDOW_S:.0f}s windows, {os.cpu_count()} cores shared):")
     key, secret = "bench", secrets.token_hex(24)
-    with tempfile.TemporaryDirectory() as tmp:
-        started = _start_server(Path(tmp), key, secret)
-        if started is None:
+    with local_livekit_server(key, secret) as server:
+        if server is None:
             return
-        proc, port = started
-        try:
-            steps = asyncio.run(_steps(proc.pid, port, key, secret, began + BUDGET_S))
-        finally:
-            proc.terminate()
-            proc.wait(timeout=10)
+        pid, port = server
+        steps = asyncio.run(_steps(pid, port, key, secret, began + BUDGET_S))
     _estimate(steps)
     print(f"  ({time.monotonic() - began:.0f}s)")
 

@@ -22,8 +22,10 @@ import sys
 import tempfile
 import time
 import urllib.request
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Iterator
 
 ROOT = Path(__file__).resolve().parent.parent
 SIGNINGS = 5000
@@ -172,6 +174,23 @@ def _start_server(workdir: Path, key: str, secret: str) -> tuple[subprocess.Pope
     return None
 
 
+@contextmanager
+def local_livekit_server(key: str, secret: str) -> Iterator[tuple[int, int] | None]:
+    """A livekit-server on free loopback ports for one benchmark: ``(pid, port)``, or ``None``
+    when it cannot be built or started (the bench then says so and moves on); stopped on exit."""
+    with tempfile.TemporaryDirectory() as tmp:
+        started = _start_server(Path(tmp), key, secret)
+        if started is None:
+            yield None
+            return
+        proc, port = started
+        try:
+            yield proc.pid, port
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+
+
 async def _onset_trials(port: int, key: str, secret: str) -> list[float]:
     from chalicelib.adapters.livekit import LiveKitMedia
     from tests.integration.audio_clients import Tone, connect, first_loud_frame
@@ -206,16 +225,10 @@ async def _onset_trials(port: int, key: str, secret: str) -> list[float]:
 def tone_onset() -> None:
     print(f"tone onset latency host -> listener through a local livekit-server ({TONE_TRIALS} trials):")
     key, secret = "bench", secrets.token_hex(24)
-    with tempfile.TemporaryDirectory() as tmp:
-        started = _start_server(Path(tmp), key, secret)
-        if started is None:
+    with local_livekit_server(key, secret) as server:
+        if server is None:
             return
-        proc, port = started
-        try:
-            onsets = asyncio.run(_onset_trials(port, key, secret))
-        finally:
-            proc.terminate()
-            proc.wait(timeout=10)
+        onsets = asyncio.run(_onset_trials(server[1], key, secret))
     ms = [s * 1000 for s in onsets]
     print(f"  p50 {_pct(ms, .50):.1f} ms  p95 {_pct(ms, .95):.1f} ms  min {min(ms):.1f}  max {max(ms):.1f} ms")
     print("  (from the first tone sample entering the host's microphone to the first loud 10 ms frame decoded")
