@@ -7,13 +7,13 @@ BIN := $(VENV)/bin
 STRIPE_MOCK_VERSION ?= v0.197.0
 export AIRWAVES_CACHE ?= $(HOME)/.cache/airwaves
 
-.PHONY: up test bench install servers livekit-server stripe-mock clean template
+.PHONY: up test lint bench install servers livekit-server stripe-mock clean template
 
-$(VENV)/.installed: requirements-dev.txt functions/requirements.txt .python-version
+$(VENV)/.installed: requirements-dev.txt functions/requirements.txt pyproject.toml .python-version
 	@command -v $(PYTHON) >/dev/null || { echo "Python $(PYTHON_VERSION) is needed"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements-dev.txt
+	$(BIN)/pip install --quiet -r requirements-dev.txt -e .
 	@touch $@
 
 install: $(VENV)/.installed
@@ -27,17 +27,22 @@ stripe-mock:
 servers: livekit-server stripe-mock
 
 up: install servers
-	$(BIN)/python infra/local/stack.py
+	$(BIN)/python -m infra.local.stack
 
-test: install servers
+# Lint and type checks first (seconds), then every test tier.
+test: lint servers
 	$(BIN)/python -m pytest
 
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
 bench: install servers
-	$(BIN)/python bench/run.py
+	$(BIN)/python -m bench.run
 
 # Regenerate template.yaml and infra/livekit-cluster.yaml from the Chalice app and configs.
 template: install
-	$(BIN)/python infra/build_template.py
+	$(BIN)/python -m infra.build_template
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -58,7 +58,7 @@ class FullCollections:
         elif info.get("generation") == 2:
             self.pauses_ms.append((time.perf_counter() - self._began) * 1000)
 
-    def __enter__(self) -> "FullCollections":
+    def __enter__(self) -> FullCollections:
         gc.callbacks.append(self)
         return self
 
@@ -125,5 +125,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.path[:0] = [str(ROOT / "functions"), str(ROOT)]
     main()

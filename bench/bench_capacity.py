@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
-import sys
 import time
 from dataclasses import dataclass
 from datetime import timedelta
@@ -94,7 +93,7 @@ async def _window(pid: int, listeners: list) -> Step:
     server1, client1 = cpu_seconds(pid), cpu_seconds("self")
     idle1, total1 = machine_idle_ticks()
     packets1 = [await _audio_packets(c) for c in sampled]
-    per_s = [(b - a) / elapsed for a, b in zip(packets0, packets1)]
+    per_s = [(b - a) / elapsed for a, b in zip(packets0, packets1, strict=False)]
     return Step(listeners=len(listeners), server_cores=(server1 - server0) / elapsed,
                 rss_mb=sum(rss) / len(rss), client_cores=(client1 - client0) / elapsed,
                 machine_idle=(idle1 - idle0) / max(1, total1 - total0),
@@ -140,7 +139,7 @@ async def _steps(pid: int, port: int, key: str, secret: str, deadline: float) ->
                 print(f"  {failed} listener(s) failed to connect on the way to {target}: stopped here")
                 break
             try:
-                await eventually(lambda: all("host" in c.audio for c in listeners), SUBSCRIBE_S, "subscriptions")
+                await eventually(lambda group=listeners: all("host" in c.audio for c in group), SUBSCRIBE_S, "subscriptions")
             except AssertionError:
                 heard = sum("host" in c.audio for c in listeners)
                 print(f"  only {heard} of {len(listeners)} listeners subscribed within {SUBSCRIBE_S:.0f}s: "
@@ -160,7 +159,7 @@ async def _steps(pid: int, port: int, key: str, secret: str, deadline: float) ->
 def _fit(xs: list[float], ys: list[float]) -> tuple[float, float]:
     """Least-squares slope and intercept."""
     mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
-    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
+    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=False)) / sum((x - mx) ** 2 for x in xs)
     return slope, my - slope * mx
 
 
@@ -196,7 +195,6 @@ def _estimate(steps: list[Step]) -> None:
 
 
 def main() -> None:
-    sys.path[:0] = [str(ROOT / "functions"), str(ROOT)]
     from bench.bench_media import local_livekit_server
 
     began = time.monotonic()

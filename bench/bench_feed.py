@@ -119,7 +119,7 @@ def build_world(c, runner) -> list[str]:
     # Big accounts go live once (promotion: their followers learn to merge them), then again.
     first = [c.spaces.create(u, title="warm-up").id for u in sorted(big)]
     runner.drain()
-    for u, sid in zip(sorted(big), first):
+    for u, sid in zip(sorted(big), first, strict=False):
         c.spaces.end(u, sid)
     runner.drain()
     live = []

@@ -22,10 +22,10 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Iterator
 
 ROOT = Path(__file__).resolve().parent.parent
 SIGNINGS = 5000
@@ -67,11 +67,10 @@ class _MemoryMembers:
 
 
 def token_issuance() -> None:
-    from livekit import api
-
     from chalicelib.adapters.livekit import LiveKitMedia
     from chalicelib.domain.spaces import Space, SpaceState
     from chalicelib.services.joins import JoinService
+    from livekit import api
 
     key, secret = "bench", secrets.token_hex(24)
     print("join-token issuance (single thread):")
@@ -81,7 +80,7 @@ def token_issuance() -> None:
                  .with_ttl(timedelta(minutes=5)).to_jwt(), SIGNINGS)
     _report("raw AccessToken signing (livekit-api)", raw)
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     space = Space(id="sp_bench", host_id="h", title="t", state=SpaceState.live, speaker_ids=["s1", "s2"],
                   created_at=now, updated_at=now)
     media = LiveKitMedia(client_url="ws://127.0.0.1:7880", api_url="", api_key=key, api_secret=secret,
@@ -236,7 +235,6 @@ def tone_onset() -> None:
 
 
 def main() -> None:
-    sys.path[:0] = [str(ROOT / "functions"), str(ROOT)]
     token_issuance()
     sdk_import()
     tone_onset()

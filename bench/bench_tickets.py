@@ -17,7 +17,7 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -104,14 +104,14 @@ def flows(stripe_url: str) -> None:
         c.users.upsert("host", handle="host", display_name="Host", follower_count=5000,
                        birthdate=datetime(1990, 1, 1).date())
         for _ in range(3):
-            s = c.spaces.create("host", title="warm-up", scheduled_start=datetime.now(timezone.utc) + timedelta(hours=1))
+            s = c.spaces.create("host", title="warm-up", scheduled_start=datetime.now(UTC) + timedelta(hours=1))
             c.spaces.start("host", s.id)
             c.spaces.end("host", s.id)
-        c.payout_repo.add_account(PayoutAccount(user_id="host", account_id="acct_bench", created_at=datetime.now(timezone.utc)))
+        c.payout_repo.add_account(PayoutAccount(user_id="host", account_id="acct_bench", created_at=datetime.now(UTC)))
         c.payout_repo.apply_account_state("host", "acct_bench", {"charges_enabled": True}, int(time.time()))
 
         def ticketed(quantity: int):
-            return c.spaces.create("host", title="Bench", scheduled_start=datetime.now(timezone.utc) + timedelta(days=1),
+            return c.spaces.create("host", title="Bench", scheduled_start=datetime.now(UTC) + timedelta(days=1),
                                    ticket=TicketOffer(1_000, "usd", quantity))
 
         space = ticketed(BUYERS)
@@ -182,5 +182,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.path[:0] = [str(ROOT / "functions"), str(ROOT)]
     main()

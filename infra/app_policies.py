@@ -7,7 +7,8 @@ its kind without anyone editing this file.
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from infra.cfn import NO_VALUE, arn, get_att, if_, ref, statement, sub
 
@@ -93,7 +94,7 @@ def function_policy(*, log_group: str, grants: list[str], queues: list[str], own
         "push": push_statements,
     }
     statements: list[Any] = [statement(["logs:CreateLogStream", "logs:PutLogEvents"],
-                                       sub("${%s.Arn}" % log_group))]
+                                       sub(f"${{{log_group}.Arn}}"))]
     for grant in grants:
         statements.extend(builders[grant]())
     return {"Version": "2012-10-17", "Statement": statements}
@@ -107,7 +108,7 @@ def lambda_assume_role() -> dict[str, Any]:
 def function_arn(function_name: str) -> dict[str, Any]:
     """A function's ARN from its fixed name (no reference to the function resource, so functions
     may carry it in their environment without a dependency cycle)."""
-    return arn("lambda", "function:%s" % function_name)
+    return arn("lambda", f"function:{function_name}")
 
 
 def scheduler_role(target_function_names: list[str], dead_letter_queue: str) -> dict[str, Any]:

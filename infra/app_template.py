@@ -10,9 +10,7 @@ group per function, API throttling, alarms, the LiveKit cluster (nested stack) a
 from __future__ import annotations
 
 import copy
-import importlib
 import re
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -78,7 +76,7 @@ def livekit_parameters() -> dict[str, Any]:
         if name in CLUSTER_ONLY:
             spec["Default"] = ""
             spec["Description"] += " Only for LiveKitDeployment=create."
-        spec["Description"] = re.sub(r"\b(%s)\b" % "|".join(cluster_template.parameters()), r"LiveKit\1",
+        spec["Description"] = re.sub(r"\b({})\b".format("|".join(cluster_template.parameters())), r"LiveKit\1",
                                      spec["Description"])
         out[f"LiveKit{name}"] = spec
     return out
@@ -142,11 +140,8 @@ def rules() -> dict[str, Any]:
 
 def table_resource(project_dir: Path) -> dict[str, Any]:
     """The single table, declared from the same schema module the local stack and tests use."""
-    sys.path.insert(0, str(project_dir))
-    try:
-        schema = importlib.import_module("chalicelib.adapters.dynamodb.schema")
-    finally:
-        sys.path.remove(str(project_dir))
+    from chalicelib.adapters.dynamodb import schema
+
     spec = schema.create_table_params("unused")
     return {
         "Type": "AWS::DynamoDB::Table",
@@ -168,7 +163,7 @@ def table_resource(project_dir: Path) -> dict[str, Any]:
 def secret_resource(keys: set[str]) -> dict[str, Any]:
     import json
 
-    template = {key: "" for key in keys - {"livekit_api_secret"}}
+    template = dict.fromkeys(keys - {"livekit_api_secret"}, "")
     template["livekit_api_key"] = LIVEKIT_API_KEY
     return {
         "Type": "AWS::SecretsManager::Secret",
@@ -326,8 +321,7 @@ class AppTemplate:
         }]
 
     def api_url(self, path: str = "") -> dict[str, Any]:
-        return sub("https://${RestAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}/%s/%s"
-                   % (self.pkg.api_gateway_stage, path))
+        return sub(f"https://${{RestAPI}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}/{self.pkg.api_gateway_stage}/{path}")
 
     # -- alarms ------------------------------------------------------------------------------
     def add_alarms(self) -> None:
@@ -434,14 +428,9 @@ class AppTemplate:
 
 def settings_fields(project_dir: Path) -> dict[str, Any]:
     """The app's settings (``chalicelib.settings.Settings``) and their defaults."""
-    sys.path.insert(0, str(project_dir))
-    try:
-        module = importlib.import_module("chalicelib.settings")
-        return {name: field.default for name, field in module.Settings.model_fields.items()}
-    except ImportError:
-        return {}
-    finally:
-        sys.path.remove(str(project_dir))
+    from chalicelib.settings import Settings
+
+    return {name: field.default for name, field in Settings.model_fields.items()}
 
 
 def build(project_dir: Path = ROOT / "functions", *, stage: str = STAGE, root: Path = ROOT) -> dict[str, Any]:

@@ -1,8 +1,8 @@
 """Writes the deployment templates from the code: ``template.yaml`` (from the Chalice app's prod
 stage, see ``infra/app_template.py``) and ``infra/livekit-cluster.yaml`` (``infra/cluster_template.py``).
 
-    python infra/build_template.py           # (re)write both files   (make template)
-    python infra/build_template.py --check   # exit 1 when a committed file is not current
+    python -m infra.build_template           # (re)write both files   (make template)
+    python -m infra.build_template --check   # exit 1 when a committed file is not current
 
 Run it after changing routes, handlers, settings, chalicefile.json, the table schema or the LiveKit
 production config; ``tests/infra/test_template_drift.py`` fails until the files are current.
@@ -14,11 +14,9 @@ import os
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from infra import cfn
 
-from infra import cfn  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 APP_TEMPLATE = ROOT / "template.yaml"
 CLUSTER_TEMPLATE = ROOT / "infra" / "livekit-cluster.yaml"

@@ -32,7 +32,7 @@ NO_VALUE = {"Ref": "AWS::NoValue"}
 
 def arn(service: str, resource: str, *, region: bool = True, account: bool = True) -> dict[str, Any]:
     """``arn:${AWS::Partition}:<service>:<region>:<account>:<resource>`` (resource may use ${...})."""
-    return sub("arn:${AWS::Partition}:%s:%s:%s:%s" % (
+    return sub("arn:${{AWS::Partition}}:{}:{}:{}:{}".format(
         service, "${AWS::Region}" if region else "", "${AWS::AccountId}" if account else "", resource))
 
 

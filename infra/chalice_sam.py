@@ -40,7 +40,7 @@ def _source_dir_step(code_uri: str):
     class SourceDirPackage(BaseDeployStep):
         """Stands in for Chalice's zip builder: the code location is the source folder."""
 
-        def handle_deploymentpackage(self, config, resource) -> None:  # noqa: ANN001 - Chalice's hook
+        def handle_deploymentpackage(self, config, resource) -> None:
             if isinstance(resource.filename, Placeholder):
                 resource.filename = code_uri
 
@@ -59,13 +59,13 @@ def package(project_dir: str, stage: str, code_uri: str) -> ChalicePackage:
     config = factory.create_config_obj(chalice_stage_name=stage)
     options = factory.create_package_options()
     packager = factory.create_app_packager(config, options, "cloudformation", "json")
-    build_stage = packager._resource_builder._build_stage  # noqa: SLF001 - Chalice has no public hook
-    build_stage._steps = [  # noqa: SLF001
+    build_stage = packager._resource_builder._build_stage
+    build_stage._steps = [
         _source_dir_step(code_uri) if isinstance(step, (DeploymentPackager, ManagedLayerDeploymentPackager))
         else step
-        for step in build_stage._steps  # noqa: SLF001
+        for step in build_stage._steps
     ]
-    resources = packager._resource_builder.construct_resources(config, stage)  # noqa: SLF001
+    resources = packager._resource_builder.construct_resources(config, stage)
     sam = SAMTemplateGenerator(config, options).generate(resources)
 
     sqs_handlers = {r.lambda_function.resource_name for r in resources if isinstance(r, models.SQSEventSource)}

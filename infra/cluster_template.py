@@ -38,7 +38,7 @@ def config_ports(config_text: str) -> dict[str, int]:
     """The ports the production config uses (placeholders filled with harmless values to parse it)."""
     import string
 
-    dummy = {name: "x" for name in re.findall(r"\$\{([A-Z_]+)\}", config_text)}
+    dummy = dict.fromkeys(re.findall(r"\$\{([A-Z_]+)\}", config_text), "x")
     config = yaml.safe_load(string.Template(config_text).substitute(dummy))
     rtc, turn = config["rtc"], config["turn"]
     if not turn.get("external_tls"):

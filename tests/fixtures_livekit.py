@@ -263,7 +263,7 @@ class WebhookForwarder:
         forwarder = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 target = forwarder.target
                 if target is None:

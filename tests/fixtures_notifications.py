@@ -8,7 +8,7 @@ queue into the app's own Lambda handlers. ``pushes`` reads what SNS was asked to
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -94,4 +94,4 @@ def schedules(aws):
 
 def at_time(schedule: dict) -> datetime:
     text = schedule["ScheduleExpression"][3:-1]
-    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)

@@ -21,7 +21,7 @@ import re
 import subprocess
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -96,7 +96,7 @@ class StripeKit:
 
     api: object
     url: str
-    wire: "StripeWire | None" = None
+    wire: StripeWire | None = None
     secret: str = field(default_factory=lambda: os.environ["AIRWAVES_STRIPE_WEBHOOK_SECRET"])
     connect_secret: str = field(default_factory=lambda: os.environ["AIRWAVES_STRIPE_CONNECT_WEBHOOK_SECRET"])
 
@@ -163,7 +163,7 @@ class StripeKit:
         """A creator who may host ticketed Spaces: followers, adult, recent Spaces, charges on."""
         self.api.make_user(user_id, followers=5000, birthdate="1990-01-01")  # type: ignore[attr-defined]
         for i in range(recent_spaces):
-            start = (datetime.now(timezone.utc) + timedelta(hours=1)).isoformat()
+            start = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
             space = self.api.call("POST", "/v1/spaces", as_user=user_id,  # type: ignore[attr-defined]
                                   body={"title": f"warm-up {i}", "scheduled_start": start})
             assert space.status_code == 201, space.body
@@ -175,7 +175,7 @@ class StripeKit:
 
     def ticketed_space(self, host_id: str, *, price_cents: int = 1000, quantity: int = 10,
                        currency: str = "usd") -> dict:
-        start = (datetime.now(timezone.utc) + timedelta(days=1)).isoformat()
+        start = (datetime.now(UTC) + timedelta(days=1)).isoformat()
         res = self.api.call("POST", "/v1/spaces", as_user=host_id, body={  # type: ignore[attr-defined]
             "title": "Ticketed talk", "scheduled_start": start,
             "ticket": {"price_cents": price_cents, "currency": currency, "quantity": quantity}})

@@ -16,9 +16,10 @@ import json
 import logging
 import re
 import threading
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any
 
 log = logging.getLogger("airwaves.local.runner")
 
@@ -108,7 +109,7 @@ class LocalRunner:
             for summary in page.get("Schedules", []):
                 schedule = scheduler.get_schedule(GroupName=group, Name=summary["Name"])
                 moment = _AT.match(schedule["ScheduleExpression"])
-                if moment and datetime.fromisoformat(moment.group(1)).replace(tzinfo=timezone.utc) <= now:
+                if moment and datetime.fromisoformat(moment.group(1)).replace(tzinfo=UTC) <= now:
                     due.append(schedule)
             token = page.get("NextToken")
             if not token:
@@ -116,14 +117,14 @@ class LocalRunner:
 
     def fire_due(self, now: datetime | None = None) -> list[tuple[str, Any]]:
         """Invoke every due schedule's target once; returns ``(name, result or error)``."""
-        now = now or datetime.now(timezone.utc)
+        now = now or datetime.now(UTC)
         scheduler = _client("scheduler")
         fired: list[tuple[str, Any]] = []
         for schedule in self.due_schedules(now):
             name, target = schedule["Name"], schedule["Target"]
             try:
                 result = self.function_for(target["Arn"])(json.loads(target.get("Input") or "{}"), None)
-            except Exception as exc:  # noqa: BLE001 - Scheduler retries, then dead-letters
+            except Exception as exc:
                 log.exception("schedule %s failed", name)
                 self._attempts[name] = self._attempts.get(name, 0) + 1
                 fired.append((name, exc))
@@ -174,7 +175,7 @@ class LocalRunner:
             } for m in messages]}
             try:
                 handler(event, None)
-            except Exception:  # noqa: BLE001 - the failed ones come back after the visibility timeout
+            except Exception:
                 log.warning("a fan-out batch failed; its failed messages will be retried", exc_info=True)
                 continue
             sqs.delete_message_batch(QueueUrl=url, Entries=[
@@ -190,7 +191,7 @@ class LocalRunner:
             try:
                 self.fire_due()
                 self.drain(max_batches=100)
-            except Exception:  # noqa: BLE001 - keep the local stack running; the log says why
+            except Exception:
                 log.exception("local schedule/queue runner pass failed")
             stop.wait(interval)
 

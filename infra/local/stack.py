@@ -14,14 +14,13 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+
+from infra.local.stage import apply_stage_environment, make_moto_dynamodb_atomic
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path[:0] = [str(ROOT / "functions"), str(ROOT)]
-
-from infra.local.stage import apply_stage_environment, make_moto_dynamodb_atomic  # noqa: E402
 
 API_HOST, API_PORT = "127.0.0.1", int(os.environ.get("AIRWAVES_API_PORT", "8000"))
 MOTO_PORT = int(os.environ.get("AIRWAVES_MOTO_PORT", "4566"))
@@ -35,7 +34,7 @@ class Server:
     command: Callable[[], list[str]]
     ready: Callable[[], bool]
     url: str
-    env: Callable[[], dict[str, str]] = field(default=lambda: {})
+    env: Callable[[], dict[str, str]] = field(default=dict)
 
 
 # Issues add their servers here (LiveKit, stripe-mock); each is started and health-checked.
@@ -143,7 +142,7 @@ Mint a dev token:
 Ctrl-C stops everything.
 """, flush=True)
         while not stop.is_set():
-            for child, server in zip(children, SERVERS):
+            for child, server in zip(children, SERVERS, strict=False):
                 if child.poll() is not None:
                     print(f"[stack] {server.name} exited with {child.returncode}; stopping", flush=True)
                     stop.set()

@@ -3,7 +3,7 @@ are retried and end in the dead-letter queue; big accounts are merged at read ti
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -16,7 +16,7 @@ def c(aws):
 
 
 def follow_many(c, followee: str, followers: list[str]) -> None:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     for f in followers:
         c.users.upsert(f, handle=f.replace("-", "_"), display_name=f)
         c.user_repo.follow(f, followee, now)
@@ -140,7 +140,8 @@ def test_a_batch_deletes_its_successes_and_raises_for_its_failures():
                 raise ValueError(body)
 
     class Queue:
-        deleted: list[str] = []
+        def __init__(self):
+            self.deleted: list[str] = []
 
         def delete(self, handles):
             self.deleted += handles
@@ -195,7 +196,7 @@ def test_big_hosts_are_merged_at_read_time_not_fanned_out(api, c, runner):
 def test_going_live_tells_reminder_holders_of_a_scheduled_space(api, c, runner, pushes):
     api.make_user("host", 1000, display_name="Hosty")
     arn = register(api, pushes, "holder", "ab" * 32)
-    start = (datetime.now(timezone.utc) + timedelta(hours=1)).isoformat()
+    start = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
     sid = api.call("POST", "/v1/spaces", as_user="host", body={"title": "Early", "scheduled_start": start}).json["id"]
     api.call("PUT", f"/v1/spaces/{sid}/reminder", as_user="holder")
     api.call("POST", f"/v1/spaces/{sid}/start", as_user="host")

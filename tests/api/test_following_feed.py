@@ -3,7 +3,7 @@ accounts merged at read time), topic and scheduled lists; paging with signed cur
 and the work per page does not grow with the number of Spaces or users."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -78,7 +78,7 @@ def world(api, c, runner):
     live["b0"] = c.spaces.create("b0", title="star").id
     live["b1"] = c.spaces.create("b1", title="other star").id
     for i, h in enumerate(hosts[30:]):
-        c.spaces.create(h, title=f"later {h}", scheduled_start=datetime.now(timezone.utc) + timedelta(hours=i + 1))
+        c.spaces.create(h, title=f"later {h}", scheduled_start=datetime.now(UTC) + timedelta(hours=i + 1))
     c.stage.add_cohost("h15", live["h15"], "t00")        # a co-host I follow
     c.stage.add_speaker("h16", live["h16"], "t01")       # a speaker I follow
     c.stage.add_speaker("h05", live["h05"], "t02")
@@ -161,7 +161,7 @@ def test_topic_and_scheduled_lists_page_from_the_index_without_scans(api, c, sta
         host = f"s{i:02d}"
         person(c, host)
         topics = ["music"] if i % 3 else ["tech"]
-        start = datetime.now(timezone.utc) + timedelta(hours=24 - i) if state == "scheduled" else None
+        start = datetime.now(UTC) + timedelta(hours=24 - i) if state == "scheduled" else None
         c.spaces.create(host, title=f"t{i}", topics=topics, scheduled_start=start)
     want, _ = c.space_repo.list_page(SpaceState(state), topic, None, 100)
     calls = Calls(c.table.client)

@@ -2,7 +2,7 @@
 and the media room following the Space's life."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import jwt
 import pytest
@@ -16,7 +16,7 @@ def claims(token: str) -> dict:
 
 
 def in_(minutes: float) -> str:
-    return (datetime.now(timezone.utc) + timedelta(minutes=minutes)).isoformat()
+    return (datetime.now(UTC) + timedelta(minutes=minutes)).isoformat()
 
 
 @pytest.fixture
@@ -57,7 +57,7 @@ def test_scheduled_spaces_open_their_room_on_start_and_carry_join_only_then(api,
 
 
 def test_a_listener_token_only_subscribes_with_a_short_ttl(api, space_id):
-    before = datetime.now(timezone.utc).replace(microsecond=0)
+    before = datetime.now(UTC).replace(microsecond=0)
     res = join(api, space_id, "alice")
     assert res.status_code == 200
     body = res.json

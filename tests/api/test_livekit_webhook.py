@@ -10,9 +10,9 @@ import uuid
 
 import pytest
 from google.protobuf.json_format import MessageToJson
-from livekit import api as lk
 
 from chalicelib.secrets import get_secret
+from livekit import api as lk
 
 WEBHOOK = "/v1/webhooks/livekit"
 

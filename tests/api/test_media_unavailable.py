@@ -2,7 +2,7 @@
 media server holds (nothing half-done)."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -32,7 +32,7 @@ def test_going_live_fails_whole(api, media):
     res = api.call("POST", "/v1/spaces", as_user="host", body={"title": "Now"})
     assert unavailable(res)
     assert api.call("GET", "/v1/spaces?state=live", as_user="x").json["items"] == []
-    start = (datetime.now(timezone.utc) + timedelta(hours=1)).isoformat()
+    start = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
     media.down = False
     sid = api.call("POST", "/v1/spaces", as_user="host", body={"title": "Later", "scheduled_start": start}).json["id"]
     media.down = True

@@ -1,6 +1,8 @@
 """Moderation, reactions and the participant list over the API."""
 from __future__ import annotations
 
+from datetime import UTC
+
 import pytest
 
 from chalicelib.domain.roles import REACTION_LIMIT
@@ -89,11 +91,11 @@ def test_reactions_come_from_the_fixed_set(api, space_id, body):
 
 
 def test_reactions_are_rate_limited_per_person(api, media, space_id, monkeypatch):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     import chalicelib.services.reactions as reactions
 
-    frozen = datetime(2026, 11, 25, 12, 0, 1, tzinfo=timezone.utc)
+    frozen = datetime(2026, 11, 25, 12, 0, 1, tzinfo=UTC)
     monkeypatch.setattr(reactions, "utcnow", lambda: frozen)
     codes = [api.call("POST", path(space_id, "/reactions"), as_user="alice", body={"emoji": "👏"}).status_code
              for _ in range(REACTION_LIMIT + 2)]

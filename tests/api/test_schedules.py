@@ -3,7 +3,7 @@ their targets, times and payloads, and what each scheduled handler does when it 
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -14,7 +14,7 @@ APNS_FAN = "cd" * 32
 
 
 def soon(minutes: float) -> datetime:
-    return (datetime.now(timezone.utc) + timedelta(minutes=minutes)).replace(microsecond=0)
+    return (datetime.now(UTC) + timedelta(minutes=minutes)).replace(microsecond=0)
 
 
 @pytest.fixture
@@ -109,7 +109,7 @@ def test_a_ticketed_space_cannot_be_moved_and_keeps_its_schedules(api, host, sch
     from chalicelib.container import get_container
     from chalicelib.domain.spaces import Space, SpaceState, Ticketing
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     start = soon(120)
     space = Space(id="sp_ticketed0000000000", host_id="host", title="Paid", state=SpaceState.scheduled,
                   scheduled_start=start, ticket=Ticketing(price_cents=500, currency="usd", quantity=10),
@@ -245,7 +245,7 @@ def test_a_schedule_that_is_running_is_left_to_delete_itself(api, host, schedule
     would cut off Scheduler's retries if refunds fail); it deletes itself when done."""
     sid = schedule_space(api, soon(120))
     no_show = schedules.of(sid)["no_show"]
-    real_now = datetime.now(timezone.utc)
+    real_now = datetime.now(UTC)
     import chalicelib.services.schedules as module
 
     monkeypatch.setattr(module, "utcnow", lambda: real_now + timedelta(minutes=181))

@@ -1,13 +1,13 @@
 """Spaces over the API: create, read, edit, the state machine, lists and idempotent replays."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 
 def in_(minutes: float) -> str:
-    return (datetime.now(timezone.utc) + timedelta(minutes=minutes)).isoformat()
+    return (datetime.now(UTC) + timedelta(minutes=minutes)).isoformat()
 
 
 @pytest.fixture

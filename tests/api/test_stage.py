@@ -3,7 +3,7 @@ change applied to the open connection with the full permission object."""
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -155,7 +155,7 @@ def test_speaker_changes_need_a_moderator(api, space_id):
 
 def test_speakers_can_be_invited_before_a_scheduled_space_starts(api, media):
     api.make_user("host", 1000)
-    start = (datetime.now(timezone.utc) + timedelta(hours=1)).isoformat()
+    start = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
     sid = api.call("POST", "/v1/spaces", as_user="host", body={"title": "Later", "scheduled_start": start}).json["id"]
     res = api.call("PUT", path(sid, "/speakers/guest"), as_user="host")
     assert res.status_code == 200 and res.json["live"] is False

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from collections.abc import Iterator
+from functools import cache
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import yaml
 
@@ -14,7 +15,7 @@ CLUSTER = ROOT / "infra" / "livekit-cluster.yaml"
 TEMPLATES = (APP, CLUSTER)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _load(path: Path) -> str:
     return json.dumps(yaml.safe_load(path.read_text()))
 

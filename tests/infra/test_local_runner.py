@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 
 def test_the_runner_registers_with_the_local_stack():
@@ -40,7 +40,7 @@ def test_the_loop_fires_due_schedules_and_drains_the_queue(api, runner, pushes):
     api.call("PUT", "/v1/me/following/host", as_user="fan")
     api.call("POST", "/v1/me/devices", as_user="host", body={"platform": "apns", "token": "ab" * 32})
     (arn,) = pushes.endpoints()
-    start = datetime.now(timezone.utc) + timedelta(seconds=2)
+    start = datetime.now(UTC) + timedelta(seconds=2)
     api.call("POST", "/v1/spaces", as_user="host", body={"title": "Soon", "scheduled_start": start.isoformat()})
     live = api.call("POST", "/v1/spaces", as_user="host", body={"title": "Now"}).json["id"]
 

@@ -22,7 +22,7 @@ def test_stages_and_their_variables_are_known_settings():
     assert {"local", "dev", "prod"} <= set(config["stages"])
     known = {f"AIRWAVES_{name.upper()}" for name in Settings.model_fields}
     secrets_local = {"AIRWAVES_JWT_DEV_SECRET", "AIRWAVES_CURSOR_SECRET"}
-    for scope in [config] + list(config["stages"].values()):
+    for scope in [config, *list(config["stages"].values())]:
         for name in scope.get("environment_variables", {}):
             assert name.startswith("AIRWAVES_"), name
             assert name in known or name.endswith(("_KEY", "_SECRET")) or name in secrets_local, \

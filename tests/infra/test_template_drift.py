@@ -103,7 +103,7 @@ def test_every_chalice_handler_has_its_function_and_events(cli_sam, template):
 
 def test_in_process_package_equals_the_chalice_cli(cli_sam):
     """The generator's offline shortcut (no zip) must give what the CLI gives, code location aside."""
-    code = ("import json, sys; sys.path.insert(0, '.');"
+    code = ("import json;"
             "from infra.chalice_sam import package;"
             "print(json.dumps(package('functions', 'prod', 'X').sam))")
     res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=_env(), capture_output=True, text=True,
@@ -251,8 +251,8 @@ def drift_consumer(event):
         assert resources[f"{fn}LogGroup"]["Type"] == "AWS::Logs::LogGroup"
         assert f"{fn}ErrorsAlarm" in resources and f"{fn}ThrottlesAlarm" in resources
     assert resources[target]["Properties"]["FunctionName"] == "airwaves-prod-drift_target"
-    invoke = [s for _, s in policy_statements({"Resources": {"SchedulerRole": resources["SchedulerRole"]}})
-              if "lambda:InvokeFunction" in s["Action"]][0]
+    invoke = next(s for _, s in policy_statements({"Resources": {"SchedulerRole": resources["SchedulerRole"]}})
+              if "lambda:InvokeFunction" in s["Action"])
     assert any("function:airwaves-prod-drift_target" in json.dumps(r) for r in invoke["Resource"])
     event = next(iter(resources[consumer]["Properties"]["Events"].values()))
     queue_id = event["Properties"]["Queue"]["Fn::GetAtt"][0]

@@ -120,7 +120,7 @@ def test_each_function_has_its_own_role_with_only_its_log_group():
         logs = [s for rid, s in policy_statements(template)
                 if rid == f"{logical_id}Role" and any(a.startswith("logs:") for a in s["Action"])]
         assert logs == [{"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-                         "Resource": {"Fn::Sub": "${%sLogGroup.Arn}" % logical_id}}]
+                         "Resource": {"Fn::Sub": f"${{{logical_id}LogGroup.Arn}}"}}]
 
 
 def test_table_is_the_schema_on_demand_with_recovery_and_ttl():

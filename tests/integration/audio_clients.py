@@ -3,11 +3,13 @@ sine tone as a microphone, record what arrives, and tell its frequency."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
+
 from livekit import rtc
 
 RATE = 48_000
@@ -15,7 +17,7 @@ FRAME = RATE // 100  # 10 ms
 CONNECT_TIMEOUT = 10.0
 
 
-async def connect(url: str, token: str) -> "Client":
+async def connect(url: str, token: str) -> Client:
     """Connect a room client. ``Room.connect`` is never cancelled from outside: its own timeout
     option bounds it (cancelling it mid-handshake leaves the SDK's native side in a bad state)."""
     client = Client(rtc.Room())
@@ -42,10 +44,8 @@ class Client:
 
         @self.room.on("data_received")
         def _data(packet: rtc.DataPacket) -> None:
-            try:
+            with contextlib.suppress(ValueError):
                 self.data.append((packet.topic, json.loads(packet.data)))
-            except ValueError:
-                pass
 
         @self.room.on("track_muted")
         def _muted(who: rtc.Participant, _pub: rtc.TrackPublication) -> None:
@@ -120,10 +120,8 @@ class Tone:
     async def stop(self) -> None:
         if self._task:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
 
 
 async def record(track: rtc.Track, seconds: float, timeout: float = 15.0) -> np.ndarray:

@@ -8,10 +8,16 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from livekit import rtc
 
+from livekit import rtc
 from tests.integration.audio_clients import (
-    Client, Tone, connect, dominant_frequency, eventually, record, rms,
+    Client,
+    Tone,
+    connect,
+    dominant_frequency,
+    eventually,
+    record,
+    rms,
 )
 
 pytestmark = pytest.mark.livekit
@@ -114,7 +120,7 @@ def test_a_listener_cannot_publish_until_promoted_then_the_host_hears_it(session
         # the listener's own attempt never reaches anyone
         attempt = Tone(SPEAKER_HZ)
         session.tones.append(attempt)
-        with pytest.raises(Exception, match="(?i)publication|permission|timed out"):
+        with pytest.raises(Exception, match=r"(?i)publication|permission|timed out"):
             await attempt.publish(listener)
         await asyncio.sleep(1.0)
         assert "alice" not in host.audio
@@ -233,7 +239,7 @@ def test_mute_and_reactions_reach_the_room(session, aio):
         assert res.status_code == 201
         for client in (host, listener):
             await eventually(lambda c=client: any(t == "airwaves.reactions" for t, _ in c.data), 10, "a reaction")
-        topic, payload = next(d for d in host.data if d[0] == "airwaves.reactions")
+        _topic, payload = next(d for d in host.data if d[0] == "airwaves.reactions")
         assert payload["emoji"] == "🔥" and payload["user_id"] == "alice"
 
     aio.run(scenario())

@@ -5,6 +5,7 @@ Stripe calls go through the real SDK to stripe-mock; ``stripe.wire`` shows what 
 from __future__ import annotations
 
 import time
+from datetime import UTC
 
 import pytest
 
@@ -110,10 +111,10 @@ def test_ticketed_eligibility_reasons_then_can_host_ticketed(stripe, api):
 
 
 def test_creating_a_ticketed_space_needs_ticketed_eligibility(stripe, api):
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     stripe.make_host("cara", charges=False)
-    body = {"title": "Paid talk", "scheduled_start": (datetime.now(timezone.utc) + timedelta(days=1)).isoformat(),
+    body = {"title": "Paid talk", "scheduled_start": (datetime.now(UTC) + timedelta(days=1)).isoformat(),
             "ticket": {"price_cents": 500, "currency": "usd", "quantity": 10}}
     res = api.call("POST", "/v1/spaces", as_user="cara", body=body)
     assert res.status_code == 403 and res.json["error"]["code"] == "not_eligible"

@@ -5,6 +5,7 @@ where it stopped. The queue is drained here by the same local runner ``make up``
 from __future__ import annotations
 
 import json
+from datetime import UTC
 
 import pytest
 
@@ -242,7 +243,7 @@ def test_a_cancel_whose_refund_job_cannot_be_queued_is_503_and_its_retry_queues_
 
 @pytest.mark.parametrize("drained_first", [True, False])
 def test_a_payment_that_succeeds_after_the_cancel_is_refunded(stripe, api, sold, runner, drained_first):
-    space, paid, pending = sold
+    space, _paid, pending = sold
     cancel(api, space["id"])
     if drained_first:
         runner.drain()
@@ -267,10 +268,10 @@ def test_stripes_refund_webhooks_after_our_refunds_change_nothing(stripe, api, s
 
 
 def test_canceling_a_free_space_calls_no_stripe(stripe, api):
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     stripe.make_host("hana")
-    start = (datetime.now(timezone.utc) + timedelta(days=1)).isoformat()
+    start = (datetime.now(UTC) + timedelta(days=1)).isoformat()
     space = api.call("POST", "/v1/spaces", as_user="hana", body={"title": "Free", "scheduled_start": start}).json
     before = len(stripe.wire.requests)
     assert api.call("DELETE", f"/v1/spaces/{space['id']}", as_user="hana").status_code == 200

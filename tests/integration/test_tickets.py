@@ -3,7 +3,7 @@ idempotent retries and the 4xx answers. Stripe calls go through the real SDK to 
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -160,7 +160,7 @@ def test_an_expired_hold_releases_its_seat_to_the_next_buyer(stripe, api, host):
     assert res.status_code == 409 and res.json["error"]["code"] == "sold_out"
 
     tickets = container().tickets
-    later = datetime.now(timezone.utc) + tickets.hold + timedelta(seconds=1)
+    later = datetime.now(UTC) + tickets.hold + timedelta(seconds=1)
     tickets.clock = lambda: later
     res = api.call("POST", f"/v1/spaces/{space['id']}/tickets", as_user="b2")
     assert res.status_code == 201, res.body
@@ -175,7 +175,7 @@ def test_a_hold_not_yet_expired_is_not_released(stripe, api, host):
     space = stripe.ticketed_space(host, quantity=1)
     stripe.buy("b1", space["id"])
     tickets = container().tickets
-    almost = datetime.now(timezone.utc) + tickets.hold - timedelta(seconds=5)
+    almost = datetime.now(UTC) + tickets.hold - timedelta(seconds=5)
     tickets.clock = lambda: almost
     assert tickets.release_lapsed(space["id"]) == 0
     api.make_user("b2", followers=0)
@@ -186,7 +186,7 @@ def test_a_buyer_whose_hold_expired_can_buy_again(stripe, api, host):
     space = stripe.ticketed_space(host, quantity=1)
     first = stripe.buy("b1", space["id"])
     tickets = container().tickets
-    later = datetime.now(timezone.utc) + tickets.hold + timedelta(seconds=1)
+    later = datetime.now(UTC) + tickets.hold + timedelta(seconds=1)
     tickets.clock = lambda: later
     again = api.call("POST", f"/v1/spaces/{space['id']}/tickets", as_user="b1")
     assert again.status_code == 201 and again.json["ticket_id"] != first["ticket_id"]
@@ -201,7 +201,7 @@ def test_hold_minutes_are_configurable(stripe, api, monkeypatch):
     stripe.make_host("hana")
     space = stripe.ticketed_space("hana")
     t = stripe.buy("bo", space["id"])
-    hold = datetime.fromisoformat(t["hold_expires_at"].replace("Z", "+00:00")) - datetime.now(timezone.utc)
+    hold = datetime.fromisoformat(t["hold_expires_at"].replace("Z", "+00:00")) - datetime.now(UTC)
     assert timedelta(seconds=90) < hold <= timedelta(minutes=2)
 
 
@@ -238,7 +238,7 @@ def test_hosts_cohosts_and_speakers_do_not_buy(stripe, api, host):
 
 
 def test_a_free_space_sells_no_tickets(stripe, api, host):
-    start = (datetime.now(timezone.utc) + timedelta(days=1)).isoformat()
+    start = (datetime.now(UTC) + timedelta(days=1)).isoformat()
     space = api.call("POST", "/v1/spaces", as_user=host, body={"title": "Free", "scheduled_start": start}).json
     api.make_user("bo", followers=0)
     res = api.call("POST", f"/v1/spaces/{space['id']}/tickets", as_user="bo")
@@ -264,7 +264,7 @@ def test_a_host_whose_charges_were_disabled_cannot_sell(stripe, api, host):
     account = api.call("GET", "/v1/me/payouts", as_user=host).json["account_id"]
     stripe.send("account.updated", {"id": account, "object": "account", "charges_enabled": False,
                                     "metadata": {"airwaves_user_id": host}}, connect=True,
-                created=int(datetime.now(timezone.utc).timestamp()) + 5)
+                created=int(datetime.now(UTC).timestamp()) + 5)
     api.make_user("bo", followers=0)
     res = api.call("POST", f"/v1/spaces/{space['id']}/tickets", as_user="bo")
     assert res.status_code == 409 and res.json["error"]["details"]["reason"] == "host_charges_not_enabled"
@@ -292,7 +292,7 @@ def test_stripe_down_is_503_and_gives_the_seat_back(stripe, api, host):
     ({"price_cents": 500, "currency": "usd"}, "ticket.quantity"),
 ])
 def test_bad_ticket_offers_are_400_naming_the_field(stripe, api, host, ticket, field):
-    start = (datetime.now(timezone.utc) + timedelta(days=1)).isoformat()
+    start = (datetime.now(UTC) + timedelta(days=1)).isoformat()
     res = api.call("POST", "/v1/spaces", as_user=host, body={"title": "T", "scheduled_start": start, "ticket": ticket})
     assert res.status_code == 400, res.body
     assert res.json["error"]["code"] == "validation_error"
@@ -311,7 +311,7 @@ def test_max_quantity_is_configurable(stripe, api, monkeypatch):
     monkeypatch.setenv("AIRWAVES_MAX_TICKET_QUANTITY", "50")
     reset_container()
     stripe.make_host("hana")
-    start = (datetime.now(timezone.utc) + timedelta(days=1)).isoformat()
+    start = (datetime.now(UTC) + timedelta(days=1)).isoformat()
     body = {"title": "T", "scheduled_start": start, "ticket": {"price_cents": 500, "currency": "usd", "quantity": 51}}
     res = api.call("POST", "/v1/spaces", as_user="hana", body=body)
     assert res.status_code == 400 and "between 1 and 50" in res.json["error"]["message"]
@@ -340,7 +340,7 @@ def test_a_lapsed_hold_shows_as_expired_before_anyone_releases_it(stripe, api, h
 
     space = stripe.ticketed_space(host)
     t = stripe.buy("bo", space["id"])
-    later = datetime.now(timezone.utc) + container().tickets.hold + timedelta(seconds=1)
+    later = datetime.now(UTC) + container().tickets.hold + timedelta(seconds=1)
     monkeypatch.setattr(routes, "utcnow", lambda: later)
     [item] = api.call("GET", "/v1/me/tickets", as_user="bo").json["items"]
     assert (item["ticket_id"], item["status"]) == (t["ticket_id"], "expired")

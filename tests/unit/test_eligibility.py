@@ -1,11 +1,11 @@
 """Host eligibility: followers against a configurable threshold; protected/suspended never host."""
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from chalicelib.domain.users import HostingPolicy, User, age_on, eligibility
 
-NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 
 def user(**fields) -> User:

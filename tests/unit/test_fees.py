@@ -1,6 +1,8 @@
 """The tiered platform fee: 3% of lifetime gross up to $50,000, 20% above, marginal, one rounding."""
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from chalicelib.domain.fees import FeeSchedule, FeeTier
@@ -49,7 +51,7 @@ def test_splitting_a_sale_cannot_lower_the_fee_across_the_boundary():
 def test_the_fee_never_jumps_at_the_threshold():
     """Marginal tiers: moving lifetime gross by one cent moves the fee by at most one cent."""
     fees = [DEFAULT.quote(5_000, THRESHOLD - 5_000 + g).platform_fee_cents for g in range(-3, 5_004, 7)]
-    assert all(0 <= b - a <= 2 for a, b in zip(fees, fees[1:]))
+    assert all(0 <= b - a <= 2 for a, b in itertools.pairwise(fees))
     assert fees[0] == 150 and fees[-1] == 1_000
 
 

@@ -1,17 +1,33 @@
 """Stage rules: media grants per role, admission, speak requests, caps and moderation."""
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
 from chalicelib.domain.errors import Banned, Forbidden, InvalidState, NotFound, SpeakerLimit, ValidationFailed
 from chalicelib.domain.roles import (
-    MICROPHONE, REACTION_EMOJIS, Member, Role, check_admission, check_answer_request, check_grant_cohost,
-    check_grant_speaker, check_mute, check_raise_hand, check_reaction, check_remove, check_revoke_cohost,
-    check_revoke_speaker, media_grant, needs_ticket, rate_window, role_of, with_role,
+    MICROPHONE,
+    REACTION_EMOJIS,
+    Member,
+    Role,
+    check_admission,
+    check_answer_request,
+    check_grant_cohost,
+    check_grant_speaker,
+    check_mute,
+    check_raise_hand,
+    check_reaction,
+    check_remove,
+    check_revoke_cohost,
+    check_revoke_speaker,
+    media_grant,
+    needs_ticket,
+    rate_window,
+    role_of,
+    with_role,
 )
 from chalicelib.domain.spaces import Space, SpaceState, Ticketing
 
-NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 
 def space(state=SpaceState.live, cohosts=(), speakers=(), ticket=None) -> Space:

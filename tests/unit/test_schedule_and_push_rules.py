@@ -1,7 +1,7 @@
 """Pure rules: a Space's schedules, push token validation and the feed order."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -9,17 +9,22 @@ from chalicelib.domain.devices import clean_token, device_id
 from chalicelib.domain.errors import ValidationFailed
 from chalicelib.domain.feed import feed_key, is_feed_key, on_stage, space_id_of
 from chalicelib.domain.schedules import (
-    ScheduledInvocation, ScheduleKind, SchedulePolicy, fire_time, plan, schedule_name,
+    ScheduledInvocation,
+    ScheduleKind,
+    SchedulePolicy,
+    fire_time,
+    plan,
+    schedule_name,
 )
 from chalicelib.domain.spaces import Space, SpaceState
 
-NOW = datetime(2026, 5, 1, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 POLICY = SchedulePolicy(reminder_lead=timedelta(minutes=30), no_show_after=timedelta(minutes=60))
 
 
 def space(**changes) -> Space:
-    data = dict(id="sp_1", host_id="h", title="T", state=SpaceState.scheduled,
-                scheduled_start=NOW + timedelta(hours=2), created_at=NOW, updated_at=NOW)
+    data = {"id": "sp_1", "host_id": "h", "title": "T", "state": SpaceState.scheduled,
+                "scheduled_start": NOW + timedelta(hours=2), "created_at": NOW, "updated_at": NOW}
     data.update(changes)
     return Space(**data)
 

@@ -1,5 +1,5 @@
 """Space rules: title, topics, schedule window and the state machine."""
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -8,7 +8,7 @@ from chalicelib.domain.errors import InvalidState, ValidationFailed
 from chalicelib.domain.spaces import Action, SpaceState, check_schedule, clean_title, clean_topics, next_state
 from chalicelib.domain.tickets import check_ticket_offer
 
-NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 
 @pytest.mark.parametrize("title", ["a", "x" * 70, "  spaced   out  "])

@@ -63,7 +63,7 @@ def test_without_a_key_payments_are_unavailable_not_a_crash():
     gateway = StripeGateway(StripeConfig(secret_key="", publishable_key="", webhook_secrets=()))
     assert gateway.configured is False
     with pytest.raises(UpstreamUnavailable):
-        gateway.client
+        _ = gateway.client
     with pytest.raises(UpstreamUnavailable):
         gateway.verify_event(b"{}", "t=1,v1=x")
 

@@ -13,12 +13,13 @@ import asyncio
 import atexit
 import json
 import threading
-from datetime import datetime, timedelta, timezone
-from typing import Any, Awaitable, Callable, TypeVar
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
 
-from ..domain.errors import Unauthenticated, UpstreamUnavailable, ValidationFailed
-from ..domain.media import MediaEvent, MediaParticipant
-from ..domain.roles import MediaGrant, Role, media_grant
+from chalicelib.domain.errors import Unauthenticated, UpstreamUnavailable, ValidationFailed
+from chalicelib.domain.media import MediaEvent, MediaParticipant
+from chalicelib.domain.roles import MediaGrant, Role, media_grant
 
 T = TypeVar("T")
 
@@ -28,7 +29,7 @@ class _LoopThread:
     server API client (and so one connection pool) per server and key."""
 
     _lock = threading.Lock()
-    _instance: "_LoopThread | None" = None
+    _instance: _LoopThread | None = None
 
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
@@ -37,7 +38,7 @@ class _LoopThread:
         atexit.register(self.close)
 
     @classmethod
-    def get(cls) -> "_LoopThread":
+    def get(cls) -> _LoopThread:
         with cls._lock:
             if cls._instance is None:
                 cls._instance = cls()
@@ -51,6 +52,7 @@ class _LoopThread:
         ident = (url, key, secret, timeout)
         if ident not in self.clients:
             import aiohttp
+
             from livekit import api
 
             self.clients[ident] = api.LiveKitAPI(url, key, secret, failover=False,
@@ -106,8 +108,8 @@ class LiveKitMedia:
         self.api_timeout = api_timeout
 
     @classmethod
-    def from_settings(cls, settings: Any) -> "LiveKitMedia":
-        from ..secrets import get_secret
+    def from_settings(cls, settings: Any) -> LiveKitMedia:
+        from chalicelib.secrets import get_secret
 
         return cls(client_url=settings.livekit_url, api_url=settings.livekit_api_url, read_secret=get_secret,
                    token_ttl=timedelta(seconds=settings.livekit_token_ttl_seconds),
@@ -154,7 +156,7 @@ class LiveKitMedia:
         self._require_keys()
         from livekit import api
 
-        now = datetime.now(timezone.utc).replace(microsecond=0)
+        now = datetime.now(UTC).replace(microsecond=0)
         g = media_grant(Role(role))
         grants = api.VideoGrants(
             room_join=True, room=space_id, can_subscribe=g.can_subscribe,
@@ -192,7 +194,7 @@ class LiveKitMedia:
                 return if_missing
             raise UpstreamUnavailable(f"the media server refused to {what}",
                                       details={"upstream": "livekit", "code": exc.code}) from exc
-        except Exception as exc:  # noqa: BLE001 - transport errors, timeouts
+        except Exception as exc:
             raise UpstreamUnavailable(f"the media server cannot be reached to {what}",
                                       details={"upstream": "livekit"}) from exc
 
@@ -280,7 +282,7 @@ class LiveKitMedia:
             people.append(MediaParticipant(
                 identity=p.identity, sid=p.sid, role=p.attributes.get("role"), publishing=bool(mics),
                 muted=all(t.muted for t in mics),
-                joined_at=datetime.fromtimestamp(p.joined_at, timezone.utc) if p.joined_at else None))
+                joined_at=datetime.fromtimestamp(p.joined_at, UTC) if p.joined_at else None))
         return people
 
     def ping(self) -> None:
@@ -299,6 +301,7 @@ class LiveKitMedia:
             raise Unauthenticated("the webhook carries no signature (Authorization header)")
         import jwt
         from google.protobuf.json_format import ParseError
+
         from livekit import api
 
         try:
@@ -318,11 +321,11 @@ class LiveKitMedia:
             event = receiver.receive(text, token)
         except ParseError as exc:
             raise ValidationFailed("the webhook body is not a LiveKit event") from exc
-        except Exception as exc:  # noqa: BLE001 - bad signature, wrong key, expired, hash mismatch
+        except Exception as exc:
             raise Unauthenticated("the webhook signature is not valid") from exc
         p = event.participant
         return MediaEvent(
             id=event.id, kind=event.event, room=event.room.name, identity=p.identity, sid=p.sid,
             standard=p.kind == api.ParticipantInfo.Kind.STANDARD, role=p.attributes.get("role") or None,
-            at=datetime.fromtimestamp(event.created_at, timezone.utc) if event.created_at else None,
+            at=datetime.fromtimestamp(event.created_at, UTC) if event.created_at else None,
         )

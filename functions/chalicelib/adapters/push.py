@@ -11,8 +11,9 @@ import json
 import re
 from typing import Any
 
-from ..domain.errors import UpstreamUnavailable, field_error
-from ..domain.notifications import Push
+from chalicelib.domain.errors import UpstreamUnavailable, field_error
+from chalicelib.domain.notifications import Push
+
 from .aws_clients import error_code, make_client
 
 _EXISTING = re.compile(r"(arn:[^ ]+:endpoint/[^ ]+?)\s+already exists")

@@ -8,7 +8,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..domain.errors import UpstreamUnavailable
+from chalicelib.domain.errors import UpstreamUnavailable
+
 from .aws_clients import make_client
 
 BATCH = 10

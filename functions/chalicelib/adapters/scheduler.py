@@ -6,11 +6,13 @@ schedule of that name, ``delete`` is idempotent. AWS failures become ``UpstreamU
 """
 from __future__ import annotations
 
+import contextlib
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
-from ..domain.errors import UpstreamUnavailable
+from chalicelib.domain.errors import UpstreamUnavailable
+
 from .aws_clients import error_code, make_client
 
 # Scheduler retries a failed invocation; after a day or 20 tries the event goes to the DLQ.
@@ -18,7 +20,7 @@ RETRY_POLICY = {"MaximumEventAgeInSeconds": 24 * 3600, "MaximumRetryAttempts": 2
 
 
 def at_expression(moment: datetime) -> str:
-    return "at(" + moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S") + ")"
+    return "at(" + moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S") + ")"
 
 
 class EventBridgeScheduler:
@@ -58,10 +60,8 @@ class EventBridgeScheduler:
             self._call("update_schedule", **definition)
 
     def delete(self, name: str) -> None:
-        try:
+        with contextlib.suppress(_Missing):
             self._call("delete_schedule", Name=name, GroupName=self.group)
-        except _Missing:
-            pass
 
     def get(self, name: str) -> dict[str, Any] | None:
         try:

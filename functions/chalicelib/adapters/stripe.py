@@ -9,12 +9,13 @@ timeout cannot charge, refund or create twice. SDK errors leave as ours: Stripe 
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from threading import Lock
-from typing import Any, Callable
+from typing import Any
 
-from ..domain.errors import Conflict, UpstreamUnavailable, ValidationFailed
-from ..domain.tickets import PaymentSheet, account_state
+from chalicelib.domain.errors import Conflict, UpstreamUnavailable, ValidationFailed
+from chalicelib.domain.tickets import PaymentSheet, account_state
 
 ACCOUNT_KEY = "payouts:{user_id}:account"
 CUSTOMER_KEY = "customer:{user_id}:create"

@@ -11,8 +11,8 @@ import time
 from dataclasses import dataclass
 from functools import lru_cache
 
-from ..domain.errors import Forbidden, Unauthenticated, UpstreamUnavailable
-from ..settings import Settings
+from chalicelib.domain.errors import Forbidden, Unauthenticated, UpstreamUnavailable
+from chalicelib.settings import Settings
 
 
 @dataclass(frozen=True)

@@ -6,11 +6,12 @@ pydantic validation errors and Chalice's own early answers (405, 415, 500) all l
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from chalice import Response
 
-from ..domain.errors import AirwavesError
+from chalicelib.domain.errors import AirwavesError
 
 JSON_HEADERS = {"Content-Type": "application/json"}
 

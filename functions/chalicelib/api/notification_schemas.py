@@ -6,8 +6,9 @@ from typing import Literal
 
 from pydantic import Field
 
-from ..domain.devices import Device
-from ..domain.spaces import Space
+from chalicelib.domain.devices import Device
+from chalicelib.domain.spaces import Space
+
 from .schemas import Out, Request
 
 
@@ -17,7 +18,7 @@ class ReminderOut(Out):
     subscriber_count: int = Field(description="reminders set plus tickets sold, on the Space")
 
     @classmethod
-    def of(cls, space: Space, reminder_set: bool) -> "ReminderOut":
+    def of(cls, space: Space, reminder_set: bool) -> ReminderOut:
         return cls(space_id=space.id, reminder_set=reminder_set, subscriber_count=space.subscriber_count)
 
 
@@ -33,5 +34,5 @@ class DeviceOut(Out):
     created_at: datetime
 
     @classmethod
-    def of(cls, device: Device) -> "DeviceOut":
+    def of(cls, device: Device) -> DeviceOut:
         return cls(id=device.id, platform=device.platform, created_at=device.created_at)

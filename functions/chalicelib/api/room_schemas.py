@@ -6,13 +6,14 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field
 
-from ..domain.media import JoinGrant, MediaParticipant
-from ..domain.roles import MICROPHONE, REACTION_EMOJIS, Member
-from ..domain.spaces import MAX_COHOSTS, MAX_SPEAKERS
-from ..services.moderation import MuteResult, Removal
-from ..services.participants import StageView
-from ..services.reactions import Reaction
-from ..services.stage import RoleChange
+from chalicelib.domain.media import JoinGrant, MediaParticipant
+from chalicelib.domain.roles import MICROPHONE, REACTION_EMOJIS, Member
+from chalicelib.domain.spaces import MAX_COHOSTS, MAX_SPEAKERS
+from chalicelib.services.moderation import MuteResult, Removal
+from chalicelib.services.participants import StageView
+from chalicelib.services.reactions import Reaction
+from chalicelib.services.stage import RoleChange
+
 from .schemas import JoinOut, Out, Request
 
 RoleName = Literal["host", "cohost", "speaker", "listener"]
@@ -29,7 +30,7 @@ class SpeakRequestOut(Out):
     requested_at: datetime
 
     @classmethod
-    def of(cls, member: Member) -> "SpeakRequestOut":
+    def of(cls, member: Member) -> SpeakRequestOut:
         assert member.hand_raised_at is not None
         return cls(space_id=member.space_id, user_id=member.user_id, requested_at=member.hand_raised_at)
 
@@ -61,7 +62,7 @@ class RoleOut(Out):
                                    "connected (the role applies when they join)")
 
     @classmethod
-    def of(cls, change: RoleChange) -> "RoleOut":
+    def of(cls, change: RoleChange) -> RoleOut:
         return cls(space_id=change.space_id, user_id=change.user_id, role=change.role.value,
                    previous_role=change.previous_role.value, changed=change.changed, live=change.live)
 
@@ -73,7 +74,7 @@ class MuteOut(Out):
     muted: bool = Field(description="a published microphone was muted; false when none was published")
 
     @classmethod
-    def of(cls, r: MuteResult) -> "MuteOut":
+    def of(cls, r: MuteResult) -> MuteOut:
         return cls(space_id=r.space_id, user_id=r.user_id, connected=r.connected, muted=r.muted)
 
 
@@ -84,7 +85,7 @@ class RemovalOut(Out):
     disconnected: bool = Field(description="was connected and has been disconnected")
 
     @classmethod
-    def of(cls, r: Removal) -> "RemovalOut":
+    def of(cls, r: Removal) -> RemovalOut:
         return cls(space_id=r.space_id, user_id=r.user_id, disconnected=r.disconnected)
 
 
@@ -99,7 +100,7 @@ class ReactionOut(Out):
     sent_at: datetime
 
     @classmethod
-    def of(cls, r: Reaction) -> "ReactionOut":
+    def of(cls, r: Reaction) -> ReactionOut:
         return cls(space_id=r.space_id, user_id=r.user_id, emoji=r.emoji, sent_at=r.sent_at)
 
 
@@ -130,7 +131,7 @@ class ParticipantsOut(Out):
     publish_source: str = MICROPHONE
 
     @classmethod
-    def of(cls, view: StageView, listeners_shown: int = 200) -> "ParticipantsOut":
+    def of(cls, view: StageView, listeners_shown: int = 200) -> ParticipantsOut:
         space, connected = view.space, view.connected
 
         def person(user_id: str, role: str) -> ParticipantOut:

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from chalice import Blueprint, Response
 from pydantic import BaseModel, ValidationError
 
-from ..domain.errors import AirwavesError, ValidationFailed
-from ..settings import get_settings
+from chalicelib.domain.errors import AirwavesError, ValidationFailed
+from chalicelib.settings import get_settings
+
 from .auth import Principal, authenticate
 from .errors import JSON_HEADERS, error_response, from_airwaves_error, validation_details
 
@@ -143,8 +145,8 @@ def _handle(spec: Endpoint, view: Callable[..., Any], request: Any, path_params:
         if not 1 <= len(key) <= 255:
             raise ValidationFailed("Idempotency-Key: must be 1 to 255 characters",
                                    details=[{"field": "Idempotency-Key", "message": "must be 1 to 255 characters"}])
-        from ..container import get_container
-        from ..services.idempotency import fingerprint
+        from chalicelib.container import get_container
+        from chalicelib.services.idempotency import fingerprint
 
         status, text, replayed = get_container().idempotency.run(
             f"{principal.user_id}#{key}", fingerprint(spec.method, spec.path + json.dumps(path_params, sort_keys=True), raw), run)
@@ -161,4 +163,4 @@ def _as_status_text(spec: Endpoint, result: Any) -> tuple[int, str]:
     return spec.status, _dump(result)
 
 
-__all__ = ["Call", "Endpoint", "ENDPOINTS", "Reply", "endpoint", "error_response"]
+__all__ = ["ENDPOINTS", "Call", "Endpoint", "Reply", "endpoint", "error_response"]

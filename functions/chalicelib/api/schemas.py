@@ -10,9 +10,9 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_serializer, model_validator
 
-from ..domain.clock import to_rfc3339
-from ..domain.spaces import Space
-from ..domain.users import Eligibility, User
+from chalicelib.domain.clock import to_rfc3339
+from chalicelib.domain.spaces import Space
+from chalicelib.domain.users import Eligibility, User
 
 UserId = Field(pattern=r"^[A-Za-z0-9_.:@-]{1,128}$", description="An opaque user id (the JWT `sub`).")
 
@@ -67,7 +67,7 @@ class UserOut(Out):
     following_count: int
 
     @classmethod
-    def of(cls, user: User) -> "UserOut":
+    def of(cls, user: User) -> UserOut:
         return cls(id=user.id, handle=user.handle, display_name=user.display_name,
                    follower_count=user.follower_count, following_count=user.following_count)
 
@@ -92,7 +92,7 @@ class EligibilityOut(Out):
     ticketed_reasons: list[str] = Field(description="why the caller cannot host ticketed Spaces")
 
     @classmethod
-    def of(cls, e: Eligibility) -> "EligibilityOut":
+    def of(cls, e: Eligibility) -> EligibilityOut:
         return cls(can_host=e.can_host, can_host_ticketed=e.can_host_ticketed, follower_count=e.follower_count,
                    required_followers=e.required_followers, reasons=e.reasons, ticketed_reasons=e.ticketed_reasons)
 
@@ -117,7 +117,7 @@ class SpacePatchIn(Request):
     scheduled_start: AwareDatetime | None = None
 
     @model_validator(mode="after")
-    def _something(self) -> "SpacePatchIn":
+    def _something(self) -> SpacePatchIn:
         if self.title is None and self.topics is None and self.scheduled_start is None:
             raise ValueError("give at least one of title, topics, scheduled_start")
         return self
@@ -156,7 +156,7 @@ class SpaceOut(Out):
     join: JoinOut | None = Field(default=None, description="the host's credentials, on a live Space's create")
 
     @classmethod
-    def of(cls, space: Space, join: JoinOut | None = None) -> "SpaceOut":
+    def of(cls, space: Space, join: JoinOut | None = None) -> SpaceOut:
         data = space.model_dump(exclude={"created_at", "updated_at"})
         data["state"] = space.state.value
         return cls(**data, join=join)

@@ -7,7 +7,8 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field
 
-from ..domain.tickets import LedgerEntry, Ticket
+from chalicelib.domain.tickets import LedgerEntry, Ticket
+
 from .schemas import Out, Request
 
 TicketStatus = Literal["pending", "paid", "expired", "failed", "canceled", "refunded"]
@@ -30,7 +31,7 @@ class LedgerLineOut(Out):
     at: datetime
 
     @classmethod
-    def of(cls, e: LedgerEntry) -> "LedgerLineOut":
+    def of(cls, e: LedgerEntry) -> LedgerLineOut:
         return cls(kind=e.kind, ticket_id=e.ticket_id, space_id=e.space_id, amount_cents=e.amount_cents,  # type: ignore[arg-type]
                    platform_fee_cents=e.platform_fee_cents, host_net_cents=e.host_net_cents,
                    currency=e.currency, fee_tier=e.fee_tier, at=e.at)
@@ -95,7 +96,7 @@ class BuyerTicketOut(Out):
     refunded_at: datetime | None
 
     @classmethod
-    def of(cls, t: Ticket, now: datetime) -> "BuyerTicketOut":
+    def of(cls, t: Ticket, now: datetime) -> BuyerTicketOut:
         status = "expired" if t.hold_lapsed(now) else t.status
         return cls(ticket_id=t.id, space_id=t.space_id, status=status, amount_cents=t.amount_cents,  # type: ignore[arg-type]
                    platform_fee_cents=t.platform_fee_cents, host_net_cents=t.host_net_cents, currency=t.currency,

@@ -7,7 +7,7 @@ one order without duplicates.
 """
 from __future__ import annotations
 
-from datetime import timezone
+from datetime import UTC
 
 from .spaces import Space
 
@@ -16,7 +16,7 @@ FEED_ROLES = ("host", "cohost", "speaker")
 
 
 def feed_key(space: Space) -> str:
-    moment = space.sort_time.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    moment = space.sort_time.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     return f"{KEY_PREFIX}{moment}#{space.id}"
 
 

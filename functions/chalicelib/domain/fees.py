@@ -74,7 +74,7 @@ class FeeSchedule:
         self.tiers = tuple(tiers)
 
     @classmethod
-    def from_pairs(cls, pairs: list[tuple[int | None, int]] | list[list[int | None]]) -> "FeeSchedule":
+    def from_pairs(cls, pairs: list[tuple[int | None, int]] | list[list[int | None]]) -> FeeSchedule:
         """From settings: ``[[5000000, 300], [null, 2000]]`` (threshold cents, rate in basis points)."""
         return cls([FeeTier(up_to_cents=p[0], rate_bps=int(p[1])) for p in pairs])  # type: ignore[arg-type]
 

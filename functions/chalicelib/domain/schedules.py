@@ -7,7 +7,7 @@ belongs to an earlier plan (the Space was moved) from a current one and ignore i
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from enum import Enum
 
 from pydantic import AwareDatetime, BaseModel
@@ -54,7 +54,7 @@ def schedule_name(space_id: str, kind: ScheduleKind) -> str:
 
 def fire_time(moment: datetime) -> datetime:
     """``at()`` has whole seconds: round up so a schedule never fires before its moment."""
-    moment = moment.astimezone(timezone.utc)
+    moment = moment.astimezone(UTC)
     if moment.microsecond:
         moment = moment.replace(microsecond=0) + timedelta(seconds=1)
     return moment

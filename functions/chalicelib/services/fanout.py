@@ -14,16 +14,26 @@ refunded here too, a page of ``refund_page_size`` tickets per message.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
-from ..domain import notifications
-from ..domain.feed import FEED_ROLES, on_stage
-from ..domain.spaces import Space, SpaceState
-from ..ports import BigAccounts, FeedEntries, ReminderRepository, SpaceRepository, UserRepository, WorkQueue
+from chalicelib.domain import notifications
+from chalicelib.domain.feed import FEED_ROLES, on_stage
+from chalicelib.domain.spaces import Space, SpaceState
+from chalicelib.ports import BigAccounts, FeedEntries, ReminderRepository, SpaceRepository, UserRepository, WorkQueue
+
 from . import jobs
 from .jobs import (
-    Ended, FollowersPage, PromotePage, RefundsPage, RemindersPage, RoleChanged, SyncSchedules, UnfeedPage, WentLive,
+    Ended,
+    FollowersPage,
+    PromotePage,
+    RefundsPage,
+    RemindersPage,
+    RoleChanged,
+    SyncSchedules,
+    UnfeedPage,
+    WentLive,
     dump,
 )
 from .notifications import Notifier
@@ -199,7 +209,7 @@ class QueueConsumer:
             try:
                 self.worker.handle_body(body)
                 done.append(receipt)
-            except Exception:  # noqa: BLE001 - any failure is retried, then dead-lettered
+            except Exception:
                 log.exception("fan-out message failed: %s", body[:500])
                 failed += 1
         if failed:

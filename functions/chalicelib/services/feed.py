@@ -17,10 +17,11 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from ..domain.errors import field_error
-from ..domain.feed import feed_key, is_feed_key, on_stage, space_id_of
-from ..domain.spaces import Space, SpaceState
-from ..ports import BigAccounts, FeedEntries, NoLifecycle, Position, SpaceRepository, UserRepository, WorkQueue
+from chalicelib.domain.errors import field_error
+from chalicelib.domain.feed import feed_key, is_feed_key, on_stage, space_id_of
+from chalicelib.domain.spaces import Space, SpaceState
+from chalicelib.ports import BigAccounts, FeedEntries, NoLifecycle, Position, SpaceRepository, UserRepository, WorkQueue
+
 from .jobs import Ended, RemindersPage, RoleChanged, WentLive, dump
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,7 @@ class FanoutEvents(NoLifecycle):
         # The Space has changed already; a lost notice must not turn that into an error.
         try:
             self.queue.send([dump(job)])
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.exception("could not queue %s", job)
 
 

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Protocol
+from typing import Protocol
 
-from ..domain.errors import AlreadyExists
+from chalicelib.domain.errors import AlreadyExists
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ messages, not one long Lambda.
 """
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, TypeAdapter
 
@@ -83,8 +83,7 @@ class SyncSchedules(BaseModel):
     space_id: str
 
 
-Job = Annotated[Union[WentLive, RoleChanged, Ended, FollowersPage, UnfeedPage, RemindersPage, PromotePage,
-                      RefundsPage, SyncSchedules], Field(discriminator="kind")]
+Job = Annotated[WentLive | RoleChanged | Ended | FollowersPage | UnfeedPage | RemindersPage | PromotePage | RefundsPage | SyncSchedules, Field(discriminator="kind")]
 JOB = TypeAdapter(Job)
 
 

@@ -1,14 +1,14 @@
 """Joining a live Space: who is admitted, with which role, and the media credentials they get."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
-from ..domain.errors import NotFound, TicketRequired
-from ..domain.media import JoinGrant
-from ..domain.roles import Member, Role, check_admission, needs_ticket
-from ..domain.spaces import Space
-from ..ports import MediaServer, MemberRepository
+from chalicelib.domain.errors import NotFound, TicketRequired
+from chalicelib.domain.media import JoinGrant
+from chalicelib.domain.roles import Member, Role, check_admission, needs_ticket
+from chalicelib.domain.spaces import Space
+from chalicelib.ports import MediaServer, MemberRepository
 
 TicketCheck = Callable[[str, str], bool]  # (space_id, user_id) -> holds a paid ticket
 

@@ -8,15 +8,15 @@ re-applies what the database says, and ending an ended Space is a no-op.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
-from ..domain.clock import utcnow
-from ..domain.errors import InvalidState, NotFound
-from ..domain.media import MediaEvent
-from ..domain.roles import role_of
-from ..domain.spaces import SpaceState
-from ..ports import MediaServer, MemberRepository, PresenceRepository
+from chalicelib.domain.clock import utcnow
+from chalicelib.domain.errors import InvalidState, NotFound
+from chalicelib.domain.media import MediaEvent
+from chalicelib.domain.roles import role_of
+from chalicelib.domain.spaces import SpaceState
+from chalicelib.ports import MediaServer, MemberRepository, PresenceRepository
 
 log = logging.getLogger(__name__)
 

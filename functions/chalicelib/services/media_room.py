@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..domain.spaces import Space
-from ..ports import MediaServer, NoLifecycle
+from chalicelib.domain.spaces import Space
+from chalicelib.ports import MediaServer, NoLifecycle
 
 
 @dataclass

@@ -4,10 +4,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from ..domain.clock import utcnow
-from ..domain.errors import InvalidState, NotFound, UpstreamUnavailable
-from ..domain.roles import Role, StageChanged, check_mute, check_remove, role_of, with_role
-from ..ports import MediaServer, MemberRepository, SpaceLifecycle
+from chalicelib.domain.clock import utcnow
+from chalicelib.domain.errors import InvalidState, NotFound, UpstreamUnavailable
+from chalicelib.domain.roles import Role, StageChanged, check_mute, check_remove, role_of, with_role
+from chalicelib.ports import MediaServer, MemberRepository, SpaceLifecycle
 
 log = logging.getLogger(__name__)
 

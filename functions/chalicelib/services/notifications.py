@@ -9,11 +9,11 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from ..domain.clock import utcnow
-from ..domain.devices import Device, clean_token, device_id
-from ..domain.errors import NotFound, field_error
-from ..domain.notifications import Push
-from ..ports import DeviceRepository, PushGateway
+from chalicelib.domain.clock import utcnow
+from chalicelib.domain.devices import Device, clean_token, device_id
+from chalicelib.domain.errors import NotFound, field_error
+from chalicelib.domain.notifications import Push
+from chalicelib.ports import DeviceRepository, PushGateway
 
 log = logging.getLogger(__name__)
 _SENDERS = 8

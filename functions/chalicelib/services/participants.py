@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..domain.media import MediaParticipant
-from ..domain.roles import Member
-from ..domain.spaces import Space, SpaceState
-from ..ports import MediaServer, MemberRepository, SpaceRepository
+from chalicelib.domain.media import MediaParticipant
+from chalicelib.domain.roles import Member
+from chalicelib.domain.spaces import Space, SpaceState
+from chalicelib.ports import MediaServer, MemberRepository, SpaceRepository
 
 HANDS_SHOWN = 100
 

@@ -5,14 +5,15 @@ event; ticketed hosting and ticket sales read it from our table, never from Stri
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
-from ..domain.clock import utcnow
-from ..domain.errors import UpstreamUnavailable
-from ..domain.fees import FeeSchedule
-from ..domain.tickets import Earnings, LedgerEntry, PayoutAccount
-from ..ports import PaymentGateway, PayoutRepository, Position
+from chalicelib.domain.clock import utcnow
+from chalicelib.domain.errors import UpstreamUnavailable
+from chalicelib.domain.fees import FeeSchedule
+from chalicelib.domain.tickets import Earnings, LedgerEntry, PayoutAccount
+from chalicelib.ports import PaymentGateway, PayoutRepository, Position
 
 
 @dataclass(frozen=True)

@@ -4,12 +4,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from ..domain.clock import to_rfc3339, utcnow
-from ..domain.errors import NotFound, RateLimited
-from ..domain.roles import (
-    REACTION_LIMIT, REACTION_WINDOW_SECONDS, TOPIC_REACTIONS, check_reaction, rate_window,
+from chalicelib.domain.clock import to_rfc3339, utcnow
+from chalicelib.domain.errors import NotFound, RateLimited
+from chalicelib.domain.roles import (
+    REACTION_LIMIT,
+    REACTION_WINDOW_SECONDS,
+    TOPIC_REACTIONS,
+    check_reaction,
+    rate_window,
 )
-from ..ports import MediaServer, MemberRepository, RateLimiter
+from chalicelib.ports import MediaServer, MemberRepository, RateLimiter
+
 from .stage import Admit
 
 

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..domain.clock import utcnow
-from ..domain.spaces import Space
-from ..ports import ReminderRepository, SpaceRepository
+from chalicelib.domain.clock import utcnow
+from chalicelib.domain.spaces import Space
+from chalicelib.ports import ReminderRepository, SpaceRepository
 
 
 @dataclass

@@ -12,16 +12,18 @@ still in the state and at the start time it was planned for, so a late or repeat
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
-from ..domain import notifications
-from ..domain.clock import utcnow
-from ..domain.errors import UpstreamUnavailable
-from ..domain.schedules import ScheduledInvocation, ScheduleKind, SchedulePolicy, plan, schedule_name
-from ..domain.spaces import Space, SpaceState
-from ..ports import NoLifecycle, Scheduler, SpaceRepository, WorkQueue
+from chalicelib.domain import notifications
+from chalicelib.domain.clock import utcnow
+from chalicelib.domain.errors import UpstreamUnavailable
+from chalicelib.domain.schedules import ScheduledInvocation, ScheduleKind, SchedulePolicy, plan, schedule_name
+from chalicelib.domain.spaces import Space, SpaceState
+from chalicelib.ports import NoLifecycle, Scheduler, SpaceRepository, WorkQueue
+
 from .jobs import RemindersPage, SyncSchedules, dump
 from .notifications import Notifier
 

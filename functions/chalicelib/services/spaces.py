@@ -2,18 +2,25 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Callable
 
-from ..domain.clock import utcnow
-from ..domain.errors import Forbidden, InvalidState, NotEligible, field_error
-from ..domain.spaces import (
-    Action, Space, SpaceState, Ticketing, check_schedule, clean_title, clean_topics, next_state,
+from chalicelib.domain.clock import utcnow
+from chalicelib.domain.errors import Forbidden, InvalidState, NotEligible, field_error
+from chalicelib.domain.spaces import (
+    Action,
+    Space,
+    SpaceState,
+    Ticketing,
+    check_schedule,
+    clean_title,
+    clean_topics,
+    next_state,
 )
-from ..domain.tickets import check_ticket_offer
-from ..domain.users import HostingPolicy, eligibility
-from ..ports import FollowingFeed, NoLifecycle, Position, SpaceLifecycle, SpaceRepository, UserRepository
+from chalicelib.domain.tickets import check_ticket_offer
+from chalicelib.domain.users import HostingPolicy, eligibility
+from chalicelib.ports import FollowingFeed, NoLifecycle, Position, SpaceLifecycle, SpaceRepository, UserRepository
 
 
 def new_space_id() -> str:

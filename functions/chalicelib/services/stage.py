@@ -9,18 +9,28 @@ and then stored. If the second step fails, the first is undone, and a media fail
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
-from ..domain.clock import utcnow
-from ..domain.errors import InvalidState, NotFound, UpstreamUnavailable
-from ..domain.roles import (
-    TOPIC_SPEAK_REQUESTS, Member, Role, StageChanged, check_answer_request, check_grant_cohost,
-    check_grant_speaker, check_raise_hand, check_revoke_cohost, check_revoke_speaker, require_moderator,
-    role_of, with_role,
+from chalicelib.domain.clock import utcnow
+from chalicelib.domain.errors import InvalidState, NotFound, UpstreamUnavailable
+from chalicelib.domain.roles import (
+    TOPIC_SPEAK_REQUESTS,
+    Member,
+    Role,
+    StageChanged,
+    check_answer_request,
+    check_grant_cohost,
+    check_grant_speaker,
+    check_raise_hand,
+    check_revoke_cohost,
+    check_revoke_speaker,
+    require_moderator,
+    role_of,
+    with_role,
 )
-from ..domain.spaces import Space, SpaceState
-from ..ports import MediaServer, MemberRepository, Position, SpaceLifecycle, SpaceRepository
+from chalicelib.domain.spaces import Space, SpaceState
+from chalicelib.ports import MediaServer, MemberRepository, Position, SpaceLifecycle, SpaceRepository
 
 log = logging.getLogger(__name__)
 _ATTEMPTS = 3

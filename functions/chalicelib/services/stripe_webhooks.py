@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
-from ..domain.tickets import account_state
-from ..ports import PaymentGateway, ProcessedEvents
+from chalicelib.domain.tickets import account_state
+from chalicelib.ports import PaymentGateway, ProcessedEvents
+
 from .payouts import PayoutService
 from .tickets import TicketService
 

@@ -10,20 +10,35 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Callable
 
-from ..domain.clock import utcnow
-from ..domain.errors import AirwavesError, AlreadyExists, Forbidden, InvalidState, SoldOut, UpstreamUnavailable
-from ..domain.fees import FeeSchedule
-from ..domain.spaces import Space, SpaceState
-from ..domain.tickets import (
-    CANCELED, EXPIRED, FAILED, PAID, PENDING, REFUNDED, BuyerHasTicket, PaymentSheet, Ticket,
+from chalicelib.domain.clock import utcnow
+from chalicelib.domain.errors import AirwavesError, AlreadyExists, Forbidden, InvalidState, SoldOut, UpstreamUnavailable
+from chalicelib.domain.fees import FeeSchedule
+from chalicelib.domain.spaces import Space, SpaceState
+from chalicelib.domain.tickets import (
+    CANCELED,
+    EXPIRED,
+    FAILED,
+    PAID,
+    PENDING,
+    REFUNDED,
+    BuyerHasTicket,
+    PaymentSheet,
+    Ticket,
 )
-from ..ports import (
-    NoLifecycle, PaymentGateway, PayoutRepository, Position, SpaceRepository, TicketRepository, WorkQueue,
+from chalicelib.ports import (
+    NoLifecycle,
+    PaymentGateway,
+    PayoutRepository,
+    Position,
+    SpaceRepository,
+    TicketRepository,
+    WorkQueue,
 )
+
 from .jobs import RefundsPage, dump
 
 log = logging.getLogger(__name__)

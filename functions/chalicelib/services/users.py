@@ -1,14 +1,14 @@
 """Use cases for profiles, the follow graph and hosting eligibility."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from typing import Callable
 
-from ..domain.clock import utcnow
-from ..domain.errors import NotFound, field_error
-from ..domain.users import Eligibility, HostingPolicy, User, eligibility
-from ..ports import Position, UserRepository
+from chalicelib.domain.clock import utcnow
+from chalicelib.domain.errors import NotFound, field_error
+from chalicelib.domain.users import Eligibility, HostingPolicy, User, eligibility
+from chalicelib.ports import Position, UserRepository
 
 
 @dataclass

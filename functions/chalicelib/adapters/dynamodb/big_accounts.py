@@ -14,8 +14,9 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from ...domain.feed import feed_key
-from ...domain.spaces import Space
+from chalicelib.domain.feed import feed_key
+from chalicelib.domain.spaces import Space
+
 from .table import Table, serialize, values
 
 LIVE_TTL_SECONDS = 3 * 24 * 3600

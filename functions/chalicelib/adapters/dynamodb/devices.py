@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...domain.devices import MAX_DEVICES_PER_USER, Device
-from ...domain.errors import UpstreamUnavailable
+from chalicelib.domain.devices import MAX_DEVICES_PER_USER, Device
+from chalicelib.domain.errors import UpstreamUnavailable
+
 from .table import Table, TransactionCanceled, serialize, values
 
 _ATTEMPTS = 4

@@ -11,8 +11,9 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from ...domain.feed import KEY_PREFIX, feed_key
-from ...domain.spaces import Space
+from chalicelib.domain.feed import KEY_PREFIX, feed_key
+from chalicelib.domain.spaces import Space
+
 from .table import Table, serialize, values
 
 FEED_TTL_SECONDS = 3 * 24 * 3600

@@ -4,7 +4,8 @@ Only storage lives here; the in-progress -> completed flow lives in ``services/i
 """
 from __future__ import annotations
 
-from ...services.idempotency import IdempotencyRecord
+from chalicelib.services.idempotency import IdempotencyRecord
+
 from .table import ConditionFailed, Table, values
 
 

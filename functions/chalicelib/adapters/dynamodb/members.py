@@ -13,8 +13,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from ...domain.roles import Member, Role, StageChanged
-from ...domain.spaces import MAX_COHOSTS, MAX_SPEAKERS, Space, SpaceState
+from chalicelib.domain.roles import Member, Role, StageChanged
+from chalicelib.domain.spaces import MAX_COHOSTS, MAX_SPEAKERS, Space, SpaceState
+
 from .spaces import space_from_item
 from .table import Table, serialize, values
 

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...domain.tickets import Earnings, LedgerEntry, PayoutAccount
+from chalicelib.domain.tickets import Earnings, LedgerEntry, PayoutAccount
+
 from .table import ConditionFailed, Table, serialize, values
 
 

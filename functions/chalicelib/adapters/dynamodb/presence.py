@@ -11,10 +11,12 @@ up). Each variant is conditioned on its case; on a lost race we re-read and try 
 """
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime, timedelta
 from typing import Any
 
-from ...domain.spaces import SpaceState
+from chalicelib.domain.spaces import SpaceState
+
 from .table import ConditionFailed, Table, TransactionCanceled, serialize, values
 
 SESSION_TTL = timedelta(days=2)
@@ -87,15 +89,13 @@ class DynamoPresence:
             except TransactionCanceled as exc:
                 if not exc.failed(0):
                     # counted but the Space item is gone or already at zero: just close the session
-                    try:
+                    with contextlib.suppress(ConditionFailed):
                         self.table.update(f"SPACE#{space_id}", f"SESSION#{sid}",
                                           UpdateExpression="SET #state = :left, left_at = :now",
                                           ConditionExpression="#state = :joined",
                                           ExpressionAttributeNames={"#state": "state"},
                                           ExpressionAttributeValues=values({":left": "left", ":joined": "joined",
                                                                             ":now": now.isoformat()}))
-                    except ConditionFailed:
-                        pass
                     return False
             # Not in "joined": either already left, or this "left" overtook its "joined".
             try:

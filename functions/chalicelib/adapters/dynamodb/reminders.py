@@ -8,8 +8,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from ...domain.errors import InvalidState, NotFound
-from ...domain.spaces import SpaceState
+from chalicelib.domain.errors import InvalidState, NotFound
+from chalicelib.domain.spaces import SpaceState
+
 from .table import Table, TransactionCanceled, serialize, values
 
 _PREFIX = "REMINDER#"

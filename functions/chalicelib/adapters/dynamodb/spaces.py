@@ -8,12 +8,11 @@ Spaces (``HOST#<id>``). No request path scans.
 """
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
-from ...domain.errors import InvalidState, NotFound
-from ...domain.spaces import MAX_UPCOMING_PER_HOST, Space, SpaceState
-from ...domain.errors import Conflict
+from chalicelib.domain.errors import Conflict, InvalidState, NotFound
+from chalicelib.domain.spaces import MAX_UPCOMING_PER_HOST, Space, SpaceState
+
 from .table import Table, TransactionCanceled, serialize, values
 
 LISTED_STATES = (SpaceState.live, SpaceState.scheduled)

@@ -2,10 +2,11 @@
 re-raised as ours. Repositories build on it; nothing here knows about users or Spaces."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal
-from typing import Any, Iterable
+from typing import Any
 
-from ...domain.errors import UpstreamUnavailable
+from chalicelib.domain.errors import UpstreamUnavailable
 
 _serializer = None
 _deserializer = None

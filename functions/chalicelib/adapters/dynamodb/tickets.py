@@ -21,9 +21,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from ...domain.errors import InvalidState, NotFound, SoldOut
-from ...domain.spaces import SpaceState
-from ...domain.tickets import PAID, PENDING, REFUNDED, BuyerHasTicket, LedgerEntry, Ticket
+from chalicelib.domain.errors import InvalidState, NotFound, SoldOut
+from chalicelib.domain.spaces import SpaceState
+from chalicelib.domain.tickets import PAID, PENDING, REFUNDED, BuyerHasTicket, LedgerEntry, Ticket
+
 from .payouts import earnings_change, ledger_put
 from .table import Table, TransactionCanceled, serialize, values
 

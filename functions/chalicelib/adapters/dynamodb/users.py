@@ -9,8 +9,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from ...domain.errors import NotFound
-from ...domain.users import User
+from chalicelib.domain.errors import NotFound
+from chalicelib.domain.users import User
+
 from .table import Table, TransactionCanceled, deserialize, serialize, values
 
 

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from chalice import Blueprint
 
-from ...container import get_container
-from ..room_schemas import WebhookAckOut
-from ..routing import Call, endpoint
+from chalicelib.api.room_schemas import WebhookAckOut
+from chalicelib.api.routing import Call, endpoint
+from chalicelib.container import get_container
 
 bp = Blueprint(__name__)
 

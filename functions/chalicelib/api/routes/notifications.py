@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from chalice import Blueprint
 
-from ...container import get_container
-from ..notification_schemas import DeviceIn, DeviceOut, ReminderOut
-from ..routing import Call, Reply, endpoint
+from chalicelib.api.notification_schemas import DeviceIn, DeviceOut, ReminderOut
+from chalicelib.api.routing import Call, Reply, endpoint
+from chalicelib.container import get_container
 
 bp = Blueprint(__name__)
 

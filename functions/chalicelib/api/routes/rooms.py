@@ -4,13 +4,22 @@ from __future__ import annotations
 
 from chalice import Blueprint
 
-from ...container import get_container
-from ..room_schemas import (
-    DenialOut, HandOut, MuteOut, ParticipantsOut, ReactionIn, ReactionOut, RemovalOut, RoleOut, SpeakRequestOut,
-    SpeakRequestPage, join_out,
+from chalicelib.api.room_schemas import (
+    DenialOut,
+    HandOut,
+    MuteOut,
+    ParticipantsOut,
+    ReactionIn,
+    ReactionOut,
+    RemovalOut,
+    RoleOut,
+    SpeakRequestOut,
+    SpeakRequestPage,
+    join_out,
 )
-from ..routing import Call, Reply, endpoint
-from ..schemas import JoinOut, PageQuery
+from chalicelib.api.routing import Call, Reply, endpoint
+from chalicelib.api.schemas import JoinOut, PageQuery
+from chalicelib.container import get_container
 
 bp = Blueprint(__name__)
 TAG = "joining and roles"

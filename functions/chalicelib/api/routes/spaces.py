@@ -3,12 +3,12 @@ from __future__ import annotations
 
 from chalice import Blueprint
 
-from ...container import get_container
-from ...domain.errors import field_error
-from ...domain.spaces import SpaceState
-from ...services.spaces import TicketOffer
-from ..routing import Call, endpoint
-from ..schemas import SpaceCreateIn, SpaceListQuery, SpaceOut, SpacePage, SpacePatchIn
+from chalicelib.api.routing import Call, endpoint
+from chalicelib.api.schemas import SpaceCreateIn, SpaceListQuery, SpaceOut, SpacePage, SpacePatchIn
+from chalicelib.container import get_container
+from chalicelib.domain.errors import field_error
+from chalicelib.domain.spaces import SpaceState
+from chalicelib.services.spaces import TicketOffer
 
 bp = Blueprint(__name__)
 

@@ -1,16 +1,16 @@
 """Health, the generated OpenAPI document and its docs page, and local-stage dev tokens."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from chalice import Blueprint, Response
 
-from ...container import get_container
-from ...domain.errors import NotFound
-from ...settings import get_settings
-from ..auth import mint_dev_token
-from ..routing import Call, endpoint
-from ..schemas import DependencyHealth, DevTokenIn, DevTokenOut, HealthOut
+from chalicelib.api.auth import mint_dev_token
+from chalicelib.api.routing import Call, endpoint
+from chalicelib.api.schemas import DependencyHealth, DevTokenIn, DevTokenOut, HealthOut
+from chalicelib.container import get_container
+from chalicelib.domain.errors import NotFound
+from chalicelib.settings import get_settings
 
 bp = Blueprint(__name__)
 
@@ -18,7 +18,7 @@ bp = Blueprint(__name__)
 @endpoint(bp, "GET", "/v1/health", tag="operations", auth=False, response=HealthOut,
           summary="Liveness and the state of each dependency")
 def health(call: Call) -> Response:
-    from ...services.health import probe_all
+    from chalicelib.services.health import probe_all
 
     deps = {name: DependencyHealth(**result) for name, result in probe_all(get_container().health_probes()).items()}
     ok = all(d.status != "down" for d in deps.values())
@@ -29,14 +29,14 @@ def health(call: Call) -> Response:
 @endpoint(bp, "GET", "/v1/openapi.json", tag="operations", auth=False,
           summary="This API's OpenAPI 3.1 document, generated from its models")
 def openapi(call: Call) -> dict:
-    from ..openapi import build_openapi
+    from chalicelib.api.openapi import build_openapi
 
     return build_openapi()
 
 
 @endpoint(bp, "GET", "/v1/docs", tag="operations", auth=False, summary="Human-readable API docs")
 def docs(call: Call) -> Response:
-    from ..openapi import DOCS_HTML
+    from chalicelib.api.openapi import DOCS_HTML
 
     return Response(body=DOCS_HTML, status_code=200, headers={"Content-Type": "text/html; charset=utf-8"})
 
@@ -48,5 +48,5 @@ def dev_token(call: Call) -> DevTokenOut:
     if not settings.is_local or settings.auth_mode != "hs256":
         raise NotFound("no such route")
     token, exp = mint_dev_token(call.body.user_id, admin=call.body.admin, settings=settings)
-    return DevTokenOut(token=token, expires_at=datetime.fromtimestamp(exp, timezone.utc))
+    return DevTokenOut(token=token, expires_at=datetime.fromtimestamp(exp, UTC))
 

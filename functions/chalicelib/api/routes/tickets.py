@@ -3,14 +3,20 @@ from __future__ import annotations
 
 from chalice import Blueprint
 
-from ...container import get_container
-from ...domain.clock import utcnow
-from ..routing import Call, Reply, endpoint
-from ..schemas import PageQuery
-from ..ticket_schemas import (
-    LedgerLineOut, OnboardingOut, PayoutsOut, PayoutsQuery, StripeWebhookOut, BuyerTicketOut, BuyerTicketPage,
+from chalicelib.api.routing import Call, Reply, endpoint
+from chalicelib.api.schemas import PageQuery
+from chalicelib.api.ticket_schemas import (
+    BuyerTicketOut,
+    BuyerTicketPage,
+    LedgerLineOut,
+    OnboardingOut,
+    PayoutsOut,
+    PayoutsQuery,
+    StripeWebhookOut,
     TicketPurchaseOut,
 )
+from chalicelib.container import get_container
+from chalicelib.domain.clock import utcnow
 
 bp = Blueprint(__name__)
 

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from chalice import Blueprint
 
-from ...container import get_container
-from ..routing import Call, Reply, endpoint
-from ..schemas import EligibilityOut, FollowOut, PageQuery, UserOut, UserPage, UserUpsertIn
+from chalicelib.api.routing import Call, Reply, endpoint
+from chalicelib.api.schemas import EligibilityOut, FollowOut, PageQuery, UserOut, UserPage, UserUpsertIn
+from chalicelib.container import get_container
 
 bp = Blueprint(__name__)
 
