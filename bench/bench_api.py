@@ -79,7 +79,7 @@ def latency() -> None:
     from tests.fixtures_livekit import FakeLiveKit
 
     # Going live opens a LiveKit room: answered in memory here (bench_media measures LiveKit).
-    in_memory_media = patch.object(LiveKitMedia, "from_settings", classmethod(lambda cls, settings: FakeLiveKit()))
+    in_memory_media = patch.object(LiveKitMedia, "from_settings", classmethod(lambda cls, settings, secrets: FakeLiveKit()))
     with mock_aws(), in_memory_media:
         import boto3
 

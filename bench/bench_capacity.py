@@ -103,9 +103,10 @@ async def _window(pid: int, listeners: list) -> Step:
 # -- the run ---------------------------------------------------------------------------------
 async def _steps(pid: int, port: int, key: str, secret: str, deadline: float) -> list[Step]:
     from chalicelib.adapters.livekit import LiveKitMedia
+    from chalicelib.secrets import StaticSecrets
     from tests.integration.audio_clients import Tone, connect, eventually
 
-    media = LiveKitMedia(client_url=f"ws://127.0.0.1:{port}", api_url="", api_key=key, api_secret=secret,
+    media = LiveKitMedia(StaticSecrets({"livekit_api_key": key, "livekit_api_secret": secret}), client_url=f"ws://127.0.0.1:{port}", api_url="",
                          token_ttl=timedelta(minutes=10), empty_timeout=300, departure_timeout=60)
     await asyncio.to_thread(media.create_room, SPACE)
     host = await connect(media.client_url, media.join_token(SPACE, "host", "host")[0])

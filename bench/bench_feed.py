@@ -136,21 +136,25 @@ def build_world(c, runner) -> list[str]:
 
 def naive(c) -> tuple[set[str], Meter, float]:
     """The answer without any index: every follow edge, then where each account is live."""
+    from chalicelib.domain.pages import PageRequest
     from chalicelib.domain.spaces import SpaceState
 
     meter = Meter(c.table.client)
     began = time.perf_counter()
-    followees, start = [], None
+    followees: list[str] = []
+    start = None
     while True:
-        ids, start = c.user_repo.following_page("me", start, 1000)
-        followees += ids
+        ids = c.user_repo.following_page("me", PageRequest(start, 1000))
+        followees += ids.items
+        start = ids.next
         if not start:
             break
     hosts = set(followees)
-    spaces, start = [], None
+    spaces: list[str] = []
     while True:  # every live Space (the GSI2 live list), kept when its host is followed
-        page, start = c.space_repo.list_page(SpaceState.live, None, start, 1000)
-        spaces += [s.id for s in page if s.host_id in hosts]
+        page = c.space_repo.list_page(SpaceState.live, None, PageRequest(start, 1000))
+        spaces += [s.id for s in page.items if s.host_id in hosts]
+        start = page.next
         if not start:
             break
     return set(spaces), meter, (time.perf_counter() - began) * 1000
@@ -168,7 +172,7 @@ def main() -> None:
     from chalicelib.adapters.livekit import LiveKitMedia
     from tests.fixtures_livekit import FakeLiveKit
 
-    in_memory_media = patch.object(LiveKitMedia, "from_settings", classmethod(lambda cls, settings: FakeLiveKit()))
+    in_memory_media = patch.object(LiveKitMedia, "from_settings", classmethod(lambda cls, settings, secrets: FakeLiveKit()))
     with mock_aws(), in_memory_media:
         import boto3
 

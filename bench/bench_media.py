@@ -69,6 +69,7 @@ class _MemoryMembers:
 def token_issuance() -> None:
     from chalicelib.adapters.livekit import LiveKitMedia
     from chalicelib.domain.spaces import Space, SpaceState
+    from chalicelib.secrets import StaticSecrets
     from chalicelib.services.joins import JoinService
     from livekit import api
 
@@ -83,7 +84,7 @@ def token_issuance() -> None:
     now = datetime.now(UTC)
     space = Space(id="sp_bench", host_id="h", title="t", state=SpaceState.live, speaker_ids=["s1", "s2"],
                   created_at=now, updated_at=now)
-    media = LiveKitMedia(client_url="ws://127.0.0.1:7880", api_url="", api_key=key, api_secret=secret,
+    media = LiveKitMedia(StaticSecrets({"livekit_api_key": key, "livekit_api_secret": secret}), client_url="ws://127.0.0.1:7880", api_url="",
                          token_ttl=timedelta(minutes=5), empty_timeout=300, departure_timeout=60)
     joins = JoinService(_MemoryMembers(space), media, has_paid_ticket=lambda s, u: True)  # type: ignore[arg-type]
     ours = _timed(lambda i: joins.join(f"u{i}", "sp_bench"), SIGNINGS)
@@ -192,9 +193,10 @@ def local_livekit_server(key: str, secret: str) -> Iterator[tuple[int, int] | No
 
 async def _onset_trials(port: int, key: str, secret: str) -> list[float]:
     from chalicelib.adapters.livekit import LiveKitMedia
+    from chalicelib.secrets import StaticSecrets
     from tests.integration.audio_clients import Tone, connect, first_loud_frame
 
-    media = LiveKitMedia(client_url=f"ws://127.0.0.1:{port}", api_url="", api_key=key, api_secret=secret,
+    media = LiveKitMedia(StaticSecrets({"livekit_api_key": key, "livekit_api_secret": secret}), client_url=f"ws://127.0.0.1:{port}", api_url="",
                          token_ttl=timedelta(minutes=5), empty_timeout=300, departure_timeout=60)
     await asyncio.to_thread(media.create_room, "sp_bench")
     host = await connect(media.client_url, media.join_token("sp_bench", "host", "host")[0])

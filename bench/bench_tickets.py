@@ -27,8 +27,9 @@ COLD_RUNS = 10
 _FIRST_USE_PROBE = """
 import time
 began = time.perf_counter()
-from chalicelib.adapters.stripe import StripeConfig, StripeGateway
-g = StripeGateway(StripeConfig(secret_key="sk_test_bench", publishable_key="", webhook_secrets=()))
+from chalicelib.adapters.stripe import StripeGateway
+from chalicelib.secrets import StaticSecrets
+g = StripeGateway(StaticSecrets({"stripe_secret_key": "sk_test_bench"}))
 g.client
 print((time.perf_counter() - began) * 1000)
 """
@@ -85,14 +86,15 @@ def flows(stripe_url: str) -> None:
     from tests.fixtures_livekit import FakeLiveKit
 
     make_moto_dynamodb_atomic()
-    in_memory_media = patch.object(LiveKitMedia, "from_settings", classmethod(lambda cls, settings: FakeLiveKit()))
+    in_memory_media = patch.object(LiveKitMedia, "from_settings", classmethod(lambda cls, settings, secrets: FakeLiveKit()))
     with mock_aws(), in_memory_media:
         import boto3
 
         from chalicelib.adapters.dynamodb.schema import ensure_table
         from chalicelib.container import reset_container
+        from chalicelib.domain.payments import AccountState
+        from chalicelib.domain.spaces import TicketOffer
         from chalicelib.domain.tickets import PayoutAccount
-        from chalicelib.services.spaces import TicketOffer
 
         ensure_table(boto3.client("dynamodb", region_name="us-east-1"), "airwaves-bench-tickets")
         import infra.local.extensions  # noqa: F401 - registers what the local stack provisions
@@ -108,7 +110,8 @@ def flows(stripe_url: str) -> None:
             c.spaces.start("host", s.id)
             c.spaces.end("host", s.id)
         c.payout_repo.add_account(PayoutAccount(user_id="host", account_id="acct_bench", created_at=datetime.now(UTC)))
-        c.payout_repo.apply_account_state("host", "acct_bench", {"charges_enabled": True}, int(time.time()))
+        c.payout_repo.apply_account_state("host", AccountState(account_id="acct_bench", charges_enabled=True),
+                                          int(time.time()))
 
         def ticketed(quantity: int):
             return c.spaces.create("host", title="Bench", scheduled_start=datetime.now(UTC) + timedelta(days=1),
@@ -146,7 +149,7 @@ def flows(stripe_url: str) -> None:
         answered = time.perf_counter() - began
         LocalRunner().drain()
         drained = time.perf_counter() - began - answered
-        refunded = sum(1 for t in bought if c.ticket_gate.get(t.space_id, t.id).status == "refunded")
+        refunded = sum(1 for t in bought if c.ticket_repo.get(t.space_id, t.id).status == "refunded")
         print(f"cancel with {BUYERS} paid tickets: the request answers in {answered * 1000:.0f} ms (refunds queued); "
               f"draining the queue refunds {refunded} in {drained * 1000:.0f} ms "
               f"({drained * 1000 / BUYERS:.1f} ms per refund, one consumer)")

@@ -33,7 +33,7 @@ GRANTS_BY_KIND = {
     "schedule": ["table", "secrets", "send_to_queues", "push"],
     "other": ["table", "secrets"],
 }
-# Narrower lists for functions known by Chalice name (e.g. {"fanout": ["table", "push", ...]}).
+# Narrower lists for functions known by Chalice name (e.g. {"background_jobs": ["table", "push", ...]}).
 GRANTS_BY_FUNCTION: dict[str, list[str]] = {}
 
 TABLE_ACTIONS = [

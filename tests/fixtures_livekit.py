@@ -55,9 +55,9 @@ class FakeLiveKit(LiveKitMedia):
     down: bool = False
 
     def __post_init__(self) -> None:
-        from chalicelib.secrets import get_secret
+        from chalicelib.secrets import StageSecrets
 
-        LiveKitMedia.__init__(self, client_url="ws://127.0.0.1:7880", api_url="", read_secret=get_secret,
+        LiveKitMedia.__init__(self, StageSecrets(), client_url="ws://127.0.0.1:7880", api_url="",
                               token_ttl=timedelta(seconds=300), empty_timeout=300, departure_timeout=60)
 
     def _server(self, name: str, *args: object) -> None:
@@ -114,7 +114,7 @@ class FakeLiveKit(LiveKitMedia):
             conn.muted = True
         return conn.publishing
 
-    def send_data(self, space_id: str, topic: str, payload: dict, to: list[str] | None = None) -> None:
+    def send_data(self, space_id: str, topic: str, payload: dict, to=None) -> None:
         self._server("send_data", space_id, topic)
         self.sent.append({"space_id": space_id, "topic": topic, "payload": payload, "to": list(to or [])})
 
@@ -134,7 +134,7 @@ def media(request, monkeypatch):
         yield None
         return
     fake = FakeLiveKit()
-    monkeypatch.setattr(LiveKitMedia, "from_settings", classmethod(lambda cls, settings: fake))
+    monkeypatch.setattr(LiveKitMedia, "from_settings", classmethod(lambda cls, settings, secrets: fake))
     yield fake
 
 

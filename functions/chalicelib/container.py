@@ -1,298 +1,231 @@
-"""Wires adapters into services, lazily and once per Lambda container.
+"""Builds adapters and services, lazily and once per Lambda container. Nothing else.
 
 Every dependency is built on first use (``cached_property``) so a route pays only for what it
-touches: a GET of a Space never imports Stripe or LiveKit. Tests build a fresh container with
-``reset_container()``.
+touches: a GET of a Space never imports Stripe or LiveKit. Each adapter is returned under the
+port it provides, so mypy checks that it fits. Services receive ports and other services, never
+callables. Tests build a fresh container with ``reset_container()``.
 """
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import cached_property
+from typing import TYPE_CHECKING
 
-from .domain.users import HostingPolicy
-from .ports import SpaceLifecycle
-from .settings import Settings, get_settings
+from chalicelib.settings import Settings, get_settings
 
-
-class CompositeLifecycle:
-    """Runs several lifecycles in order (media room first, then feed, schedules, money)."""
-
-    def __init__(self, parts: list[SpaceLifecycle]) -> None:
-        self.parts = parts
-
-    def __getattr__(self, name: str):
-        def each(*args, **kwargs) -> None:
-            for part in self.parts:
-                getattr(part, name)(*args, **kwargs)
-        return each
+if TYPE_CHECKING:  # types only: each import below happens inside the builder that needs it
+    from chalicelib.adapters.dynamodb.table import Table
+    from chalicelib.domain.fees import FeeSchedule
+    from chalicelib.domain.schedules import SchedulePolicy
+    from chalicelib.domain.users import HostingPolicy
+    from chalicelib.ports import (
+        BigAccounts,
+        DeviceRepository,
+        FeedEntries,
+        HealthProbe,
+        MediaServer,
+        MemberRepository,
+        PaymentGateway,
+        PayoutRepository,
+        PushGateway,
+        ReminderRepository,
+        Scheduler,
+        SecretReader,
+        SpaceRepository,
+        TicketRepository,
+        UserRepository,
+        WorkQueue,
+    )
+    from chalicelib.services.background_jobs import BackgroundJobs, JobBatch
+    from chalicelib.services.big_accounts import BigAccountFollows
+    from chalicelib.services.following_feed import FollowingFeed
+    from chalicelib.services.health import HealthCheck
+    from chalicelib.services.idempotency import Idempotency
+    from chalicelib.services.joins import JoinService
+    from chalicelib.services.lifecycle import SpaceLifecycle
+    from chalicelib.services.media_events import MediaEventService
+    from chalicelib.services.moderation import ModerationService
+    from chalicelib.services.notifications import DeviceService, Notifier
+    from chalicelib.services.participants import ParticipantsService
+    from chalicelib.services.payouts import PayoutService
+    from chalicelib.services.reactions import ReactionService
+    from chalicelib.services.reminders import ReminderService
+    from chalicelib.services.schedules import ScheduledHandlers, SpaceSchedules
+    from chalicelib.services.spaces import SpaceService
+    from chalicelib.services.stage import StageService
+    from chalicelib.services.stripe_webhooks import StripeWebhooks
+    from chalicelib.services.tickets import TicketRefunds, TicketService
+    from chalicelib.services.users import UserService
 
 
 class Container:
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or get_settings()
 
-    # -- adapters ----------------------------------------------------------------------------
+    # -- infrastructure ----------------------------------------------------------------------
     @cached_property
-    def table(self):
-        from .adapters.dynamodb.table import Table
+    def secrets(self) -> SecretReader:
+        from chalicelib.secrets import StageSecrets
+
+        return StageSecrets()
+
+    @cached_property
+    def table(self) -> Table:
+        from chalicelib.adapters.dynamodb.table import Table
 
         return Table(self.settings.table_name, region=self.settings.aws_region)
 
     @cached_property
-    def user_repo(self):
-        from .adapters.dynamodb.users import DynamoUsers
-
-        return DynamoUsers(self.table)
-
-    @cached_property
-    def space_repo(self):
-        from .adapters.dynamodb.spaces import DynamoSpaces
-
-        return DynamoSpaces(self.table)
-
-    @cached_property
-    def feed_repo(self):
-        from .adapters.dynamodb.feed import DynamoFeed
-
-        return DynamoFeed(self.table)
-
-    @cached_property
-    def idempotency(self):
-        from .adapters.dynamodb.idempotency import DynamoIdempotencyStore
-        from .services.idempotency import Idempotency
-
-        return Idempotency(DynamoIdempotencyStore(self.table), ttl_seconds=self.settings.idempotency_ttl_seconds)
-
-    # -- rules -------------------------------------------------------------------------------
-    @cached_property
-    def hosting_policy(self) -> HostingPolicy:
-        s = self.settings
-        return HostingPolicy(min_followers=s.host_min_followers, ticketed_min_followers=s.ticketed_min_followers,
-                             ticketed_min_age_years=s.ticketed_min_age_years,
-                             ticketed_min_recent_spaces=s.ticketed_min_recent_spaces,
-                             ticketed_recent_window_days=s.ticketed_recent_window_days)
-
-    def charges_enabled(self, user_id: str) -> bool:
-        """Whether the user's payout account can take charges (as Stripe last told us)."""
-        return self.payouts.charges_enabled(user_id)
-
-    @cached_property
-    def ticket_gate(self):
-        """Who holds a paid ticket (the join check of ticketed Spaces asks this)."""
-        from .adapters.dynamodb.tickets import DynamoTickets
-
-        return DynamoTickets(self.table)
-
-    # -- services ----------------------------------------------------------------------------
-    @cached_property
-    def lifecycle(self) -> CompositeLifecycle:
-        from .services.feed import FanoutEvents
-        from .services.media_room import MediaRoomLifecycle
-        from .services.tickets import TicketRefunds
-
-        return CompositeLifecycle([MediaRoomLifecycle(self.media), FanoutEvents(self.work_queue), self.space_schedules,
-                                   TicketRefunds(self.work_queue)])
-
-    @cached_property
-    def users(self):
-        from .services.feed import BigFollowTracking
-        from .services.users import UserService
-
-        return UserService(BigFollowTracking(self.user_repo, self.big_accounts), self.hosting_policy,
-                           charges_enabled=self.charges_enabled)
-
-    @cached_property
-    def spaces(self):
-        from .services.spaces import SpaceService
-
-        return SpaceService(self.space_repo, self.user_repo, self.following_feed, self.hosting_policy,
-                            lifecycle=self.lifecycle, charges_enabled=self.charges_enabled,
-                            max_ticket_quantity=self.settings.max_ticket_quantity)
-
-    # -- live audio (LiveKit, the stage, moderation, presence) -----------------------------------
-    @cached_property
-    def media(self):
+    def media(self) -> MediaServer:
         """The media server; the LiveKit SDK loads on first use of a method that needs it."""
-        from .adapters.livekit import LiveKitMedia
+        from chalicelib.adapters.livekit import LiveKitMedia
 
-        return LiveKitMedia.from_settings(self.settings)
-
-    @cached_property
-    def member_repo(self):
-        from .adapters.dynamodb.members import DynamoMembers
-
-        return DynamoMembers(self.table)
+        return LiveKitMedia.from_settings(self.settings, self.secrets)
 
     @cached_property
-    def joins(self):
-        from .services.joins import JoinService
-
-        return JoinService(self.member_repo, self.media,
-                           has_paid_ticket=lambda space_id, user_id: self.ticket_gate.has_paid_ticket(space_id, user_id))
-
-    @cached_property
-    def stage(self):
-        from .services.stage import StageService
-
-        return StageService(self.space_repo, self.member_repo, self.media, self.lifecycle, admit=self.joins.admit)
-
-    @cached_property
-    def moderation(self):
-        from .services.moderation import ModerationService
-
-        return ModerationService(self.member_repo, self.media, self.lifecycle)
-
-    @cached_property
-    def reactions(self):
-        from .adapters.dynamodb.rate_limits import DynamoRateLimits
-        from .services.reactions import ReactionService
-
-        return ReactionService(self.member_repo, self.media, DynamoRateLimits(self.table), admit=self.joins.admit)
-
-    @cached_property
-    def participants(self):
-        from .services.participants import ParticipantsService
-
-        return ParticipantsService(self.space_repo, self.member_repo, self.media)
-
-    @cached_property
-    def media_events(self):
-        from .adapters.dynamodb.presence import DynamoPresence
-        from .services.media_events import MediaEventService
-
-        return MediaEventService(self.member_repo, DynamoPresence(self.table), self.media,
-                                 end_space=lambda space_id: self.spaces.end(None, space_id))
-
-    # -- money (Stripe Connect, tickets, webhooks) ------------------------------------------------
-    @cached_property
-    def payment_gateway(self):
-        """Stripe; the SDK and its client load on the first call that needs them."""
-        from .adapters.stripe import StripeConfig, StripeGateway
-        from .secrets import get_secret
+    def payment_gateway(self) -> PaymentGateway:
+        """Stripe; the SDK, its client and its keys load on the first call that needs them."""
+        from chalicelib.adapters.stripe import StripeGateway, StripeOptions
 
         s = self.settings
-        return StripeGateway(lambda: StripeConfig(
-            secret_key=get_secret("stripe_secret_key"), publishable_key=get_secret("stripe_publishable_key"),
-            webhook_secrets=(get_secret("stripe_webhook_secret"), get_secret("stripe_connect_webhook_secret")),
+        return StripeGateway(self.secrets, StripeOptions(
             api_base=s.stripe_api_base, timeout_seconds=s.stripe_timeout_seconds,
             max_network_retries=s.stripe_max_network_retries, ephemeral_key_version=s.stripe_ephemeral_key_version))
 
     @cached_property
-    def fee_schedule(self):
-        from .domain.fees import FeeSchedule
-
-        return FeeSchedule.from_pairs(self.settings.fee_tiers)
-
-    @cached_property
-    def payout_repo(self):
-        from .adapters.dynamodb.payouts import DynamoPayouts
-
-        return DynamoPayouts(self.table)
-
-    @cached_property
-    def payouts(self):
-        from .services.payouts import PayoutService
+    def work_queue(self) -> WorkQueue:
+        from chalicelib.adapters.queue import SqsQueue
 
         s = self.settings
-        return PayoutService(self.payout_repo, lambda: self.payment_gateway, self.fee_schedule,
-                             refresh_url=s.payouts_refresh_url, return_url=s.payouts_return_url)
+        return SqsQueue(name=s.jobs_queue_name, url=s.jobs_queue_url, region=s.aws_region)
 
     @cached_property
-    def tickets(self):
-        from datetime import timedelta
-
-        from .services.tickets import TicketService
-
-        return TicketService(self.space_repo, self.ticket_gate, self.payout_repo, lambda: self.payment_gateway,
-                             self.fee_schedule, hold=timedelta(minutes=self.settings.ticket_hold_minutes))
-
-    @cached_property
-    def stripe_webhooks(self):
-        from .adapters.dynamodb.processed_events import DynamoProcessedEvents
-        from .services.stripe_webhooks import StripeWebhooks
-
-        return StripeWebhooks(DynamoProcessedEvents(self.table), lambda: self.payment_gateway,
-                              self.tickets, self.payouts)
-
-    # -- schedules, reminders, push and the following feed ------------------------------------
-    @cached_property
-    def big_accounts(self):
-        from .adapters.dynamodb.big_accounts import DynamoBigAccounts
-
-        return DynamoBigAccounts(self.table)
-
-    @cached_property
-    def following_feed(self):
-        from .services.feed import FollowingFeed
-
-        return FollowingFeed(self.feed_repo, self.big_accounts, self.space_repo)
-
-    @cached_property
-    def work_queue(self):
-        from .adapters.queue import SqsQueue
-
-        s = self.settings
-        return SqsQueue(name=s.fanout_queue_name, url=s.fanout_queue_url, region=s.aws_region)
-
-    @cached_property
-    def scheduler(self):
-        from .adapters.scheduler import EventBridgeScheduler
+    def scheduler(self) -> Scheduler:
+        from chalicelib.adapters.scheduler import EventBridgeScheduler
 
         s = self.settings
         return EventBridgeScheduler(group=s.schedule_group, role_arn=s.scheduler_role_arn,
                                     dead_letter_arn=s.schedule_dead_letter_arn, region=s.aws_region)
 
     @cached_property
-    def push(self):
-        from .adapters.push import SnsPush
+    def push(self) -> PushGateway:
+        from chalicelib.adapters.push import SnsPush
 
         s = self.settings
         return SnsPush(applications={"apns": s.apns_platform_application_arn, "fcm": s.fcm_platform_application_arn},
                        region=s.aws_region)
 
+    # -- repositories (DynamoDB) -------------------------------------------------------------
     @cached_property
-    def device_repo(self):
-        from .adapters.dynamodb.devices import DynamoDevices
+    def user_repo(self) -> UserRepository:
+        from chalicelib.adapters.dynamodb.users import DynamoUsers
+
+        return DynamoUsers(self.table)
+
+    @cached_property
+    def space_repo(self) -> SpaceRepository:
+        from chalicelib.adapters.dynamodb.spaces import DynamoSpaces
+
+        return DynamoSpaces(self.table)
+
+    @cached_property
+    def member_repo(self) -> MemberRepository:
+        from chalicelib.adapters.dynamodb.members import DynamoMembers
+
+        return DynamoMembers(self.table)
+
+    @cached_property
+    def ticket_repo(self) -> TicketRepository:
+        from chalicelib.adapters.dynamodb.tickets import DynamoTickets
+
+        return DynamoTickets(self.table)
+
+    @cached_property
+    def payout_repo(self) -> PayoutRepository:
+        from chalicelib.adapters.dynamodb.payouts import DynamoPayouts
+
+        return DynamoPayouts(self.table)
+
+    @cached_property
+    def feed_repo(self) -> FeedEntries:
+        from chalicelib.adapters.dynamodb.feed import DynamoFeed
+
+        return DynamoFeed(self.table)
+
+    @cached_property
+    def big_accounts(self) -> BigAccounts:
+        from chalicelib.adapters.dynamodb.big_accounts import DynamoBigAccounts
+
+        return DynamoBigAccounts(self.table)
+
+    @cached_property
+    def device_repo(self) -> DeviceRepository:
+        from chalicelib.adapters.dynamodb.devices import DynamoDevices
 
         return DynamoDevices(self.table)
 
     @cached_property
-    def reminder_repo(self):
-        from .adapters.dynamodb.reminders import DynamoReminders
+    def reminder_repo(self) -> ReminderRepository:
+        from chalicelib.adapters.dynamodb.reminders import DynamoReminders
 
         return DynamoReminders(self.table)
 
+    # -- rules from settings -------------------------------------------------------------------
     @cached_property
-    def devices(self):
-        from .services.notifications import DeviceService
+    def hosting_policy(self) -> HostingPolicy:
+        from chalicelib.domain.users import HostingPolicy
 
-        return DeviceService(self.device_repo, self.push)
-
-    @cached_property
-    def notifier(self):
-        from .services.notifications import Notifier
-
-        return Notifier(self.device_repo, self.push)
-
-    @cached_property
-    def reminders(self):
-        from .services.reminders import ReminderService
-
-        return ReminderService(self.reminder_repo, self.space_repo)
+        s = self.settings
+        return HostingPolicy(min_followers=s.host_min_followers, ticketed_min_followers=s.ticketed_min_followers,
+                             ticketed_min_age_years=s.ticketed_min_age_years,
+                             ticketed_min_recent_spaces=s.ticketed_min_recent_spaces,
+                             ticketed_recent_window_days=s.ticketed_recent_window_days)
 
     @cached_property
-    def schedule_policy(self):
-        from datetime import timedelta
+    def fee_schedule(self) -> FeeSchedule:
+        from chalicelib.domain.fees import FeeSchedule
 
-        from .domain.schedules import SchedulePolicy
+        return FeeSchedule.from_pairs(self.settings.fee_tiers)
+
+    @cached_property
+    def schedule_policy(self) -> SchedulePolicy:
+        from chalicelib.domain.schedules import SchedulePolicy
 
         s = self.settings
         return SchedulePolicy(reminder_lead=timedelta(minutes=s.reminder_lead_minutes),
                               no_show_after=timedelta(minutes=s.no_show_minutes))
 
+    # -- cross-cutting services ----------------------------------------------------------------
     @cached_property
-    def space_schedules(self):
-        from .domain.schedules import ScheduleKind
-        from .services.schedules import SpaceSchedules
+    def idempotency(self) -> Idempotency:
+        from chalicelib.adapters.dynamodb.idempotency import DynamoIdempotencyStore
+        from chalicelib.services.idempotency import Idempotency
+
+        return Idempotency(DynamoIdempotencyStore(self.table), ttl_seconds=self.settings.idempotency_ttl_seconds)
+
+    @cached_property
+    def health(self) -> HealthCheck:
+        from chalicelib.services.health import HealthCheck
+
+        probes: dict[str, HealthProbe] = {
+            "dynamodb": self.table, "livekit": self.media, "stripe": self.payment_gateway,
+            "scheduler": self.scheduler, "push": self.push, "queue": self.work_queue}
+        return HealthCheck(probes)
+
+    # -- the Space lifecycle -------------------------------------------------------------------
+    @cached_property
+    def lifecycle(self) -> SpaceLifecycle:
+        from chalicelib.services.feed_events import FeedEvents
+        from chalicelib.services.lifecycle import SpaceLifecycle
+        from chalicelib.services.media_room import MediaRoom
+
+        return SpaceLifecycle(media_room=MediaRoom(self.media), feed=FeedEvents(self.work_queue),
+                              schedules=self.space_schedules, money=self.ticket_refunds)
+
+    @cached_property
+    def space_schedules(self) -> SpaceSchedules:
+        from chalicelib.domain.schedules import ScheduleKind
+        from chalicelib.services.schedules import SpaceSchedules
 
         s = self.settings
         targets = {ScheduleKind.reminder: s.space_reminder_function_arn, ScheduleKind.start: s.space_start_function_arn,
@@ -300,55 +233,143 @@ class Container:
         return SpaceSchedules(self.scheduler, targets, self.schedule_policy, self.work_queue)
 
     @cached_property
-    def scheduled_handlers(self):
-        from .services.schedules import ScheduledHandlers
+    def ticket_refunds(self) -> TicketRefunds:
+        from chalicelib.services.tickets import TicketRefunds
 
-        return ScheduledHandlers(self.space_repo, self.notifier, self.work_queue,
-                                 cancel=lambda space_id: self.spaces.cancel(None, space_id), policy=self.schedule_policy)
+        return TicketRefunds(self.work_queue)
+
+    # -- users and Spaces ----------------------------------------------------------------------
+    @cached_property
+    def users(self) -> UserService:
+        from chalicelib.services.users import UserService
+
+        return UserService(self.user_repo, self.hosting_policy, self.payouts, self.big_follows)
 
     @cached_property
-    def fanout_worker(self):
-        from .services.fanout import FanoutWorker
+    def big_follows(self) -> BigAccountFollows:
+        from chalicelib.services.big_accounts import BigAccountFollows
+
+        return BigAccountFollows(self.big_accounts)
+
+    @cached_property
+    def following_feed(self) -> FollowingFeed:
+        from chalicelib.services.following_feed import FollowingFeed
+
+        return FollowingFeed(self.feed_repo, self.big_accounts, self.space_repo)
+
+    @cached_property
+    def spaces(self) -> SpaceService:
+        from chalicelib.services.spaces import SpaceService
+
+        return SpaceService(self.space_repo, self.user_repo, self.following_feed, self.hosting_policy, self.payouts,
+                            lifecycle=self.lifecycle, max_ticket_quantity=self.settings.max_ticket_quantity)
+
+    # -- live audio (LiveKit, the stage, moderation, presence) -----------------------------------
+    @cached_property
+    def joins(self) -> JoinService:
+        from chalicelib.services.joins import JoinService
+
+        return JoinService(self.member_repo, self.media, self.ticket_repo)
+
+    @cached_property
+    def stage(self) -> StageService:
+        from chalicelib.services.stage import StageService
+
+        return StageService(self.space_repo, self.member_repo, self.media, self.lifecycle, self.joins)
+
+    @cached_property
+    def moderation(self) -> ModerationService:
+        from chalicelib.services.moderation import ModerationService
+
+        return ModerationService(self.member_repo, self.media, self.lifecycle)
+
+    @cached_property
+    def reactions(self) -> ReactionService:
+        from chalicelib.adapters.dynamodb.rate_limits import DynamoRateLimits
+        from chalicelib.services.reactions import ReactionService
+
+        return ReactionService(self.member_repo, self.media, DynamoRateLimits(self.table), self.joins)
+
+    @cached_property
+    def participants(self) -> ParticipantsService:
+        from chalicelib.services.participants import ParticipantsService
+
+        return ParticipantsService(self.space_repo, self.member_repo, self.media)
+
+    @cached_property
+    def media_events(self) -> MediaEventService:
+        from chalicelib.adapters.dynamodb.presence import DynamoPresence
+        from chalicelib.services.media_events import MediaEventService
+
+        return MediaEventService(self.member_repo, DynamoPresence(self.table), self.media, self.spaces)
+
+    # -- money (Stripe Connect, tickets, webhooks) ------------------------------------------------
+    @cached_property
+    def payouts(self) -> PayoutService:
+        from chalicelib.services.payouts import PayoutService
 
         s = self.settings
-        return FanoutWorker(self.space_repo, self.user_repo, self.feed_repo, self.big_accounts, self.reminder_repo,
-                            self.notifier, self.work_queue, sync_schedules=self.space_schedules.sync,
-                            refund_page=lambda space_id, start: self.tickets.refund_page(
-                                space_id, start, s.refund_page_size),
-                            big_threshold=s.big_host_followers, page_size=s.fanout_page_size)
+        return PayoutService(self.payout_repo, self.payment_gateway, self.fee_schedule,
+                             refresh_url=s.payouts_refresh_url, return_url=s.payouts_return_url)
 
     @cached_property
-    def fanout_consumer(self):
-        from .services.fanout import QueueConsumer
+    def tickets(self) -> TicketService:
+        from chalicelib.services.tickets import TicketService
 
-        return QueueConsumer(self.fanout_worker, self.work_queue)
+        return TicketService(self.space_repo, self.ticket_repo, self.payout_repo, self.payment_gateway,
+                             self.fee_schedule, hold=timedelta(minutes=self.settings.ticket_hold_minutes))
 
-    def health_probes(self) -> dict:
-        """What ``GET /v1/health`` checks; each adapter adds its own probe."""
-        return {"dynamodb": lambda: self.table.call("describe_table"),
-                "livekit": self.media.ping if getattr(self.media, "configured", True) else None,
-                "stripe": self.payment_gateway.ping if self.payment_gateway.configured else None,
-                "scheduler": self.scheduler.ping if self.scheduler.configured else None,
-                "push": self.push.ping if self.push.applications else None,
-                "queue": self.work_queue.depth}
+    @cached_property
+    def stripe_webhooks(self) -> StripeWebhooks:
+        from chalicelib.adapters.dynamodb.processed_events import DynamoProcessedEvents
+        from chalicelib.services.stripe_webhooks import StripeWebhooks
 
-    def host_join(self, space):
-        """The host's join credentials for a live Space (the media adapter provides them)."""
-        from .api.schemas import JoinOut
+        return StripeWebhooks(DynamoProcessedEvents(self.table), self.payment_gateway, self.tickets, self.payouts)
 
-        grant = self.joins.host_credentials(space)
-        return JoinOut(livekit_url=grant.livekit_url, token=grant.token, role=grant.role,
-                       expires_at=grant.expires_at)
+    # -- schedules, reminders, push and background jobs -----------------------------------------
+    @cached_property
+    def notifier(self) -> Notifier:
+        from chalicelib.services.notifications import Notifier
 
-    def cursors(self, scope: str):
-        """Signed cursors for the list named ``scope`` (e.g. ``tickets:<user>``)."""
-        from .cursors import PageCursors
-        from .secrets import get_secret
+        return Notifier(self.device_repo, self.push)
 
-        secret = get_secret("cursor_secret")
-        if not secret and not self.settings.is_local:
-            raise RuntimeError("cursor_secret is missing from the stage's secrets")
-        return PageCursors(scope, secret or "airwaves-local-cursor-key")
+    @cached_property
+    def devices(self) -> DeviceService:
+        from chalicelib.services.notifications import DeviceService
+
+        return DeviceService(self.device_repo, self.push)
+
+    @cached_property
+    def reminders(self) -> ReminderService:
+        from chalicelib.services.reminders import ReminderService
+
+        return ReminderService(self.reminder_repo, self.space_repo)
+
+    @cached_property
+    def scheduled_handlers(self) -> ScheduledHandlers:
+        from chalicelib.services.schedules import ScheduledHandlers
+
+        return ScheduledHandlers(self.space_repo, self.spaces, self.notifier, self.work_queue, self.schedule_policy)
+
+    @cached_property
+    def background_jobs(self) -> BackgroundJobs:
+        from chalicelib.services.background_jobs import BackgroundJobs
+        from chalicelib.services.feed_fanout import FeedFanout
+        from chalicelib.services.reminders import ReminderPushes
+
+        s = self.settings
+        feed = FeedFanout(self.space_repo, self.user_repo, self.feed_repo, self.big_accounts, self.notifier,
+                          self.work_queue, big_threshold=s.big_host_followers, page_size=s.fanout_page_size)
+        reminders = ReminderPushes(self.reminder_repo, self.space_repo, self.user_repo, self.notifier,
+                                   self.work_queue, page_size=s.fanout_page_size)
+        return BackgroundJobs(feed, reminders, self.tickets, self.space_schedules, self.space_repo,
+                              self.work_queue, refund_page_size=s.refund_page_size)
+
+    @cached_property
+    def job_batches(self) -> JobBatch:
+        from chalicelib.services.background_jobs import JobBatch
+
+        return JobBatch(self.background_jobs, self.work_queue)
 
 
 _container: Container | None = None

@@ -11,7 +11,7 @@ import os
 import time
 from threading import Lock
 
-from .settings import get_settings
+from chalicelib.settings import get_settings
 
 _CACHE_SECONDS = 300
 _lock = Lock()
@@ -19,10 +19,28 @@ _cached: tuple[float, dict[str, str]] | None = None
 
 
 def _load_from_secrets_manager(arn: str) -> dict[str, str]:
-    import boto3
+    from chalicelib.adapters.aws_clients import make_client
 
-    client = boto3.client("secretsmanager", region_name=get_settings().aws_region)
-    return json.loads(client.get_secret_value(SecretId=arn)["SecretString"])
+    answer = make_client("secretsmanager", get_settings().aws_region).get_secret_value(SecretId=arn)
+    loaded: dict[str, str] = json.loads(answer["SecretString"])
+    return loaded
+
+
+class StageSecrets:
+    """``SecretReader`` of the running stage (``get_secret`` below)."""
+
+    def get_secret(self, name: str) -> str:
+        return get_secret(name)
+
+
+class StaticSecrets:
+    """``SecretReader`` over fixed values: local tools, benchmarks and tests."""
+
+    def __init__(self, values: dict[str, str]) -> None:
+        self._values = dict(values)
+
+    def get_secret(self, name: str) -> str:
+        return self._values.get(name, "")
 
 
 def get_secret(name: str) -> str:

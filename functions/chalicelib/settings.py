@@ -75,10 +75,11 @@ class Settings(BaseSettings):
     space_no_show_function_arn: str = ""
     reminder_lead_minutes: int = 30
     no_show_minutes: int = 60
-    # Fan-out work (go-live notices, feed entries, reminder pushes) goes through this SQS queue;
-    # its dead-letter queue is ``<name>-dlq``. An empty URL is looked up by name.
-    fanout_queue_name: str = "airwaves-fanout"
-    fanout_queue_url: str = ""
+    # Background jobs (go-live fan-out, feed entries, reminder pushes, refunds of a canceled Space,
+    # schedule syncs) go through this SQS queue; its dead-letter queue is ``<name>-dlq``. An empty
+    # URL is looked up by name. A fan-out page reaches at most ``fanout_page_size`` people.
+    jobs_queue_name: str = "airwaves-jobs"
+    jobs_queue_url: str = ""
     fanout_page_size: int = 100
     # Tickets refunded per queue message when a Space is canceled: a batch of ten messages, each
     # a Stripe call per ticket, must fit well inside the fan-out Lambda's 60 s timeout.

@@ -1,6 +1,6 @@
 """The local stand-in for EventBridge Scheduler and the SQS -> Lambda poller.
 
-``make up`` has no AWS: this module provisions the fan-out queue (with its dead-letter queue), the
+``make up`` has no AWS: this module provisions the work queue (with its dead-letter queue), the
 schedule group and the SNS platform applications in moto, and runs a loop that
 - fires every schedule whose ``at(...)`` time has come by calling the Chalice function its target
   ARN names (``...:function:<app>-<stage>-<name>``) with the schedule's payload, then deletes it
@@ -46,9 +46,9 @@ def provision() -> None:
     """Create the queues, the schedule group and the push applications the local stage names."""
     s = _settings()
     sqs = _client("sqs")
-    dlq_url = sqs.create_queue(QueueName=f"{s.fanout_queue_name}-dlq")["QueueUrl"]
+    dlq_url = sqs.create_queue(QueueName=f"{s.jobs_queue_name}-dlq")["QueueUrl"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    sqs.create_queue(QueueName=s.fanout_queue_name, Attributes={
+    sqs.create_queue(QueueName=s.jobs_queue_name, Attributes={
         "VisibilityTimeout": str(LOCAL_VISIBILITY_SECONDS),
         "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_RECEIVES}),
     })
@@ -68,7 +68,7 @@ def provision() -> None:
 
 # -- the runner ----------------------------------------------------------------------------------
 class LocalRunner:
-    """Fires due schedules and drains the fan-out queue into the app's own handlers."""
+    """Fires due schedules and drains the work queue into the app's own handlers."""
 
     def __init__(self, app_module: ModuleType | None = None) -> None:
         self._module = app_module
@@ -156,9 +156,9 @@ class LocalRunner:
         returns how many messages were handled successfully."""
         s = _settings()
         sqs = _client("sqs")
-        url = sqs.get_queue_url(QueueName=s.fanout_queue_name)["QueueUrl"]
+        url = sqs.get_queue_url(QueueName=s.jobs_queue_name)["QueueUrl"]
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        handler = self.queue_handler(s.fanout_queue_name)
+        handler = self.queue_handler(s.jobs_queue_name)
         handled = 0
         for _ in range(max_batches):
             params: dict[str, Any] = {"QueueUrl": url, "MaxNumberOfMessages": 10, "WaitTimeSeconds": 0,
@@ -176,13 +176,13 @@ class LocalRunner:
             try:
                 handler(event, None)
             except Exception:
-                log.warning("a fan-out batch failed; its failed messages will be retried", exc_info=True)
+                log.warning("a queue batch failed; its failed messages will be retried", exc_info=True)
                 continue
             sqs.delete_message_batch(QueueUrl=url, Entries=[
                 {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(messages)])
             handled += len(messages)
         if handled:
-            log.info("handled %d fan-out message(s)", handled)
+            log.info("handled %d queue message(s)", handled)
         return handled
 
     def run(self, stop: threading.Event, interval: float = 1.0) -> None:

@@ -42,7 +42,7 @@ def dead_letters() -> list[dict]:
     import boto3
 
     sqs = boto3.client("sqs", region_name="us-east-1")
-    url = sqs.get_queue_url(QueueName="airwaves-fanout-dlq")["QueueUrl"]
+    url = sqs.get_queue_url(QueueName="airwaves-jobs-dlq")["QueueUrl"]
     return [json.loads(m["Body"]) for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])]
 
 
@@ -58,7 +58,7 @@ def test_going_live_costs_the_request_one_message_and_the_queue_does_the_rest(ap
     arns = {f: register(api, pushes, f, f"{n:02x}" * 32) for n, f in enumerate(["f000", "f120", "f249"])}
 
     sid = api.call("POST", "/v1/spaces", as_user="host", body={"title": "Big news"}).json["id"]
-    assert queue_depth("airwaves-fanout") == 1, "the request only enqueues"
+    assert queue_depth("airwaves-jobs") == 1, "the request only enqueues"
     assert feed_items(c, "f000") == [] and all(pushes.to(a) == [] for a in arns.values())
 
     handled = runner.drain()
@@ -126,18 +126,19 @@ def test_failing_messages_are_retried_then_dead_lettered_while_the_rest_of_the_b
     api.call("POST", "/v1/spaces", as_user="fine-host", body={"title": "B"})
     runner.drain(visibility_timeout=0)
     assert len(feed_items(c, "lucky")) == 1
-    assert queue_depth("airwaves-fanout") == 0
+    assert queue_depth("airwaves-jobs") == 0
     dead = dead_letters()
     assert [(d["kind"], d["user_id"]) for d in dead] == [("followers", "doomed-host")]
 
 
 def test_a_batch_deletes_its_successes_and_raises_for_its_failures():
-    from chalicelib.services.fanout import BatchIncomplete, QueueConsumer
+    from chalicelib.domain.jobs import Ended, job_body
+    from chalicelib.services.background_jobs import BatchIncomplete, JobBatch, QueueMessage
 
-    class Worker:
-        def handle_body(self, body):
-            if body == "bad":
-                raise ValueError(body)
+    class Jobs:
+        def run(self, job):
+            if job.space_id == "bad":
+                raise ValueError(job)
 
     class Queue:
         def __init__(self):
@@ -146,11 +147,14 @@ def test_a_batch_deletes_its_successes_and_raises_for_its_failures():
         def delete(self, handles):
             self.deleted += handles
 
+    def message(space_id: str, receipt: str) -> QueueMessage:
+        return QueueMessage(job_body(Ended(space_id=space_id)), receipt)
+
     queue = Queue()
-    consumer = QueueConsumer(Worker(), queue)  # type: ignore[arg-type]
-    assert consumer.handle_batch([("ok", "r1"), ("ok", "r2")]) == 2 and queue.deleted == []
+    batch = JobBatch(Jobs(), queue)  # type: ignore[arg-type]
+    assert batch.handle([message("ok", "r1"), message("ok", "r2")]) == 2 and queue.deleted == []
     with pytest.raises(BatchIncomplete):
-        consumer.handle_batch([("ok", "r1"), ("bad", "r2"), ("ok", "r3")])
+        batch.handle([message("ok", "r1"), message("bad", "r2"), QueueMessage("not json", "r4"), message("ok", "r3")])
     assert queue.deleted == ["r1", "r3"]
 
 
@@ -158,7 +162,7 @@ def test_malformed_messages_end_in_the_dead_letter_queue(aws, runner):
     import boto3
 
     sqs = boto3.client("sqs", region_name="us-east-1")
-    url = sqs.get_queue_url(QueueName="airwaves-fanout")["QueueUrl"]
+    url = sqs.get_queue_url(QueueName="airwaves-jobs")["QueueUrl"]
     sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"kind": "nonsense"}))
     assert runner.drain(visibility_timeout=0) == 0
     assert dead_letters() == [{"kind": "nonsense"}]

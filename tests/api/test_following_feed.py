@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from chalicelib.domain.pages import PageRequest
 from chalicelib.domain.spaces import SpaceState
 
 
@@ -163,7 +164,7 @@ def test_topic_and_scheduled_lists_page_from_the_index_without_scans(api, c, sta
         topics = ["music"] if i % 3 else ["tech"]
         start = datetime.now(UTC) + timedelta(hours=24 - i) if state == "scheduled" else None
         c.spaces.create(host, title=f"t{i}", topics=topics, scheduled_start=start)
-    want, _ = c.space_repo.list_page(SpaceState(state), topic, None, 100)
+    want = c.space_repo.list_page(SpaceState(state), topic, PageRequest(None, 100)).items
     calls = Calls(c.table.client)
     ids, cursor = [], None
     while True:

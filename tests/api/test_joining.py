@@ -128,7 +128,7 @@ def test_ticketed_spaces_ask_the_ticket_gate_for_listeners_only(api, media):
     assert space.state is SpaceState.live and c.space_repo.get(sid).ticket == Ticketing(
         price_cents=500, currency="usd", quantity=10, sold=1)
     gate = Gate({(sid, "payer")})
-    c.ticket_gate = gate
+    c.joins.tickets = gate  # the join check asks this gate from now on
     api.call("PUT", f"/v1/spaces/{sid}/speakers/guest", as_user="host")
     assert join(api, sid, "payer").json["role"] == "listener"
     refused = join(api, sid, "freeloader")

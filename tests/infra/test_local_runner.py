@@ -22,7 +22,7 @@ def test_every_schedule_target_and_the_queue_have_a_handler(aws, runner):
     s = get_settings()
     for arn in (s.space_reminder_function_arn, s.space_start_function_arn, s.space_no_show_function_arn):
         assert callable(runner.function_for(arn))
-    assert callable(runner.queue_handler(s.fanout_queue_name))
+    assert callable(runner.queue_handler(s.jobs_queue_name))
 
 
 def wait_for(check, seconds: float = 20.0) -> bool:

@@ -10,6 +10,7 @@ import pytest
 from moto import mock_aws
 
 from chalicelib.adapters.livekit import LiveKitMedia
+from chalicelib.secrets import StaticSecrets
 from infra import put_secrets
 from infra.livekit_node.render_config import livekit_keys
 from tests.infra.templates import APP, load
@@ -99,8 +100,8 @@ def test_livekit_rotation_never_leaves_a_key_in_use_unaccepted(stack_secret):
 
 def _webhook_keys(secret: dict) -> set:
     """Keys the functions accept on ``POST /v1/webhooks/livekit`` when their cached secret is ``secret``."""
-    media = LiveKitMedia(client_url="ws://127.0.0.1:7880", api_url="", token_ttl=timedelta(seconds=60),
-                         empty_timeout=60, departure_timeout=60, read_secret=lambda name: str(secret.get(name, "")))
+    media = LiveKitMedia(StaticSecrets({k: str(v) for k, v in secret.items()}), client_url="ws://127.0.0.1:7880",
+                         api_url="", token_ttl=timedelta(seconds=60), empty_timeout=60, departure_timeout=60)
     return set(media.webhook_keys())
 
 

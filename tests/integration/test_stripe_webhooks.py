@@ -8,6 +8,8 @@ from datetime import UTC
 
 import pytest
 
+from chalicelib.domain.pages import PageRequest
+
 pytestmark = pytest.mark.stripe
 
 
@@ -40,7 +42,7 @@ def earnings(host: str) -> dict:
 
 
 def ledger_kinds(host: str) -> list[str]:
-    entries, _ = container().payout_repo.ledger_page(host, None, 100)
+    entries = container().payout_repo.ledger_page(host, PageRequest(None, 100)).items
     return sorted(e.kind for e in entries)
 
 

@@ -9,6 +9,8 @@ from datetime import UTC
 
 import pytest
 
+from chalicelib.domain.pages import PageRequest
+
 pytestmark = pytest.mark.stripe
 
 
@@ -37,7 +39,7 @@ def refund_requests(stripe):
 
 
 def statuses(api, tickets):
-    repo = container().ticket_gate
+    repo = container().ticket_repo
     return {t["ticket_id"]: repo.require(t["space_id"], t["ticket_id"]).status for t in tickets}
 
 
@@ -52,11 +54,11 @@ def _sqs_messages(queue: str, **params) -> list[dict]:
 
 def queued_refund_jobs() -> list[dict]:
     """The refund jobs waiting on the work queue (peeked: they stay visible)."""
-    return [m for m in _sqs_messages("airwaves-fanout", VisibilityTimeout=0) if m["kind"] == "refunds"]
+    return [m for m in _sqs_messages("airwaves-jobs", VisibilityTimeout=0) if m["kind"] == "refunds"]
 
 
 def dead_letters() -> list[dict]:
-    return _sqs_messages("airwaves-fanout-dlq")
+    return _sqs_messages("airwaves-jobs-dlq")
 
 
 def cancel(api, space_id: str):
@@ -105,10 +107,10 @@ def test_refunds_go_a_bounded_page_per_message(stripe, api, sold, runner, monkey
     real = tickets.refund_page
     pages = []  # (position, limit, Stripe refund calls the page made)
 
-    def recorded(space_id, start, limit):
+    def recorded(space_id, page):
         before = len(refund_requests(stripe))
-        after = real(space_id, start, limit)
-        pages.append((start, limit, len(refund_requests(stripe)) - before))
+        after = real(space_id, page)
+        pages.append((page.start, page.limit, len(refund_requests(stripe)) - before))
         return after
 
     monkeypatch.setattr(tickets, "refund_page", recorded)
@@ -134,7 +136,7 @@ def test_a_retried_cancel_requeues_harmlessly_and_refunds_nothing_twice(stripe, 
     runner.drain()
     assert len(refund_requests(stripe)) == 3
     assert set(statuses(api, paid).values()) == {"refunded"}
-    entries, _ = container().payout_repo.ledger_page("hana", None, 100)
+    entries = container().payout_repo.ledger_page("hana", PageRequest(None, 100)).items
     assert sorted(e.kind for e in entries) == ["refund"] * 3 + ["sale"] * 3
 
 
@@ -203,7 +205,7 @@ def test_a_crash_after_stripe_refunded_but_before_we_stored_it_reuses_the_same_k
     assert keys.count(f"ticket:{target}:refund") == 2  # same key both times: one refund at Stripe
     assert len(keys) == 4
     assert set(statuses(api, paid).values()) == {"refunded"}
-    entries, _ = container().payout_repo.ledger_page("hana", None, 100)
+    entries = container().payout_repo.ledger_page("hana", PageRequest(None, 100)).items
     assert [e.kind for e in entries if e.ticket_id == target].count("refund") == 1
 
 
@@ -226,7 +228,7 @@ def test_a_cancel_whose_refund_job_cannot_be_queued_is_503_and_its_retry_queues_
     real = SqsQueue.send
 
     def refuse_refunds(self, messages):
-        if any(m["kind"] == "refunds" for m in messages):
+        if any(m.kind == "refunds" for m in messages):
             raise UpstreamUnavailable("the work queue failed (send_message_batch)")
         return real(self, messages)
 
@@ -263,7 +265,7 @@ def test_stripes_refund_webhooks_after_our_refunds_change_nothing(stripe, api, s
     runner.drain()
     for t in paid:
         assert stripe.refund_event(t).json["outcome"] == "already_refunded"
-    entries, _ = container().payout_repo.ledger_page("hana", None, 100)
+    entries = container().payout_repo.ledger_page("hana", PageRequest(None, 100)).items
     assert sorted(e.kind for e in entries) == ["refund"] * 3 + ["sale"] * 3
 
 

@@ -3,7 +3,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from chalicelib.cursors import decode_cursor, encode_cursor
+from chalicelib.api.paging import decode_cursor, encode_cursor
 from chalicelib.domain.errors import InvalidState, ValidationFailed
 from chalicelib.domain.spaces import Action, SpaceState, check_schedule, clean_title, clean_topics, next_state
 from chalicelib.domain.tickets import check_ticket_offer

@@ -13,4 +13,4 @@ def make_client(service: str, region: str) -> Any:
 
 
 def error_code(exc: Exception) -> str:
-    return getattr(exc, "response", {}).get("Error", {}).get("Code", "")
+    return str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))

@@ -13,13 +13,16 @@ import asyncio
 import atexit
 import json
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from chalicelib.domain.errors import Unauthenticated, UpstreamUnavailable, ValidationFailed
 from chalicelib.domain.media import MediaEvent, MediaParticipant
+from chalicelib.domain.pages import JsonObject
 from chalicelib.domain.roles import MediaGrant, Role, media_grant
+from chalicelib.ports import SecretReader
+from chalicelib.settings import Settings
 
 T = TypeVar("T")
 
@@ -92,26 +95,21 @@ def _not_found(exc: BaseException) -> bool:
 class LiveKitMedia:
     """``MediaServer`` on a self-hosted LiveKit."""
 
-    def __init__(self, *, client_url: str, api_url: str, token_ttl: timedelta, empty_timeout: int,
-                 departure_timeout: int, api_key: str = "", api_secret: str = "",
-                 api_timeout: float = 5.0, read_secret: Callable[[str], str] | None = None) -> None:
-        """Keys come from ``read_secret`` (``get_secret``) at each use when given, so a rotation
-        reaches warm containers with the secrets cache (the stack's secret gets a field for each
-        name read through it); else from the fixed ``api_key``/``api_secret``."""
-        self.client_url = client_url
+    def __init__(self, secrets: SecretReader, *, client_url: str, api_url: str, token_ttl: timedelta,
+                 empty_timeout: int, departure_timeout: int, api_timeout: float = 5.0) -> None:
+        """Keys are read from ``secrets`` at each use, so a rotation reaches warm containers with
+        the secrets cache (the stack's secret gets a field for each name read through it)."""
+        self._client_url = client_url
         self.api_url = _http_url(api_url or client_url)
-        fixed = {"livekit_api_key": api_key, "livekit_api_secret": api_secret}
-        self._get_secret = read_secret or (lambda name: fixed.get(name, ""))
+        self._secrets = secrets
         self.token_ttl = token_ttl
         self.empty_timeout = empty_timeout
         self.departure_timeout = departure_timeout
         self.api_timeout = api_timeout
 
     @classmethod
-    def from_settings(cls, settings: Any) -> LiveKitMedia:
-        from chalicelib.secrets import get_secret
-
-        return cls(client_url=settings.livekit_url, api_url=settings.livekit_api_url, read_secret=get_secret,
+    def from_settings(cls, settings: Settings, secrets: SecretReader) -> LiveKitMedia:
+        return cls(secrets, client_url=settings.livekit_url, api_url=settings.livekit_api_url,
                    token_ttl=timedelta(seconds=settings.livekit_token_ttl_seconds),
                    empty_timeout=settings.livekit_empty_timeout_seconds,
                    departure_timeout=settings.livekit_departure_timeout_seconds,
@@ -120,19 +118,25 @@ class LiveKitMedia:
     def _pair(self) -> tuple[str, str]:
         """The current key and its secret, read as a pair: a rotation changes the key name, so
         a key that changed between the two reads means the secret cache was refreshed; read again."""
-        key, secret = self._get_secret("livekit_api_key"), self._get_secret("livekit_api_secret")
-        if self._get_secret("livekit_api_key") != key:
-            key, secret = self._get_secret("livekit_api_key"), self._get_secret("livekit_api_secret")
+        secrets = self._secrets
+        key, secret = secrets.get_secret("livekit_api_key"), secrets.get_secret("livekit_api_secret")
+        if secrets.get_secret("livekit_api_key") != key:
+            key, secret = secrets.get_secret("livekit_api_key"), secrets.get_secret("livekit_api_secret")
         return key, secret
+
+    @property
+    def client_url(self) -> str:
+        return self._client_url
 
     def webhook_keys(self) -> dict[str, str]:
         """API key -> secret of every pair a genuine webhook may be signed with: the current pair
         and, during a rotation (``infra/put_secrets.py``), the previous pair (nodes not yet refreshed
         after ``promote`` still sign with it) and the next pair (nodes refreshed after ``promote``
         sign with it while this container's cached secret still calls it "next")."""
+        secrets = self._secrets
         pairs = [self._pair(),
-                 (self._get_secret("livekit_previous_api_key"), self._get_secret("livekit_previous_api_secret")),
-                 (self._get_secret("livekit_next_api_key"), self._get_secret("livekit_next_api_secret"))]
+                 (secrets.get_secret("livekit_previous_api_key"), secrets.get_secret("livekit_previous_api_secret")),
+                 (secrets.get_secret("livekit_next_api_key"), secrets.get_secret("livekit_next_api_secret"))]
         keys: dict[str, str] = {}
         for key, secret in pairs:
             if key and secret:
@@ -191,7 +195,8 @@ class LiveKitMedia:
             return runner.run(attempt(), self.api_timeout + 1)
         except api.ServerError as exc:
             if _not_found(exc) and if_missing is not _RAISE:
-                return if_missing
+                missing: T = if_missing
+                return missing
             raise UpstreamUnavailable(f"the media server refused to {what}",
                                       details={"upstream": "livekit", "code": exc.code}) from exc
         except Exception as exc:
@@ -257,7 +262,7 @@ class LiveKitMedia:
 
         return self._call("mute the participant", mute, if_missing=None)
 
-    def send_data(self, space_id: str, topic: str, payload: dict[str, Any], to: list[str] | None = None) -> None:
+    def send_data(self, space_id: str, topic: str, payload: JsonObject, to: Sequence[str] | None = None) -> None:
         """A reliable data message on ``topic`` to everyone in the room (or just ``to``)."""
         from livekit import api
 

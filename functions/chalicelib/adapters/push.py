@@ -11,10 +11,9 @@ import json
 import re
 from typing import Any
 
+from chalicelib.adapters.aws_clients import error_code, make_client
 from chalicelib.domain.errors import UpstreamUnavailable, field_error
 from chalicelib.domain.notifications import Push
-
-from .aws_clients import error_code, make_client
 
 _EXISTING = re.compile(r"(arn:[^ ]+:endpoint/[^ ]+?)\s+already exists")
 
@@ -71,6 +70,10 @@ class SnsPush:
     def forget(self, endpoint_arn: str) -> None:
         self._call("delete_endpoint", EndpointArn=endpoint_arn)
 
+    @property
+    def configured(self) -> bool:
+        return bool(self.applications)
+
     def ping(self) -> None:
         for app in self.applications.values():
             self._call("get_platform_application_attributes", PlatformApplicationArn=app)
@@ -81,7 +84,7 @@ class SnsPush:
         try:
             out = self._call("create_platform_endpoint", PlatformApplicationArn=app, Token=token,
                              passthrough=(ClientError,))
-            return out["EndpointArn"]
+            return str(out["EndpointArn"])
         except ClientError as exc:
             if error_code(exc) != "InvalidParameter":
                 raise UpstreamUnavailable(f"push registration failed: {error_code(exc)}") from exc
@@ -95,7 +98,8 @@ class SnsPush:
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            return getattr(self.client, operation)(**params)
+            answer: dict[str, Any] = getattr(self.client, operation)(**params)
+            return answer
         except passthrough:
             raise
         except (ClientError, BotoCoreError) as exc:

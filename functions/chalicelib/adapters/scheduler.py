@@ -11,9 +11,9 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from chalicelib.adapters.aws_clients import error_code, make_client
 from chalicelib.domain.errors import UpstreamUnavailable
-
-from .aws_clients import error_code, make_client
+from chalicelib.domain.schedules import ScheduledInvocation
 
 # Scheduler retries a failed invocation; after a day or 20 tries the event goes to the DLQ.
 RETRY_POLICY = {"MaximumEventAgeInSeconds": 24 * 3600, "MaximumRetryAttempts": 20}
@@ -42,7 +42,9 @@ class EventBridgeScheduler:
             self._client = make_client("scheduler", self._region)
         return self._client
 
-    def _definition(self, name: str, at: datetime, target_arn: str, payload: dict[str, Any]) -> dict[str, Any]:
+    def _definition(self, name: str, at: datetime, target_arn: str,
+                    invocation: ScheduledInvocation) -> dict[str, Any]:
+        payload = invocation.model_dump(mode="json")
         target: dict[str, Any] = {"Arn": target_arn, "RoleArn": self.role_arn,
                                   "Input": json.dumps(payload, sort_keys=True), "RetryPolicy": dict(RETRY_POLICY)}
         if self.dead_letter_arn:
@@ -51,9 +53,9 @@ class EventBridgeScheduler:
                 "ScheduleExpressionTimezone": "UTC", "FlexibleTimeWindow": {"Mode": "OFF"},
                 "Target": target, "ActionAfterCompletion": "DELETE", "State": "ENABLED"}
 
-    def put(self, name: str, at: datetime, target_arn: str, payload: dict[str, Any]) -> None:
+    def put(self, name: str, at: datetime, target_arn: str, invocation: ScheduledInvocation) -> None:
         """Create the schedule, or replace it when one of that name exists (a moved Space)."""
-        definition = self._definition(name, at, target_arn, payload)
+        definition = self._definition(name, at, target_arn, invocation)
         try:
             self._call("create_schedule", **definition)
         except _Exists:
@@ -76,7 +78,8 @@ class EventBridgeScheduler:
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            return getattr(self.client, operation)(**params)
+            answer: dict[str, Any] = getattr(self.client, operation)(**params)
+            return answer
         except ClientError as exc:
             code = error_code(exc)
             if code == "ConflictException":

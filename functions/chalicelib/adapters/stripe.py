@@ -15,7 +15,18 @@ from threading import Lock
 from typing import Any
 
 from chalicelib.domain.errors import Conflict, UpstreamUnavailable, ValidationFailed
-from chalicelib.domain.tickets import PaymentSheet, account_state
+from chalicelib.domain.payments import (
+    AccountState,
+    AccountUpdated,
+    AnyPaymentEvent,
+    ChargeRefunded,
+    OtherPaymentEvent,
+    PaymentEnded,
+    PaymentSucceeded,
+    TicketRef,
+)
+from chalicelib.domain.tickets import PaymentSheet
+from chalicelib.ports import SecretReader, TicketPaymentRequest
 
 ACCOUNT_KEY = "payouts:{user_id}:account"
 CUSTOMER_KEY = "customer:{user_id}:create"
@@ -36,19 +47,30 @@ class PaymentRejected(Conflict):
 
 
 @dataclass(frozen=True)
-class StripeConfig:
-    secret_key: str
-    publishable_key: str
-    webhook_secrets: tuple[str, ...]
+class StripeOptions:
+    """How to reach Stripe (from settings). Empty ``api_base``: Stripe itself."""
+
     api_base: str = ""
     timeout_seconds: float = 10.0
     max_network_retries: int = 2
     ephemeral_key_version: str = ""
 
 
+@dataclass(frozen=True)
+class StripeConfig:
+    secret_key: str
+    publishable_key: str
+    webhook_secrets: tuple[str, ...]
+    options: StripeOptions
+
+
 class StripeGateway:
-    def __init__(self, config: Callable[[], StripeConfig] | StripeConfig) -> None:
-        self._config_source = config
+    """``PaymentGateway`` on Stripe. Its keys are read from ``secrets`` on first use, so building
+    the gateway costs nothing on a cold start."""
+
+    def __init__(self, secrets: SecretReader, options: StripeOptions | None = None) -> None:
+        self._secrets = secrets
+        self._options = options or StripeOptions()
         self._config: StripeConfig | None = None
         self._client: Any = None
         self._lock = Lock()
@@ -57,8 +79,13 @@ class StripeGateway:
     @property
     def config(self) -> StripeConfig:
         if self._config is None:
-            src = self._config_source
-            self._config = src() if callable(src) else src
+            secrets = self._secrets
+            self._config = StripeConfig(
+                secret_key=secrets.get_secret("stripe_secret_key"),
+                publishable_key=secrets.get_secret("stripe_publishable_key"),
+                webhook_secrets=(secrets.get_secret("stripe_webhook_secret"),
+                                 secrets.get_secret("stripe_connect_webhook_secret")),
+                options=self._options)
         return self._config
 
     @property
@@ -71,13 +98,15 @@ class StripeGateway:
             if self._client is None:
                 import stripe
 
-                cfg = self.config
+                cfg, opts = self.config, self._options
                 if not cfg.secret_key:
                     raise UpstreamUnavailable("payments are not configured in this stage")
-                base = {"api": cfg.api_base, "connect": cfg.api_base} if cfg.api_base else None
+                from stripe._base_address import BaseAddresses
+
+                base: BaseAddresses | None = {"api": opts.api_base, "connect": opts.api_base} if opts.api_base else None
                 self._client = stripe.StripeClient(
-                    cfg.secret_key, base_addresses=base, max_network_retries=cfg.max_network_retries,
-                    http_client=stripe.RequestsClient(timeout=cfg.timeout_seconds),
+                    cfg.secret_key, base_addresses=base, max_network_retries=opts.max_network_retries,
+                    http_client=stripe.RequestsClient(timeout=opts.timeout_seconds),
                 )
             return self._client
 
@@ -101,7 +130,7 @@ class StripeGateway:
                                   details={"stripe_code": exc.code, "stripe_request_id": exc.request_id}) from exc
 
     # -- Connect -----------------------------------------------------------------------------
-    def create_express_account(self, user_id: str, *, email: str | None = None) -> dict[str, Any]:
+    def create_express_account(self, user_id: str, *, email: str | None = None) -> AccountState:
         """A connected account with the Express dashboard, set through ``controller`` (the
         ``type`` parameter is deprecated): the platform pays Stripe's fees and carries losses,
         as destination charges need."""
@@ -127,7 +156,7 @@ class StripeGateway:
         }))
         return str(link.url)
 
-    def retrieve_account(self, account_id: str) -> dict[str, Any]:
+    def retrieve_account(self, account_id: str) -> AccountState:
         account = self._call("read the payout account", lambda: self.client.v1.accounts.retrieve(account_id))
         return account_state(account.to_dict())
 
@@ -138,23 +167,23 @@ class StripeGateway:
             options={"idempotency_key": CUSTOMER_KEY.format(user_id=user_id)}))
         return str(customer.id)
 
-    def create_ticket_payment(self, *, ticket_id: str, space_id: str, buyer_id: str, host_id: str,
-                              amount_cents: int, currency: str, platform_fee_cents: int,
-                              destination: str, customer_id: str, description: str) -> PaymentSheet:
+    def create_ticket_payment(self, request: TicketPaymentRequest) -> PaymentSheet:
         """A destination charge: the buyer pays the platform, Stripe moves ``amount - fee`` to the
         host's account. Our ticket id rides in the metadata; the key makes a retry return the
         same PaymentIntent."""
+        r = request
         params = {
-            "amount": amount_cents, "currency": currency, "customer": customer_id,
+            "amount": r.amount_cents, "currency": r.currency, "customer": r.customer_id,
             "automatic_payment_methods": {"enabled": True},
-            "application_fee_amount": platform_fee_cents,
-            "transfer_data": {"destination": destination},
-            "description": description[:1000],
-            "metadata": {"ticket_id": ticket_id, "space_id": space_id, "buyer_id": buyer_id, "host_id": host_id},
+            "application_fee_amount": r.platform_fee_cents,
+            "transfer_data": {"destination": r.destination},
+            "description": r.description[:1000],
+            "metadata": {"ticket_id": r.ticket_id, "space_id": r.space_id, "buyer_id": r.buyer_id,
+                         "host_id": r.host_id},
         }
         intent = self._call("create the payment", lambda: self.client.v1.payment_intents.create(
-            params=params, options={"idempotency_key": TICKET_CREATE_KEY.format(ticket_id=ticket_id)}))
-        return self._sheet(intent, customer_id)
+            params=params, options={"idempotency_key": TICKET_CREATE_KEY.format(ticket_id=r.ticket_id)}))
+        return self._sheet(intent, r.customer_id)
 
     def payment_sheet(self, payment_intent_id: str, customer_id: str) -> PaymentSheet:
         """A fresh sheet for an existing PaymentIntent (the app lost its client secret)."""
@@ -163,17 +192,18 @@ class StripeGateway:
 
     def _sheet(self, intent: Any, customer_id: str) -> PaymentSheet:
         options: dict[str, Any] = {}
-        if self.config.ephemeral_key_version:
-            options["stripe_version"] = self.config.ephemeral_key_version
+        if self._options.ephemeral_key_version:
+            options["stripe_version"] = self._options.ephemeral_key_version
         key = self._call("create the ephemeral key", lambda: self.client.v1.ephemeral_keys.create(
             params={"customer": customer_id}, options=options))
         return PaymentSheet(payment_intent_id=str(intent.id), client_secret=str(intent.client_secret),
                             customer_id=customer_id, ephemeral_key=key.to_dict().get("secret"),
                             publishable_key=self.config.publishable_key)
 
-    def payment_metadata(self, payment_intent_id: str) -> dict[str, str]:
+    def ticket_of_payment(self, payment_intent_id: str) -> TicketRef | None:
+        """Our ticket, from the metadata we put on the PaymentIntent."""
         intent = self._call("read the payment", lambda: self.client.v1.payment_intents.retrieve(payment_intent_id))
-        return dict(intent.to_dict().get("metadata") or {})
+        return _ticket_ref(intent.to_dict().get("metadata"))
 
     def cancel_payment(self, *, ticket_id: str, payment_intent_id: str) -> None:
         """Cancel a PaymentIntent whose seat was released; a payment that can no longer be
@@ -196,9 +226,10 @@ class StripeGateway:
         return str(refund.id) if refund is not None else None
 
     # -- webhooks ------------------------------------------------------------------------------
-    def verify_event(self, payload: bytes, signature: str | None) -> dict[str, Any]:
+    def verify_event(self, payload: bytes, signature: str | None) -> AnyPaymentEvent:
         """The event in ``payload`` after checking ``Stripe-Signature`` with the SDK's own
-        verification, against the platform endpoint's secret and then the Connect endpoint's."""
+        verification, against the platform endpoint's secret and then the Connect endpoint's,
+        translated into our event types (``domain/payments.py``)."""
         import stripe
 
         secrets = [s for s in self.config.webhook_secrets if s]
@@ -214,11 +245,73 @@ class StripeGateway:
             except ValueError as exc:  # not JSON, or not an event
                 raise ValidationFailed("body: is not a Stripe event",
                                        details=[{"field": "body", "message": "is not a Stripe event"}]) from exc
-            return event.to_dict()
+            return payment_event(event.to_dict())
         raise _bad_signature("does not match this payload")
 
     def ping(self) -> None:
         self._call("answer a health check", lambda: self.client.v1.balance.retrieve())
+
+
+# -- Stripe's wire format, read here only ------------------------------------------------------------
+def account_state(account: dict[str, Any]) -> AccountState:
+    """The few fields of a Stripe account we keep (from an API object or an ``account.updated``
+    event), plus our user id from its metadata."""
+    user_id = (account.get("metadata") or {}).get("airwaves_user_id")
+    return AccountState(
+        account_id=str(account.get("id") or ""), charges_enabled=bool(account.get("charges_enabled")),
+        payouts_enabled=bool(account.get("payouts_enabled")), details_submitted=bool(account.get("details_submitted")),
+        user_id=user_id if isinstance(user_id, str) and user_id else None)
+
+
+def _ticket_ref(metadata: Any) -> TicketRef | None:
+    if not isinstance(metadata, dict):
+        return None
+    space_id, ticket_id = metadata.get("space_id"), metadata.get("ticket_id")
+    if isinstance(space_id, str) and isinstance(ticket_id, str) and space_id and ticket_id:
+        return TicketRef(space_id=space_id, ticket_id=ticket_id)
+    return None
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _str(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def payment_event(event: dict[str, Any]) -> AnyPaymentEvent:
+    """A verified Stripe event as one of ours. An event without the object we need becomes an
+    ``OtherPaymentEvent`` that names why; it changes nothing."""
+    kind = _str(event.get("type"))
+    account = event.get("account")
+    # the fields of ``PaymentEvent``, in order: event_id, type, created, connected_account
+    base: tuple[str, str, int, str | None] = (
+        _str(event.get("id")), kind, _int(event.get("created")),
+        account if isinstance(account, str) and account else None)
+    data = event.get("data")
+    obj = data.get("object") if isinstance(data, dict) else None
+    if not isinstance(obj, dict):
+        return OtherPaymentEvent(*base, reason="ignored_no_object")
+    if kind == "payment_intent.succeeded":
+        return PaymentSucceeded(*base, payment_intent_id=_str(obj.get("id")), ticket=_ticket_ref(obj.get("metadata")),
+                                amount_received=_int(obj.get("amount_received")), currency=_str(obj.get("currency")))
+    if kind in ("payment_intent.payment_failed", "payment_intent.canceled"):
+        return PaymentEnded(*base, payment_intent_id=_str(obj.get("id")), ticket=_ticket_ref(obj.get("metadata")),
+                            failed=kind.endswith("failed"))
+    if kind == "charge.refunded":
+        refunds = obj.get("refunds")
+        listed = refunds.get("data") if isinstance(refunds, dict) else None
+        first = listed[0] if isinstance(listed, list) and listed and isinstance(listed[0], dict) else {}
+        intent = obj.get("payment_intent")
+        return ChargeRefunded(*base, charge_id=_str(obj.get("id")),
+                              payment_intent_id=intent if isinstance(intent, str) and intent else None,
+                              ticket=_ticket_ref(obj.get("metadata")), refunded_in_full=bool(obj.get("refunded")),
+                              amount_refunded=_int(obj.get("amount_refunded")), currency=_str(obj.get("currency")),
+                              refund_id=_str(first.get("id")) or None)
+    if kind == "account.updated":
+        return AccountUpdated(*base, account=account_state(obj))
+    return OtherPaymentEvent(*base)
 
 
 def _bad_signature(message: str) -> ValidationFailed:

@@ -10,9 +10,14 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from chalicelib.domain.errors import Forbidden, Unauthenticated, UpstreamUnavailable
 from chalicelib.settings import Settings
+
+if TYPE_CHECKING:  # PyJWT loads on the first request that carries a token
+    import jwt
+    from jwt.types import Options
 
 
 @dataclass(frozen=True)
@@ -30,7 +35,7 @@ class Principal:
 
 
 @lru_cache(maxsize=4)
-def _jwks_client(url: str):
+def _jwks_client(url: str) -> jwt.PyJWKClient:
     import jwt
 
     return jwt.PyJWKClient(url, cache_keys=True, lifespan=300, timeout=5)
@@ -49,7 +54,7 @@ def authenticate(authorization: str | None, settings: Settings) -> Principal:
     import jwt
 
     token = _bearer(authorization)
-    options = {"require": ["exp", "sub", "iss", "aud"]}
+    options: Options = {"require": ["exp", "sub", "iss", "aud"]}
     try:
         if settings.auth_mode == "hs256":
             if not settings.jwt_dev_secret:

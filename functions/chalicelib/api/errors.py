@@ -6,10 +6,10 @@ pydantic validation errors and Chalice's own early answers (405, 415, 500) all l
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from chalice import Response
+from chalice.app import Response
 
 from chalicelib.domain.errors import AirwavesError
 
@@ -29,7 +29,7 @@ def from_airwaves_error(exc: AirwavesError) -> Response:
     return error_response(exc.status, exc.code, exc.message, exc.details)
 
 
-def validation_details(errors: list[dict[str, Any]], prefix: str = "") -> list[dict[str, str]]:
+def validation_details(errors: Sequence[Mapping[str, Any]], prefix: str = "") -> list[dict[str, str]]:
     """pydantic's errors as ``[{"field": "ticket.price_cents", "message": "..."}]``."""
     details = []
     for err in errors:

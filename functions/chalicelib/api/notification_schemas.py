@@ -6,10 +6,9 @@ from typing import Literal
 
 from pydantic import Field
 
+from chalicelib.api.schemas import Out, Request
 from chalicelib.domain.devices import Device
 from chalicelib.domain.spaces import Space
-
-from .schemas import Out, Request
 
 
 class ReminderOut(Out):

@@ -5,10 +5,10 @@ import re
 from typing import Any
 
 from pydantic import BaseModel
-from pydantic.json_schema import models_json_schema
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
-from .routing import ENDPOINTS
-from .schemas import ErrorOut
+from chalicelib.api.routing import ENDPOINTS
+from chalicelib.api.schemas import ErrorOut
 
 _STATUS_TEXT = {400: "Invalid request (`validation_error`)", 401: "Missing or invalid token (`unauthenticated`)",
                 403: "Not allowed", 404: "Not found", 409: "Conflict with the current state",
@@ -19,11 +19,13 @@ def build_openapi(*, server_url: str | None = None) -> dict[str, Any]:
     models: set[type[BaseModel]] = {ErrorOut}
     for ep in ENDPOINTS:
         models.update(m for m in (ep.body, ep.response) if m is not None)
-    keyed = [(m, "validation" if any(m is ep.body for ep in ENDPOINTS) else "serialization") for m in sorted(models, key=lambda m: m.__name__)]
+    bodies = {ep.body for ep in ENDPOINTS if ep.body is not None}
+    keyed: list[tuple[type[BaseModel], JsonSchemaMode]] = [
+        (m, "validation" if m in bodies else "serialization") for m in sorted(models, key=lambda m: m.__name__)]
     refs, defs = models_json_schema(keyed, ref_template="#/components/schemas/{model}")
     schemas = defs.get("$defs", {})
 
-    def ref(model: type[BaseModel], mode: str) -> dict[str, Any]:
+    def ref(model: type[BaseModel], mode: JsonSchemaMode) -> dict[str, Any]:
         return refs[(model, mode)]
 
     paths: dict[str, Any] = {}

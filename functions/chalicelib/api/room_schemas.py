@@ -2,26 +2,22 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import ConfigDict, Field
 
-from chalicelib.domain.media import JoinGrant, MediaParticipant
+from chalicelib.api.schemas import Out, Request
+from chalicelib.domain.media import MediaParticipant
 from chalicelib.domain.roles import MICROPHONE, REACTION_EMOJIS, Member
 from chalicelib.domain.spaces import MAX_COHOSTS, MAX_SPEAKERS
-from chalicelib.services.moderation import MuteResult, Removal
-from chalicelib.services.participants import StageView
-from chalicelib.services.reactions import Reaction
-from chalicelib.services.stage import RoleChange
 
-from .schemas import JoinOut, Out, Request
+if TYPE_CHECKING:  # only for the `.of` constructors; keeps the services off the cold path
+    from chalicelib.services.moderation import MuteResult, Removal
+    from chalicelib.services.participants import StageView
+    from chalicelib.services.reactions import Reaction
+    from chalicelib.services.stage import RoleChange
 
 RoleName = Literal["host", "cohost", "speaker", "listener"]
-
-
-def join_out(grant: JoinGrant) -> JoinOut:
-    return JoinOut(livekit_url=grant.livekit_url, token=grant.token, role=grant.role,  # type: ignore[arg-type]
-                   expires_at=grant.expires_at)
 
 
 class SpeakRequestOut(Out):
@@ -143,7 +139,7 @@ class ParticipantsOut(Out):
         audience: list[MediaParticipant] = sorted((p for p in connected.values() if p.identity not in stage),
                                                   key=lambda p: p.identity)
         return cls(
-            space_id=space.id, state=space.state.value, host=person(space.host_id, "host"),  # type: ignore[arg-type]
+            space_id=space.id, state=space.state.value, host=person(space.host_id, "host"),
             cohosts=[person(u, "cohost") for u in space.cohost_ids],
             speakers=[person(u, "speaker") for u in space.speaker_ids],
             listeners=[person(p.identity, "listener") for p in audience[:listeners_shown]],

@@ -12,14 +12,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from chalice import Blueprint, Response
+from chalice.app import Blueprint, Response
 from pydantic import BaseModel, ValidationError
 
+from chalicelib.api.auth import Principal, authenticate
+from chalicelib.api.errors import JSON_HEADERS, error_response, from_airwaves_error, validation_details
+from chalicelib.api.paging import ListPage
 from chalicelib.domain.errors import AirwavesError, ValidationFailed
 from chalicelib.settings import get_settings
-
-from .auth import Principal, authenticate
-from .errors import JSON_HEADERS, error_response, from_airwaves_error, validation_details
 
 _PATH_VALUE = re.compile(r"^[A-Za-z0-9_.:@-]{1,128}$")
 
@@ -59,6 +59,10 @@ class Call:
     def user_id(self) -> str:
         assert self.principal is not None
         return self.principal.user_id
+
+    def page(self, scope: str) -> ListPage:
+        """The page this call asks of the list ``scope`` (its query carries ``cursor`` and ``limit``)."""
+        return ListPage.of(scope, self.query.cursor, self.query.limit)
 
 
 @dataclass
@@ -150,7 +154,7 @@ def _handle(spec: Endpoint, view: Callable[..., Any], request: Any, path_params:
 
         status, text, replayed = get_container().idempotency.run(
             f"{principal.user_id}#{key}", fingerprint(spec.method, spec.path + json.dumps(path_params, sort_keys=True), raw), run)
-        extra = {"Idempotent-Replayed": "true"} if replayed else {}
+        extra: dict[str, str | list[str]] = {"Idempotent-Replayed": "true"} if replayed else {}
     else:
         status, text = run()
         extra = {}

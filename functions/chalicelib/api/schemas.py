@@ -6,13 +6,26 @@ from them, so a docstring or a ``Field(description=...)`` here is documentation 
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_serializer, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 
 from chalicelib.domain.clock import to_rfc3339
-from chalicelib.domain.spaces import Space
+from chalicelib.domain.media import JoinGrant
+from chalicelib.domain.spaces import Space, TicketOffer
 from chalicelib.domain.users import Eligibility, User
+
+if TYPE_CHECKING:  # only for the `.of` constructors; keeps the services off the cold path
+    from chalicelib.services.health import DependencyState
 
 UserId = Field(pattern=r"^[A-Za-z0-9_.:@-]{1,128}$", description="An opaque user id (the JWT `sub`).")
 
@@ -103,6 +116,9 @@ class TicketIn(Request):
     currency: str = Field(pattern=r"^[A-Za-z]{3}$")
     quantity: int = Field(ge=1)
 
+    def offer(self) -> TicketOffer:
+        return TicketOffer(self.price_cents, self.currency, self.quantity)
+
 
 class SpaceCreateIn(Request):
     title: str = Field(description="1-70 characters")
@@ -136,6 +152,10 @@ class JoinOut(Out):
     role: Literal["host", "cohost", "speaker", "listener"]
     expires_at: datetime
 
+    @classmethod
+    def of(cls, grant: JoinGrant) -> JoinOut:
+        return cls(livekit_url=grant.livekit_url, token=grant.token, role=grant.role, expires_at=grant.expires_at)
+
 
 class SpaceOut(Out):
     id: str
@@ -156,16 +176,23 @@ class SpaceOut(Out):
     join: JoinOut | None = Field(default=None, description="the host's credentials, on a live Space's create")
 
     @classmethod
-    def of(cls, space: Space, join: JoinOut | None = None) -> SpaceOut:
+    def of(cls, space: Space, join: JoinGrant | None = None) -> SpaceOut:
         data = space.model_dump(exclude={"created_at", "updated_at"})
         data["state"] = space.state.value
-        return cls(**data, join=join)
+        return cls(**data, join=JoinOut.of(join) if join else None)
 
 
 class SpaceListQuery(Request):
     model_config = ConfigDict(extra="ignore")
     state: Literal["live", "scheduled"] = "live"
     following: bool = False
+
+    @field_validator("following")
+    @classmethod
+    def _only_live_by_following(cls, following: bool, info: ValidationInfo) -> bool:
+        if following and info.data.get("state") != "live":
+            raise ValueError("only live Spaces can be listed by who you follow (state=live)")
+        return following
     topic: str | None = Field(default=None, max_length=32)
     cursor: str | None = Field(default=None, max_length=2048)
     limit: int = Field(default=20, ge=1, le=50)
@@ -193,3 +220,10 @@ class HealthOut(Out):
     status: Literal["ok", "degraded"]
     stage: str
     dependencies: dict[str, DependencyHealth]
+
+    @classmethod
+    def of(cls, states: dict[str, DependencyState], *, stage: str) -> HealthOut:
+        deps = {name: DependencyHealth(status=s.status, latency_ms=s.latency_ms, detail=s.detail)
+                for name, s in states.items()}
+        ok = all(d.status != "down" for d in deps.values())
+        return cls(status="ok" if ok else "degraded", stage=stage, dependencies=deps)

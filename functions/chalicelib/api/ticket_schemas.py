@@ -3,15 +3,16 @@ payouts). Field names in the contract are fixed; the rest is documented here for
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import ConfigDict, Field
 
-from chalicelib.domain.tickets import LedgerEntry, Ticket
+from chalicelib.api.schemas import Out, Request
+from chalicelib.domain.tickets import LedgerEntry, Ticket, TicketStatus
 
-from .schemas import Out, Request
-
-TicketStatus = Literal["pending", "paid", "expired", "failed", "canceled", "refunded"]
+if TYPE_CHECKING:  # only for the `.of` constructors; keeps the services off the cold path
+    from chalicelib.services.payouts import PayoutStatus
+    from chalicelib.services.tickets import Purchase
 
 
 class OnboardingOut(Out):
@@ -32,7 +33,7 @@ class LedgerLineOut(Out):
 
     @classmethod
     def of(cls, e: LedgerEntry) -> LedgerLineOut:
-        return cls(kind=e.kind, ticket_id=e.ticket_id, space_id=e.space_id, amount_cents=e.amount_cents,  # type: ignore[arg-type]
+        return cls(kind=e.kind, ticket_id=e.ticket_id, space_id=e.space_id, amount_cents=e.amount_cents,
                    platform_fee_cents=e.platform_fee_cents, host_net_cents=e.host_net_cents,
                    currency=e.currency, fee_tier=e.fee_tier, at=e.at)
 
@@ -52,6 +53,17 @@ class PayoutsOut(Out):
     next_tier_at_cents: int | None = Field(description="lifetime gross where the next tier starts (null: top tier)")
     sales: list[LedgerLineOut] = Field(description="what was sold (and refunded), newest first")
     next_cursor: str | None
+
+    @classmethod
+    def of(cls, status: PayoutStatus, *, next_cursor: str | None) -> PayoutsOut:
+        a, e = status.account, status.earnings
+        return cls(
+            account_id=a.account_id if a else None, charges_enabled=bool(a and a.charges_enabled),
+            payouts_enabled=bool(a and a.payouts_enabled), details_submitted=bool(a and a.details_submitted),
+            lifetime_gross_cents=e.lifetime_gross_cents, platform_fee_cents=e.platform_fee_cents,
+            host_net_cents=e.host_net_cents, tickets_sold=e.tickets_sold, tickets_refunded=e.tickets_refunded,
+            fee_percent=status.fee_percent, fee_tier=status.fee_tier, next_tier_at_cents=status.next_tier_at_cents,
+            sales=[LedgerLineOut.of(x) for x in status.recent.items], next_cursor=next_cursor)
 
 
 class PayoutsQuery(Request):
@@ -79,6 +91,16 @@ class TicketPurchaseOut(Out):
     fee_tier: int
     hold_expires_at: datetime = Field(description="the seat is released if the payment has not succeeded by then")
 
+    @classmethod
+    def of(cls, purchase: Purchase) -> TicketPurchaseOut:
+        t, s = purchase.ticket, purchase.sheet
+        return cls(
+            ticket_id=t.id, space_id=t.space_id, status=t.status, client_secret=s.client_secret,
+            payment_intent_id=s.payment_intent_id, customer_id=s.customer_id, ephemeral_key=s.ephemeral_key,
+            publishable_key=s.publishable_key, amount_cents=t.amount_cents, platform_fee_cents=t.platform_fee_cents,
+            host_net_cents=t.host_net_cents, currency=t.currency, fee_tier=t.fee_tier,
+            hold_expires_at=t.hold_expires_at)
+
 
 class BuyerTicketOut(Out):
     ticket_id: str
@@ -97,8 +119,8 @@ class BuyerTicketOut(Out):
 
     @classmethod
     def of(cls, t: Ticket, now: datetime) -> BuyerTicketOut:
-        status = "expired" if t.hold_lapsed(now) else t.status
-        return cls(ticket_id=t.id, space_id=t.space_id, status=status, amount_cents=t.amount_cents,  # type: ignore[arg-type]
+        status: TicketStatus = "expired" if t.hold_lapsed(now) else t.status
+        return cls(ticket_id=t.id, space_id=t.space_id, status=status, amount_cents=t.amount_cents,
                    platform_fee_cents=t.platform_fee_cents, host_net_cents=t.host_net_cents, currency=t.currency,
                    fee_tier=t.fee_tier, hold_expires_at=t.hold_expires_at, created_at=t.created_at,
                    paid_at=t.paid_at, refunded_at=t.refunded_at)

@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from .errors import field_error
+from chalicelib.domain.errors import field_error
 
 Platform = Literal["apns", "fcm"]
 PLATFORMS: tuple[str, ...] = ("apns", "fcm")
@@ -43,6 +43,15 @@ def clean_token(platform: str, token: str) -> str:
             raise field_error("token", "an FCM registration token is 64 to 4096 characters of "
                                        "A-Z, a-z, 0-9, '-', '_' and ':'")
         return token
+    raise field_error("platform", f"must be one of {', '.join(PLATFORMS)}")
+
+
+def check_platform(platform: str) -> Platform:
+    """The platform as one the contract knows, or a 400 naming ``platform``."""
+    if platform == "apns":
+        return "apns"
+    if platform == "fcm":
+        return "fcm"
     raise field_error("platform", f"must be one of {', '.join(PLATFORMS)}")
 
 

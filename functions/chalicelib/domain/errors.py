@@ -6,14 +6,13 @@ the translation is a lookup, not a switch.
 """
 from __future__ import annotations
 
-from typing import Any
-
 
 class AirwavesError(Exception):
     status = 500
     code = "internal_error"
 
-    def __init__(self, message: str, *, details: Any = None, code: str | None = None) -> None:
+    def __init__(self, message: str, *, details: object = None, code: str | None = None) -> None:
+        """``details`` is JSON-serializable: the contract's ``error.details``."""
         super().__init__(message)
         self.message = message
         self.details = details

@@ -7,12 +7,38 @@ one order without duplicates.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC
+from enum import Enum
 
-from .spaces import Space
+from chalicelib.domain.spaces import Space
 
 KEY_PREFIX = "LIVE#"
 FEED_ROLES = ("host", "cohost", "speaker")
+
+
+class FeedMode(str, Enum):
+    """How an account's followers learn it is live (see ``services/feed_fanout.py``)."""
+
+    ordinary = "ordinary"    # fanned out on write: a feed entry per follower
+    promoting = "promoting"  # grew big: still fanned out while followers are told to merge it
+    big = "big"              # merged at read time from its live index
+
+
+@dataclass(frozen=True)
+class FeedEntry:
+    """One fanned-out entry: the feed key and the followed people on stage who put it there."""
+
+    key: str
+    via: frozenset[str]
+
+
+@dataclass(frozen=True)
+class BigLive:
+    """A live Space of a big account, as its live index holds it."""
+
+    key: str
+    via: str
 
 
 def feed_key(space: Space) -> str:

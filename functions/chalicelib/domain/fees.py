@@ -64,10 +64,13 @@ class FeeSchedule:
     def __init__(self, tiers: list[FeeTier]) -> None:
         if not tiers:
             raise ValueError("a fee schedule needs at least one tier")
-        bounds = [t.up_to_cents for t in tiers]
-        if bounds[-1] is not None or any(b is None for b in bounds[:-1]):
+        if tiers[-1].up_to_cents is not None:
             raise ValueError("only the last fee tier may be unbounded, and it must be")
-        if any(b <= 0 for b in bounds[:-1]) or bounds[:-1] != sorted(set(bounds[:-1])):  # type: ignore[type-var]
+        bounds = [t.up_to_cents for t in tiers[:-1]]
+        thresholds = [b for b in bounds if b is not None]
+        if len(thresholds) != len(bounds):
+            raise ValueError("only the last fee tier may be unbounded, and it must be")
+        if any(b <= 0 for b in thresholds) or thresholds != sorted(set(thresholds)):
             raise ValueError("fee tier thresholds must be positive and strictly ascending")
         if any(not 0 <= t.rate_bps <= BPS for t in tiers):
             raise ValueError("fee rates are basis points between 0 and 10000")

@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from chalicelib.domain.roles import RoleName
+
 
 @dataclass(frozen=True)
 class MediaParticipant:
@@ -37,5 +39,5 @@ class JoinGrant:
 
     livekit_url: str
     token: str
-    role: str
+    role: RoleName
     expires_at: datetime

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from .spaces import Space
+from chalicelib.domain.spaces import Space
 
 
 class Push(BaseModel):

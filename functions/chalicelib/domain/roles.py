@@ -9,11 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
+from typing import Literal
 
 from pydantic import BaseModel
 
-from .errors import Banned, Forbidden, InvalidState, NotFound, SpeakerLimit, field_error
-from .spaces import MAX_COHOSTS, MAX_SPEAKERS, Space, SpaceState
+from chalicelib.domain.errors import Banned, Forbidden, InvalidState, NotFound, SpeakerLimit, field_error
+from chalicelib.domain.spaces import MAX_COHOSTS, MAX_SPEAKERS, Space, SpaceState
+
+RoleName = Literal["host", "cohost", "speaker", "listener"]
 
 
 class Role(str, Enum):
@@ -25,6 +28,11 @@ class Role(str, Enum):
     @property
     def publishes(self) -> bool:
         return self is not Role.listener
+
+    @property
+    def as_name(self) -> RoleName:
+        """The role's name, typed as the contract's set of names."""
+        return self.value
 
 
 MICROPHONE = "microphone"

@@ -12,7 +12,7 @@ from enum import Enum
 
 from pydantic import AwareDatetime, BaseModel
 
-from .spaces import Space, SpaceState
+from chalicelib.domain.spaces import Space, SpaceState
 
 
 class ScheduleKind(str, Enum):

@@ -6,12 +6,13 @@ start time is live at once. Anything else is ``invalid_state``.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
 
 from pydantic import BaseModel, Field
 
-from .errors import InvalidState, field_error
+from chalicelib.domain.errors import InvalidState, field_error
 
 TITLE_MAX = 70
 TOPICS_MAX = 3
@@ -44,6 +45,15 @@ _TRANSITIONS: dict[tuple[SpaceState, Action], SpaceState] = {
     (SpaceState.scheduled, Action.cancel): SpaceState.canceled,
     (SpaceState.scheduled, Action.edit): SpaceState.scheduled,
 }
+
+
+@dataclass(frozen=True)
+class TicketOffer:
+    """What a host asks for when creating a ticketed Space (checked by ``check_ticket_offer``)."""
+
+    price_cents: int
+    currency: str
+    quantity: int
 
 
 class Ticketing(BaseModel):
@@ -119,6 +129,12 @@ def clean_topics(topics: list[str]) -> list[str]:
     if len(seen) > TOPICS_MAX:
         raise field_error("topics", f"at most {TOPICS_MAX} topics")
     return seen
+
+
+def normalize_topic(topic: str | None) -> str | None:
+    """A topic as lists are filtered by it (case and surrounding space do not matter)."""
+    cleaned = topic.strip().lower() if topic else ""
+    return cleaned or None
 
 
 def check_schedule(start: datetime, now: datetime) -> datetime:

@@ -1,7 +1,12 @@
 """Ticket rules that need no Stripe: what a ticket offer may look like."""
 from __future__ import annotations
 
-from .errors import field_error
+from datetime import datetime
+from typing import Final, Literal
+
+from pydantic import BaseModel, Field
+
+from chalicelib.domain.errors import field_error
 
 PRICE_MIN_CENTS = 100
 PRICE_MAX_CENTS = 99_900
@@ -33,13 +38,17 @@ def check_ticket_offer(price_cents: int, currency: str, quantity: int, *, max_qu
 # holding one when its hold lapses (``expired``), its payment fails or is canceled (``failed``,
 # ``canceled``), or its money goes back (``refunded``). Only Stripe's signed webhook makes it paid.
 
-from datetime import datetime  # noqa: E402
 
-from pydantic import BaseModel, Field  # noqa: E402
-
-PENDING, PAID, EXPIRED, FAILED, CANCELED, REFUNDED = "pending", "paid", "expired", "failed", "canceled", "refunded"
-RELEASED_STATUSES = (EXPIRED, FAILED, CANCELED)
-TICKET_STATUSES = (PENDING, PAID, *RELEASED_STATUSES, REFUNDED)
+TicketStatus = Literal["pending", "paid", "expired", "failed", "canceled", "refunded"]
+PENDING: Final = "pending"
+PAID: Final = "paid"
+EXPIRED: Final = "expired"
+FAILED: Final = "failed"
+CANCELED: Final = "canceled"
+REFUNDED: Final = "refunded"
+ReleasedStatus = Literal["expired", "failed", "canceled"]
+RELEASED_STATUSES: tuple[ReleasedStatus, ...] = (EXPIRED, FAILED, CANCELED)
+TICKET_STATUSES: tuple[TicketStatus, ...] = (PENDING, PAID, *RELEASED_STATUSES, REFUNDED)
 
 
 class Ticket(BaseModel):
@@ -47,7 +56,7 @@ class Ticket(BaseModel):
     space_id: str
     host_id: str
     buyer_id: str
-    status: str = PENDING
+    status: TicketStatus = PENDING
     amount_cents: int
     platform_fee_cents: int
     host_net_cents: int
@@ -96,7 +105,7 @@ class Earnings(BaseModel):
 class LedgerEntry(BaseModel):
     """One append-only line of a creator's ledger: a sale, or the refund of one."""
 
-    kind: str  # "sale" | "refund"
+    kind: Literal["sale", "refund"]
     ticket_id: str
     space_id: str
     buyer_id: str
@@ -124,15 +133,3 @@ class BuyerHasTicket(Exception):
     def __init__(self, ticket_id: str) -> None:
         super().__init__(ticket_id)
         self.ticket_id = ticket_id
-
-
-def account_state(account: dict) -> dict:
-    """The few fields of a Stripe account we keep (from an API object or an ``account.updated``
-    event), plus our user id from its metadata."""
-    return {
-        "account_id": account.get("id"),
-        "charges_enabled": bool(account.get("charges_enabled")),
-        "payouts_enabled": bool(account.get("payouts_enabled")),
-        "details_submitted": bool(account.get("details_submitted")),
-        "user_id": (account.get("metadata") or {}).get("airwaves_user_id"),
-    }

@@ -9,24 +9,9 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Protocol
 
 from chalicelib.domain.errors import AlreadyExists
-
-
-@dataclass(frozen=True)
-class IdempotencyRecord:
-    status: str
-    fingerprint: str
-    status_code: int | None = None
-    body: str | None = None
-
-
-class IdempotencyStore(Protocol):
-    def claim(self, scope: str, fingerprint: str, *, now: int, expires_at: int) -> IdempotencyRecord | None: ...
-    def complete(self, scope: str, *, status_code: int, body: str, expires_at: int) -> None: ...
-    def release(self, scope: str) -> None: ...
+from chalicelib.ports import IdempotencyStore
 
 
 def fingerprint(method: str, path: str, body: bytes) -> str:

@@ -1,29 +1,26 @@
 """Joining a live Space: who is admitted, with which role, and the media credentials they get."""
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from chalicelib.domain.errors import NotFound, TicketRequired
 from chalicelib.domain.media import JoinGrant
 from chalicelib.domain.roles import Member, Role, check_admission, needs_ticket
-from chalicelib.domain.spaces import Space
-from chalicelib.ports import MediaServer, MemberRepository
-
-TicketCheck = Callable[[str, str], bool]  # (space_id, user_id) -> holds a paid ticket
+from chalicelib.domain.spaces import Space, SpaceState
+from chalicelib.ports import MediaServer, MemberRepository, TicketGate
 
 
 @dataclass
 class JoinService:
     members: MemberRepository
     media: MediaServer
-    has_paid_ticket: TicketCheck
+    tickets: TicketGate
 
     def admit(self, space: Space, user_id: str, member: Member | None) -> Role:
         """The caller's role if they may be in the live Space: not banned, and on a ticketed
         Space a paid ticket unless they are on the stage (host, co-host, invited speaker)."""
         role = check_admission(space, user_id, member)
-        if needs_ticket(space, role) and not self.has_paid_ticket(space.id, user_id):
+        if needs_ticket(space, role) and not self.tickets.has_paid_ticket(space.id, user_id):
             raise TicketRequired("this Space is ticketed: buy a ticket to join",
                                  details={"space_id": space.id})
         return role
@@ -36,8 +33,10 @@ class JoinService:
 
     def credentials(self, space: Space, user_id: str, role: Role) -> JoinGrant:
         token, expires_at = self.media.join_token(space.id, user_id, role.value)
-        return JoinGrant(livekit_url=self.media.client_url, token=token, role=role.value, expires_at=expires_at)
+        return JoinGrant(livekit_url=self.media.client_url, token=token, role=role.as_name, expires_at=expires_at)
 
-    def host_credentials(self, space: Space) -> JoinGrant:
-        """What a live Space's create/start answer carries for its host."""
+    def host_credentials(self, space: Space) -> JoinGrant | None:
+        """What a Space's create/start answer carries for its host: credentials once it is live."""
+        if space.state is not SpaceState.live:
+            return None
         return self.credentials(space, space.host_id, Role.host)

@@ -8,7 +8,6 @@ re-applies what the database says, and ending an ended Space is a no-op.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from chalicelib.domain.clock import utcnow
@@ -17,6 +16,7 @@ from chalicelib.domain.media import MediaEvent
 from chalicelib.domain.roles import role_of
 from chalicelib.domain.spaces import SpaceState
 from chalicelib.ports import MediaServer, MemberRepository, PresenceRepository
+from chalicelib.services.spaces import SpaceService
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ class MediaEventService:
     members: MemberRepository
     presence: PresenceRepository
     media: MediaServer
-    end_space: Callable[[str], object]  # ends a live Space as the system
+    spaces: SpaceService  # ends a Space whose room closed by itself, as the system
 
     def handle(self, event: MediaEvent) -> str:
         """Apply one event; answers what happened (for the response and the logs)."""
@@ -43,7 +43,7 @@ class MediaEventService:
             return "uncounted" if left else "duplicate"
         if event.kind == "room_finished":
             try:
-                self.end_space(event.room)
+                self.spaces.end(None, event.room)
             except (InvalidState, NotFound):
                 return "duplicate"
             return "ended"

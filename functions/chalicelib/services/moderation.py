@@ -6,8 +6,10 @@ from dataclasses import dataclass
 
 from chalicelib.domain.clock import utcnow
 from chalicelib.domain.errors import InvalidState, NotFound, UpstreamUnavailable
-from chalicelib.domain.roles import Role, StageChanged, check_mute, check_remove, role_of, with_role
-from chalicelib.ports import MediaServer, MemberRepository, SpaceLifecycle
+from chalicelib.domain.roles import Member, Role, StageChanged, check_mute, check_remove, role_of, with_role
+from chalicelib.domain.spaces import Space
+from chalicelib.ports import MediaServer, MemberRepository
+from chalicelib.services.lifecycle import SpaceLifecycle
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +67,7 @@ class ModerationService:
             self.lifecycle.after_role_change(with_role(space, user_id, Role.listener), user_id, Role.listener.value)
         return Removal(space.id, user_id, disconnected=disconnected)
 
-    def _read(self, space_id: str, user_id: str):
+    def _read(self, space_id: str, user_id: str) -> tuple[Space, Member | None]:
         space, member = self.members.space_and_member(space_id, user_id)
         if space is None:
             raise NotFound(f"no Space {space_id}")

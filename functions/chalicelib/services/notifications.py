@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from chalicelib.domain.clock import utcnow
-from chalicelib.domain.devices import Device, clean_token, device_id
+from chalicelib.domain.devices import Device, check_platform, clean_token, device_id
 from chalicelib.domain.errors import NotFound, field_error
 from chalicelib.domain.notifications import Push
 from chalicelib.ports import DeviceRepository, PushGateway
@@ -26,11 +26,12 @@ class DeviceService:
 
     def register(self, user_id: str, platform: str, token: str) -> tuple[Device, bool]:
         """Register a push target; returns it and whether it is new for this user."""
-        token = clean_token(platform, token)
+        checked = check_platform(platform)
+        token = clean_token(checked, token)
         if not self.push.offers(platform):
             raise field_error("platform", f"{platform} push is not offered by this deployment")
         arn = self.push.register(platform, token)
-        device = Device(id=device_id(platform, token), platform=platform, endpoint_arn=arn, created_at=utcnow())
+        device = Device(id=device_id(checked, token), platform=checked, endpoint_arn=arn, created_at=utcnow())
         created = self.devices.save(user_id, device)
         return device, created
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from chalicelib.domain.media import MediaParticipant
+from chalicelib.domain.pages import PageRequest
 from chalicelib.domain.roles import Member
 from chalicelib.domain.spaces import Space, SpaceState
 from chalicelib.ports import MediaServer, MemberRepository, SpaceRepository
@@ -30,5 +31,5 @@ class ParticipantsService:
         if space.state is not SpaceState.live:
             return StageView(space, hands=[] if space.can_moderate(caller) else None)
         connected = {p.identity: p for p in self.media.participants(space.id)}
-        hands = self.members.hands_page(space.id, None, HANDS_SHOWN)[0] if space.can_moderate(caller) else None
+        hands = self.members.hands_page(space.id, PageRequest(None, HANDS_SHOWN)).items if space.can_moderate(caller) else None
         return StageView(space, connected, hands)

@@ -14,8 +14,7 @@ from chalicelib.domain.roles import (
     rate_window,
 )
 from chalicelib.ports import MediaServer, MemberRepository, RateLimiter
-
-from .stage import Admit
+from chalicelib.services.joins import JoinService
 
 
 @dataclass(frozen=True)
@@ -31,14 +30,14 @@ class ReactionService:
     members: MemberRepository
     media: MediaServer
     limits: RateLimiter
-    admit: Admit
+    joins: JoinService
 
     def react(self, caller: str, space_id: str, emoji: str) -> Reaction:
         emoji = check_reaction(emoji)
         space, member = self.members.space_and_member(space_id, caller)
         if space is None:
             raise NotFound(f"no Space {space_id}")
-        self.admit(space, caller, member)
+        self.joins.admit(space, caller, member)
         now = utcnow()
         window = rate_window(now, REACTION_WINDOW_SECONDS)
         if not self.limits.take(f"reactions#{space_id}#{caller}", window_start=window,

@@ -5,33 +5,32 @@ makes the scheduler hold exactly the schedules ``domain.schedules.plan`` says (r
 order of calls does not matter). When the scheduler cannot be reached on a request, the same
 reconciliation is queued instead of failing the request.
 
-``ScheduledHandlers`` is what the three target functions run. Each acts only when the Space is
-still in the state and at the start time it was planned for, so a late or repeated invocation
-(Scheduler delivers at least once) does nothing.
+``ScheduledHandlers`` is what the three target functions run (one method per ``ScheduleKind``).
+Each acts only when the Space is still in the state and at the start time it was planned for, so
+a late or repeated invocation (Scheduler delivers at least once) does nothing.
 """
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from chalicelib.domain import notifications
 from chalicelib.domain.clock import utcnow
 from chalicelib.domain.errors import UpstreamUnavailable
+from chalicelib.domain.jobs import RemindersPage, SyncSchedules
 from chalicelib.domain.schedules import ScheduledInvocation, ScheduleKind, SchedulePolicy, plan, schedule_name
 from chalicelib.domain.spaces import Space, SpaceState
-from chalicelib.ports import NoLifecycle, Scheduler, SpaceRepository, WorkQueue
-
-from .jobs import RemindersPage, SyncSchedules, dump
-from .notifications import Notifier
+from chalicelib.ports import Scheduler, SpaceRepository, WorkQueue
+from chalicelib.services.lifecycle import QuietParticipant
+from chalicelib.services.notifications import Notifier
+from chalicelib.services.spaces import SpaceService
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
-class SpaceSchedules(NoLifecycle):
+class SpaceSchedules(QuietParticipant):
     scheduler: Scheduler
     targets: dict[ScheduleKind, str]
     policy: SchedulePolicy
@@ -60,8 +59,7 @@ class SpaceSchedules(NoLifecycle):
         for kind in ScheduleKind:
             if kind in wanted:
                 planned = wanted[kind]
-                self.scheduler.put(planned.name, planned.at, self.targets[kind],
-                                   planned.invocation.model_dump(mode="json"))
+                self.scheduler.put(planned.name, planned.at, self.targets[kind], planned.invocation)
             elif space.state is SpaceState.scheduled or not self._has_fired(space, kind, now):
                 self.scheduler.delete(schedule_name(space.id, kind))  # e.g. a reminder from an earlier plan
 
@@ -82,29 +80,41 @@ class SpaceSchedules(NoLifecycle):
         except UpstreamUnavailable:
             log.warning("scheduler unavailable; queueing the schedule sync of %s", space.id)
             try:
-                self.queue.send([dump(SyncSchedules(space_id=space.id))])
+                self.queue.send([SyncSchedules(space_id=space.id)])
             except UpstreamUnavailable:
                 # The Space is stored already; failing the request now would only invite a
                 # duplicate. Loud, so an operator can re-sync it.
                 log.error("schedules of %s are out of date: scheduler and queue both unavailable", space.id)
 
 
+@dataclass(frozen=True)
+class ScheduleOutcome:
+    space_id: str
+    done: str
+
+
 @dataclass
 class ScheduledHandlers:
     spaces: SpaceRepository
+    space_service: SpaceService  # cancels as the system (refunding tickets)
     notifier: Notifier
     queue: WorkQueue
-    cancel: Callable[[str], Space]   # SpaceService.cancel as the system (refunds tickets)
     policy: SchedulePolicy
 
-    def handle(self, event: dict[str, Any], expected: ScheduleKind) -> dict[str, Any]:
-        invocation = ScheduledInvocation.model_validate(event)
+    def handle(self, invocation: ScheduledInvocation, expected: ScheduleKind) -> ScheduleOutcome:
         if invocation.kind is not expected:
             raise ValueError(f"{expected.value} handler got a {invocation.kind.value} invocation")
         space = self.spaces.get(invocation.space_id, consistent=True)
         if space is None or not invocation.matches(space):
-            return {"space_id": invocation.space_id, "done": "nothing (stale schedule)"}
-        return {"space_id": space.id, "done": getattr(self, f"_{expected.value}")(space)}
+            return ScheduleOutcome(invocation.space_id, "nothing (stale schedule)")
+        match expected:
+            case ScheduleKind.reminder:
+                done = self._reminder(space)
+            case ScheduleKind.start:
+                done = self._start(space)
+            case ScheduleKind.no_show:
+                done = self._no_show(space)
+        return ScheduleOutcome(space.id, done)
 
     def _reminder(self, space: Space) -> str:
         if space.state is not SpaceState.scheduled:
@@ -117,12 +127,12 @@ class ScheduledHandlers:
         if space.state is not SpaceState.scheduled:
             return f"nothing ({space.state.value})"
         sent = self.notifier.send([space.host_id], notifications.host_start_now(space))
-        self.queue.send([dump(RemindersPage(space_id=space.id, event="starting"))])
+        self.queue.send([RemindersPage(space_id=space.id, event="starting")])
         return f"told the host ({sent} device(s)); queued reminder pushes"
 
     def _no_show(self, space: Space) -> str:
         # A canceled Space is canceled again: a retry after refunds stopped midway resumes them.
         if space.state not in (SpaceState.scheduled, SpaceState.canceled):
             return f"nothing ({space.state.value})"
-        self.cancel(space.id)
+        self.space_service.cancel(None, space.id)
         return "canceled (no-show)"

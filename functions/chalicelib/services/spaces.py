@@ -2,36 +2,34 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from chalicelib.domain.clock import utcnow
 from chalicelib.domain.errors import Forbidden, InvalidState, NotEligible, field_error
+from chalicelib.domain.pages import Page, PageRequest
 from chalicelib.domain.spaces import (
     Action,
     Space,
     SpaceState,
     Ticketing,
+    TicketOffer,
     check_schedule,
     clean_title,
     clean_topics,
     next_state,
+    normalize_topic,
 )
 from chalicelib.domain.tickets import check_ticket_offer
 from chalicelib.domain.users import HostingPolicy, eligibility
-from chalicelib.ports import FollowingFeed, NoLifecycle, Position, SpaceLifecycle, SpaceRepository, UserRepository
+from chalicelib.ports import SpaceRepository, UserRepository
+from chalicelib.services.following_feed import FollowingFeed
+from chalicelib.services.lifecycle import SpaceLifecycle
+from chalicelib.services.payouts import PayoutService
 
 
 def new_space_id() -> str:
     return "sp_" + uuid.uuid4().hex[:20]
-
-
-@dataclass
-class TicketOffer:
-    price_cents: int
-    currency: str
-    quantity: int
 
 
 @dataclass
@@ -40,9 +38,9 @@ class SpaceService:
     users: UserRepository
     feed: FollowingFeed
     policy: HostingPolicy
-    lifecycle: SpaceLifecycle = field(default_factory=NoLifecycle)
+    payouts: PayoutService
+    lifecycle: SpaceLifecycle = field(default_factory=SpaceLifecycle.quiet)
     max_ticket_quantity: int = 10_000
-    charges_enabled: Callable[[str], bool] = lambda _user_id: False
 
     # -- create and edit ---------------------------------------------------------------------
     def create(self, host_id: str, *, title: str, topics: list[str] | None = None,
@@ -144,19 +142,19 @@ class SpaceService:
     def get(self, space_id: str) -> Space:
         return self.spaces.require(space_id)
 
-    def list(self, state: SpaceState, *, topic: str | None, start: Position, limit: int) -> tuple[list[Space], Position]:
-        return self.spaces.list_page(state, topic, start, limit)
+    def list(self, state: SpaceState, *, topic: str | None, page: PageRequest) -> Page[Space]:
+        return self.spaces.list_page(state, normalize_topic(topic), page)
 
-    def following_live(self, user_id: str, start: Position, limit: int) -> tuple[list[Space], Position]:
-        """Live Spaces whose host, co-hosts or speakers ``user_id`` follows (``services/feed.py``)."""
-        return self.feed.live_page(user_id, start, limit)
+    def following_live(self, user_id: str, *, topic: str | None, page: PageRequest) -> Page[Space]:
+        """Live Spaces whose host, co-hosts or speakers ``user_id`` follows (``following_feed.py``)."""
+        return self.feed.live_page(user_id, page, topic=normalize_topic(topic))
 
     # -- rules -------------------------------------------------------------------------------
     def _check_may_host(self, host_id: str, *, ticketed: bool, now: datetime) -> None:
         user = self.users.get(host_id)
         if user is None:
             raise NotEligible("you need a profile before hosting", details={"reasons": ["no_profile"]})
-        verdict = eligibility(user, self.policy, charges_enabled=self.charges_enabled(host_id), now=now)
+        verdict = eligibility(user, self.policy, charges_enabled=self.payouts.charges_enabled(host_id), now=now)
         if not verdict.can_host:
             raise NotEligible("you cannot host a Space yet", details={"reasons": verdict.reasons})
         if ticketed and not verdict.can_host_ticketed:

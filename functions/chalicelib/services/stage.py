@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from chalicelib.domain.clock import utcnow
 from chalicelib.domain.errors import InvalidState, NotFound, UpstreamUnavailable
+from chalicelib.domain.pages import JsonObject, Page, PageRequest
 from chalicelib.domain.roles import (
     TOPIC_SPEAK_REQUESTS,
     Member,
@@ -30,13 +31,14 @@ from chalicelib.domain.roles import (
     with_role,
 )
 from chalicelib.domain.spaces import Space, SpaceState
-from chalicelib.ports import MediaServer, MemberRepository, Position, SpaceLifecycle, SpaceRepository
+from chalicelib.ports import MediaServer, MemberRepository, SpaceRepository
+from chalicelib.services.joins import JoinService
+from chalicelib.services.lifecycle import SpaceLifecycle
 
 log = logging.getLogger(__name__)
 _ATTEMPTS = 3
 
-Admit = Callable[[Space, str, Member | None], Role]
-Rule = Callable[[Space, Member | None], None]
+Rule = Callable[[Space, Member | None], None]  # a role rule re-checked on each attempt
 
 
 @dataclass(frozen=True)
@@ -58,14 +60,14 @@ class StageService:
     members: MemberRepository
     media: MediaServer
     lifecycle: SpaceLifecycle
-    admit: Admit
+    joins: JoinService
 
     # -- speak requests ----------------------------------------------------------------------
     def raise_hand(self, caller: str, space_id: str) -> Member:
         space, member = self._read(space_id, caller)
         for _ in range(_ATTEMPTS):
             check_raise_hand(space, caller, member)
-            self.admit(space, caller, member)
+            self.joins.admit(space, caller, member)
             try:
                 member = self.members.raise_hand(space_id, caller, utcnow())
                 break
@@ -85,17 +87,19 @@ class StageService:
             self._notify(space, {"type": "hand_lowered", "user_id": caller}, to=[space.host_id, *space.cohost_ids])
         return lowered
 
-    def requests(self, caller: str, space_id: str, start: Position, limit: int) -> tuple[list[Member], Position]:
+    def requests(self, caller: str, space_id: str, page: PageRequest) -> Page[Member]:
         space = self.spaces.require(space_id)
         require_moderator(space, caller)
-        return self.members.hands_page(space_id, start, limit)
+        return self.members.hands_page(space_id, page)
 
     def approve(self, caller: str, space_id: str, user_id: str) -> RoleChange:
+        def rule(s: Space, m: Member | None) -> None:
+            check_answer_request(s, caller, m)
+            check_grant_speaker(s, caller, user_id, m)
+
         space, member = self._read(space_id, user_id)
         check_answer_request(space, caller, member)
-        return self._change(space, member, caller, user_id, Role.speaker,
-                            rule=lambda s, m: (check_answer_request(s, caller, m),
-                                               check_grant_speaker(s, caller, user_id, m)))
+        return self._change(space, member, caller, user_id, Role.speaker, rule=rule)
 
     def deny(self, caller: str, space_id: str, user_id: str) -> None:
         space, member = self._read(space_id, user_id)
@@ -106,9 +110,11 @@ class StageService:
 
     # -- speakers and co-hosts ---------------------------------------------------------------
     def add_speaker(self, caller: str, space_id: str, user_id: str) -> RoleChange:
+        def rule(s: Space, m: Member | None) -> None:
+            check_grant_speaker(s, caller, user_id, m)
+
         space, member = self._read(space_id, user_id)
-        return self._change(space, member, caller, user_id, Role.speaker,
-                            rule=lambda s, m: check_grant_speaker(s, caller, user_id, m))
+        return self._change(space, member, caller, user_id, Role.speaker, rule=rule)
 
     def remove_speaker(self, caller: str, space_id: str, user_id: str) -> RoleChange:
         def rule(s: Space, m: Member | None) -> None:
@@ -121,9 +127,11 @@ class StageService:
         return self._change(space, member, caller, user_id, Role.listener, rule=rule)
 
     def add_cohost(self, caller: str, space_id: str, user_id: str) -> RoleChange:
+        def rule(s: Space, m: Member | None) -> None:
+            check_grant_cohost(s, caller, user_id, m)
+
         space, member = self._read(space_id, user_id)
-        return self._change(space, member, caller, user_id, Role.cohost,
-                            rule=lambda s, m: check_grant_cohost(s, caller, user_id, m))
+        return self._change(space, member, caller, user_id, Role.cohost, rule=rule)
 
     def remove_cohost(self, caller: str, space_id: str, user_id: str) -> RoleChange:
         def rule(s: Space, m: Member | None) -> None:
@@ -199,7 +207,7 @@ class StageService:
             raise NotFound(f"no Space {space_id}")
         return found, member
 
-    def _notify(self, space: Space, payload: dict, *, to: list[str]) -> None:
+    def _notify(self, space: Space, payload: JsonObject, *, to: list[str]) -> None:
         """Hand-raise notices are a courtesy on top of the stored queue (which hosts can always
         read), so a media failure here does not fail the request."""
         try:

@@ -17,6 +17,8 @@ from datetime import datetime, timedelta
 from chalicelib.domain.clock import utcnow
 from chalicelib.domain.errors import AirwavesError, AlreadyExists, Forbidden, InvalidState, SoldOut, UpstreamUnavailable
 from chalicelib.domain.fees import FeeSchedule
+from chalicelib.domain.jobs import RefundsPage
+from chalicelib.domain.pages import Page, PageRequest, Position
 from chalicelib.domain.spaces import Space, SpaceState
 from chalicelib.domain.tickets import (
     CANCELED,
@@ -30,16 +32,14 @@ from chalicelib.domain.tickets import (
     Ticket,
 )
 from chalicelib.ports import (
-    NoLifecycle,
     PaymentGateway,
     PayoutRepository,
-    Position,
     SpaceRepository,
+    TicketPaymentRequest,
     TicketRepository,
     WorkQueue,
 )
-
-from .jobs import RefundsPage, dump
+from chalicelib.services.lifecycle import QuietParticipant
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ class TicketService:
     spaces: SpaceRepository
     tickets: TicketRepository
     payouts: PayoutRepository
-    gateway: Callable[[], PaymentGateway]
+    gateway: PaymentGateway
     fees: FeeSchedule
     hold: timedelta = timedelta(minutes=15)
     clock: Callable[[], datetime] = field(default=utcnow)
@@ -127,14 +127,13 @@ class TicketService:
     def _open_payment(self, ticket: Ticket, space: Space, destination: str) -> tuple[Ticket, PaymentSheet]:
         """Create (or, with the same key, find again) the PaymentIntent; if Stripe cannot be
         reached the seat goes back at once rather than at the hold's expiry."""
-        gateway = self.gateway()
         try:
-            customer = self._customer(ticket.buyer_id, gateway)
-            sheet = gateway.create_ticket_payment(
+            customer = self._customer(ticket.buyer_id)
+            sheet = self.gateway.create_ticket_payment(TicketPaymentRequest(
                 ticket_id=ticket.id, space_id=ticket.space_id, buyer_id=ticket.buyer_id, host_id=ticket.host_id,
                 amount_cents=ticket.amount_cents, currency=ticket.currency,
                 platform_fee_cents=ticket.platform_fee_cents, destination=destination, customer_id=customer,
-                description=f"Ticket to {space.title}")
+                description=f"Ticket to {space.title}"))
             self.tickets.attach_payment(ticket, sheet.payment_intent_id)
         except AirwavesError:
             self.tickets.release(ticket, FAILED, self.clock())
@@ -153,12 +152,12 @@ class TicketService:
             return None
         if existing.payment_intent_id is None:  # another request is opening it; same key, same intent
             return Purchase(*self._open_payment(existing, space, destination), created=False)
-        gateway = self.gateway()
-        sheet = gateway.payment_sheet(existing.payment_intent_id, self._customer(existing.buyer_id, gateway))
+        sheet = self.gateway.payment_sheet(existing.payment_intent_id, self._customer(existing.buyer_id))
         return Purchase(existing, sheet, False)
 
-    def _customer(self, user_id: str, gateway: PaymentGateway) -> str:
-        return self.payouts.get_customer(user_id) or self.payouts.add_customer(user_id, gateway.create_customer(user_id))
+    def _customer(self, user_id: str) -> str:
+        return (self.payouts.get_customer(user_id)
+                or self.payouts.add_customer(user_id, self.gateway.create_customer(user_id)))
 
     # -- holds -----------------------------------------------------------------------------------
     def release_lapsed(self, space_id: str) -> int:
@@ -177,13 +176,13 @@ class TicketService:
         if not ticket.payment_intent_id:
             return
         try:
-            self.gateway().cancel_payment(ticket_id=ticket.id, payment_intent_id=ticket.payment_intent_id)
+            self.gateway.cancel_payment(ticket_id=ticket.id, payment_intent_id=ticket.payment_intent_id)
         except AirwavesError as exc:
             log.warning("could not cancel payment of released ticket %s: %s", ticket.id, exc.message)
 
     # -- reads -----------------------------------------------------------------------------------
-    def mine(self, buyer_id: str, start: Position, limit: int) -> tuple[list[Ticket], Position]:
-        return self.tickets.buyer_page(buyer_id, start, limit)
+    def mine(self, buyer_id: str, page: PageRequest) -> Page[Ticket]:
+        return self.tickets.buyer_page(buyer_id, page)
 
     # -- what Stripe tells us (webhooks) ---------------------------------------------------------
     def payment_succeeded(self, space_id: str, ticket_id: str, payment_intent_id: str) -> str:
@@ -196,8 +195,8 @@ class TicketService:
             if ticket.status in (PAID, REFUNDED):
                 if ticket.payment_intent_id and payment_intent_id != ticket.payment_intent_id:
                     # a second payment for a ticket that is already settled: give it back
-                    self.gateway().refund_payment(ticket_id=ticket.id, payment_intent_id=payment_intent_id,
-                                                  duplicate=True)
+                    self.gateway.refund_payment(ticket_id=ticket.id, payment_intent_id=payment_intent_id,
+                                                duplicate=True)
                     return "refunded_duplicate_payment"
                 return "already_" + ticket.status
             outcome = self.tickets.mark_paid(ticket, self.clock(), payment_intent_id)
@@ -235,12 +234,12 @@ class TicketService:
         raise UpstreamUnavailable("the ticket kept changing; Stripe will retry")
 
     def _refund_unseated(self, space_id: str, ticket_id: str, payment_intent_id: str) -> None:
-        refund_id = self.gateway().refund_payment(ticket_id=ticket_id, payment_intent_id=payment_intent_id)
+        refund_id = self.gateway.refund_payment(ticket_id=ticket_id, payment_intent_id=payment_intent_id)
         self.refunded(space_id, ticket_id, refund_id)
 
     # -- a canceled Space --------------------------------------------------------------------------
-    def refund_page(self, space_id: str, start: Position, limit: int) -> Position:
-        """Refund one page (``limit`` tickets read) of a canceled Space: each paid ticket exactly
+    def refund_page(self, space_id: str, page: PageRequest) -> Position:
+        """Refund one page (``page.limit`` tickets read) of a canceled Space: each paid ticket exactly
         once, each pending hold released. Returns where the next page starts (None: all done).
 
         Safe to run again and again: a ticket already refunded is no longer ``paid`` so it is not
@@ -251,16 +250,16 @@ class TicketService:
         space = self.spaces.get(space_id, consistent=True)
         if space is None or space.ticket is None or space.state is not SpaceState.canceled:
             return None
-        tickets, after = self.tickets.space_tickets_page(space_id, (PENDING, PAID), start, limit)
+        tickets = self.tickets.space_tickets_page(space_id, (PENDING, PAID), page)
         failed = []
-        for ticket in tickets:
+        for ticket in tickets.items:
             if ticket.status == PENDING:
                 if self.tickets.release(ticket, CANCELED, self.clock()):
                     self._cancel_quietly(ticket)
                 continue
             try:
-                refund_id = self.gateway().refund_payment(ticket_id=ticket.id,
-                                                          payment_intent_id=ticket.payment_intent_id or "")
+                refund_id = self.gateway.refund_payment(ticket_id=ticket.id,
+                                                        payment_intent_id=ticket.payment_intent_id or "")
                 self.tickets.mark_refunded(ticket, self.clock(), refund_id)
             except AirwavesError as exc:
                 log.warning("refund of ticket %s failed: %s", ticket.id, exc.message)
@@ -269,14 +268,14 @@ class TicketService:
             raise UpstreamUnavailable(
                 f"{len(failed)} ticket refund(s) of canceled Space {space_id} could not be made yet",
                 details={"pending_refunds": len(failed)})
-        return after
+        return tickets.next
 
 
 class _Taken(Exception):
     """The buyer's claim was taken by a concurrent request; look at it again."""
 
 
-class TicketRefunds(NoLifecycle):
+class TicketRefunds(QuietParticipant):
     """The money part of a Space's lifecycle: canceling a ticketed Space queues its refunds.
 
     The cancel request only puts one ``RefundsPage`` on the work queue, so it answers at once
@@ -290,4 +289,4 @@ class TicketRefunds(NoLifecycle):
 
     def after_cancel(self, space: Space) -> None:
         if space.ticket is not None:
-            self._queue.send([dump(RefundsPage(space_id=space.id))])
+            self._queue.send([RefundsPage(space_id=space.id)])

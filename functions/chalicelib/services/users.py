@@ -1,21 +1,24 @@
 """Use cases for profiles, the follow graph and hosting eligibility."""
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
 from chalicelib.domain.clock import utcnow
 from chalicelib.domain.errors import NotFound, field_error
+from chalicelib.domain.pages import Page, PageRequest
 from chalicelib.domain.users import Eligibility, HostingPolicy, User, eligibility
-from chalicelib.ports import Position, UserRepository
+from chalicelib.ports import UserRepository
+from chalicelib.services.big_accounts import BigAccountFollows
+from chalicelib.services.payouts import PayoutService
 
 
 @dataclass
 class UserService:
     users: UserRepository
     policy: HostingPolicy
-    charges_enabled: Callable[[str], bool] = lambda _user_id: False
+    payouts: PayoutService
+    big_follows: BigAccountFollows
 
     def require(self, user_id: str) -> User:
         user = self.users.get(user_id)
@@ -33,17 +36,21 @@ class UserService:
     def follow(self, me: str, other: str) -> bool:
         if me == other:
             raise field_error("user_id", "you cannot follow yourself")
-        return self.users.follow(me, other, utcnow())
+        created = self.users.follow(me, other, utcnow())
+        self.big_follows.followed(me, other)
+        return created
 
     def unfollow(self, me: str, other: str) -> bool:
         if me == other:
             raise field_error("user_id", "you cannot unfollow yourself")
-        return self.users.unfollow(me, other)
+        removed = self.users.unfollow(me, other)
+        self.big_follows.unfollowed(me, other)
+        return removed
 
-    def following(self, me: str, start: Position, limit: int) -> tuple[list[User], Position]:
-        ids, last = self.users.following_page(me, start, limit)
-        return self.users.get_many(ids), last
+    def following(self, me: str, page: PageRequest) -> Page[User]:
+        ids = self.users.following_page(me, page)
+        return Page(self.users.get_many(ids.items), ids.next)
 
     def eligibility(self, user_id: str) -> Eligibility:
         user = self.require(user_id)
-        return eligibility(user, self.policy, charges_enabled=self.charges_enabled(user_id), now=utcnow())
+        return eligibility(user, self.policy, charges_enabled=self.payouts.charges_enabled(user_id), now=utcnow())

@@ -4,12 +4,13 @@
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+from chalicelib.adapters.dynamodb import keys
+from chalicelib.adapters.dynamodb.table import ConditionFailed, Table, TransactionCanceled, serialize, values
 from chalicelib.domain.devices import MAX_DEVICES_PER_USER, Device
 from chalicelib.domain.errors import UpstreamUnavailable
-
-from .table import Table, TransactionCanceled, serialize, values
 
 _ATTEMPTS = 4
 
@@ -26,11 +27,11 @@ class DynamoDevices:
         """Register ``device`` for ``user_id``; False when it already was. Over the cap, the
         oldest devices make room. Each attempt is one conditional transaction on what was read."""
         for _ in range(_ATTEMPTS):
-            current = self.table.get(f"USER#{user_id}", "DEVICES", consistent=True)
+            current = self.table.get(keys.user_pk(user_id), keys.DEVICES, consistent=True)
             endpoints: dict[str, Any] = (current or {}).get("endpoints") or {}
             if endpoints.get(device.id, {}).get("arn") == device.endpoint_arn:
                 return False
-            owner = self.table.get(f"DEVICE#{device.id}", "OWNER", consistent=True)
+            owner = self.table.get(keys.device_pk(device.id), keys.OWNER, consistent=True)
             try:
                 self.table.transact(self._writes(user_id, device, current, endpoints, owner))
                 return True
@@ -42,7 +43,7 @@ class DynamoDevices:
                 endpoints: dict[str, Any], owner: dict[str, Any] | None) -> list[dict[str, Any]]:
         writes: list[dict[str, Any]] = []
         if current is None:
-            writes.append({"Put": {"Item": serialize({"PK": f"USER#{user_id}", "SK": "DEVICES", "version": 1,
+            writes.append({"Put": {"Item": serialize({"PK": keys.user_pk(user_id), "SK": keys.DEVICES, "version": 1,
                                                       "endpoints": {device.id: _entry(device)}}),
                                    "ConditionExpression": "attribute_not_exists(PK)"}})
         else:
@@ -54,15 +55,15 @@ class DynamoDevices:
             if evict:
                 expr += " REMOVE " + ", ".join(f"#e.#x{n}" for n in range(len(evict)))
             writes.append({"Update": {
-                "Key": serialize({"PK": f"USER#{user_id}", "SK": "DEVICES"}), "UpdateExpression": expr,
+                "Key": serialize({"PK": keys.user_pk(user_id), "SK": keys.DEVICES}), "UpdateExpression": expr,
                 "ConditionExpression": "#v = :seen", "ExpressionAttributeNames": names,
                 "ExpressionAttributeValues": values({":entry": _entry(device), ":one": 1,
                                                      ":seen": current.get("version", 0)}),
             }})
-        writes.append({"Put": {"Item": serialize({"PK": f"DEVICE#{device.id}", "SK": "OWNER", "user_id": user_id})}})
+        writes.append({"Put": {"Item": serialize({"PK": keys.device_pk(device.id), "SK": keys.OWNER, "user_id": user_id})}})
         if owner and owner.get("user_id") != user_id:
             writes.append({"Update": {
-                "Key": serialize({"PK": f"USER#{owner['user_id']}", "SK": "DEVICES"}),
+                "Key": keys.key(keys.user_pk(owner["user_id"]), keys.DEVICES),
                 "UpdateExpression": "REMOVE #e.#d", "ConditionExpression": "attribute_exists(PK)",
                 "ExpressionAttributeNames": {"#e": "endpoints", "#d": device.id},
             }})
@@ -70,29 +71,27 @@ class DynamoDevices:
 
     def remove(self, user_id: str, device_id: str) -> bool:
         """Forget a device of ``user_id``; False when it had no such device."""
-        from .table import ConditionFailed
-
         try:
-            self.table.update(f"USER#{user_id}", "DEVICES", UpdateExpression="REMOVE #e.#d",
+            self.table.update(keys.user_pk(user_id), keys.DEVICES, UpdateExpression="REMOVE #e.#d",
                               ConditionExpression="attribute_exists(#e.#d)",
                               ExpressionAttributeNames={"#e": "endpoints", "#d": device_id})
         except ConditionFailed:
             return False
         try:
-            self.table.delete(f"DEVICE#{device_id}", "OWNER", ConditionExpression="user_id = :u",
+            self.table.delete(keys.device_pk(device_id), keys.OWNER, ConditionExpression="user_id = :u",
                               ExpressionAttributeValues=values({":u": user_id}))
         except ConditionFailed:
             pass  # it moved to someone else meanwhile: theirs now
         return True
 
     def get(self, user_id: str, device_id: str) -> Device | None:
-        item = self.table.get(f"USER#{user_id}", "DEVICES")
+        item = self.table.get(keys.user_pk(user_id), keys.DEVICES)
         entry = ((item or {}).get("endpoints") or {}).get(device_id)
         return _device(device_id, entry) if entry else None
 
-    def of_users(self, user_ids: list[str]) -> dict[str, list[Device]]:
-        items = self.table.batch_get((f"USER#{u}", "DEVICES") for u in user_ids)
-        return {i["PK"].removeprefix("USER#"): [_device(d, e) for d, e in sorted((i.get("endpoints") or {}).items())]
+    def of_users(self, user_ids: Sequence[str]) -> dict[str, list[Device]]:
+        items = self.table.batch_get((keys.user_pk(u), keys.DEVICES) for u in user_ids)
+        return {keys.user_of(i["PK"]): [_device(d, e) for d, e in sorted((i.get("endpoints") or {}).items())]
                 for i in items}
 
 

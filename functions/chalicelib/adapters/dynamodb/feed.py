@@ -8,13 +8,14 @@ The partition holds only feed entries, so ``SK < :before`` pages it newest first
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from chalicelib.domain.feed import KEY_PREFIX, feed_key
+from chalicelib.adapters.dynamodb import keys
+from chalicelib.adapters.dynamodb.table import Table, values
+from chalicelib.domain.feed import KEY_PREFIX, FeedEntry, feed_key
 from chalicelib.domain.spaces import Space
-
-from .table import Table, serialize, values
 
 FEED_TTL_SECONDS = 3 * 24 * 3600
 _WRITERS = 8
@@ -24,14 +25,14 @@ class DynamoFeed:
     def __init__(self, table: Table) -> None:
         self.table = table
 
-    def add(self, space: Space, via: str, user_ids: list[str]) -> None:
+    def add(self, space: Space, via: str, user_ids: Sequence[str]) -> None:
         """Put ``space`` in each user's feed on behalf of ``via`` (idempotent)."""
         key = feed_key(space)
         expires = int(space.sort_time.timestamp()) + FEED_TTL_SECONDS
 
         def one(user_id: str) -> None:
             self.table.update(
-                f"FEED#{user_id}", key,
+                keys.feed_pk(user_id), key,
                 UpdateExpression="SET space_id = :s, expires_at = :e ADD via :v",
                 ExpressionAttributeValues=values({":s": space.id, ":e": expires, ":v": {via}}),
             )
@@ -43,11 +44,11 @@ class DynamoFeed:
         with ThreadPoolExecutor(max_workers=min(_WRITERS, len(user_ids))) as pool:
             list(pool.map(one, user_ids))
 
-    def remove(self, space: Space, user_ids: list[str]) -> None:
+    def remove(self, space: Space, user_ids: Sequence[str]) -> None:
         key = feed_key(space)
         for start in range(0, len(user_ids), 25):
             requests: dict[str, Any] = {self.table.name: [
-                {"DeleteRequest": {"Key": serialize({"PK": f"FEED#{uid}", "SK": key})}}
+                {"DeleteRequest": {"Key": keys.key(keys.feed_pk(uid), key)}}
                 for uid in user_ids[start:start + 25]
             ]}
             while requests:
@@ -55,13 +56,13 @@ class DynamoFeed:
                 requests = out.get("UnprocessedItems") or {}
 
     def entries_before(self, user_id: str, before: str | None,
-                       limit: int) -> tuple[list[tuple[str, set[str]]], bool]:
-        """Up to ``limit`` entries with keys below ``before`` (all when None), newest first, as
-        ``(key, via)``; and whether more may follow."""
+                       limit: int) -> tuple[list[FeedEntry], bool]:
+        """Up to ``limit`` entries with keys below ``before`` (all when None), newest first; and
+        whether more may follow."""
         if before:
-            condition, vals = "PK = :pk AND SK < :before", {":pk": f"FEED#{user_id}", ":before": before}
+            condition, vals = "PK = :pk AND SK < :before", {":pk": keys.feed_pk(user_id), ":before": before}
         else:
-            condition, vals = "PK = :pk AND begins_with(SK, :p)", {":pk": f"FEED#{user_id}", ":p": KEY_PREFIX}
+            condition, vals = "PK = :pk AND begins_with(SK, :p)", {":pk": keys.feed_pk(user_id), ":p": KEY_PREFIX}
         items, last = self.table.query(KeyConditionExpression=condition, ExpressionAttributeValues=values(vals),
                                        ScanIndexForward=False, limit=limit)
-        return [(i["SK"], set(i.get("via") or ())) for i in items], last is not None
+        return [FeedEntry(i["SK"], frozenset(i.get("via") or ())) for i in items], last is not None

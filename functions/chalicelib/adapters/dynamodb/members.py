@@ -13,11 +13,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from chalicelib.adapters.dynamodb import keys
+from chalicelib.adapters.dynamodb.spaces import space_from_item
+from chalicelib.adapters.dynamodb.table import ConditionFailed, Table, TransactionCanceled, values
+from chalicelib.domain.pages import Page, PageRequest
 from chalicelib.domain.roles import Member, Role, StageChanged
 from chalicelib.domain.spaces import MAX_COHOSTS, MAX_SPEAKERS, Space, SpaceState
-
-from .spaces import space_from_item
-from .table import Table, serialize, values
 
 _SET_OF = {Role.speaker: "speaker_ids", Role.cohost: "cohost_ids"}
 _CAP_OF = {Role.speaker: MAX_SPEAKERS, Role.cohost: MAX_COHOSTS}
@@ -25,11 +26,11 @@ _NOT_BANNED = "(attribute_not_exists(banned) OR banned = :false)"
 
 
 def _meta_key(space_id: str) -> dict[str, Any]:
-    return serialize({"PK": f"SPACE#{space_id}", "SK": "META"})
+    return keys.key(keys.space_pk(space_id), keys.META)
 
 
 def _member_key(space_id: str, user_id: str) -> dict[str, Any]:
-    return serialize({"PK": f"SPACE#{space_id}", "SK": f"MEMBER#{user_id}"})
+    return keys.key(keys.space_pk(space_id), keys.member_sk(user_id))
 
 
 def member_from_item(item: dict[str, Any]) -> Member:
@@ -43,27 +44,28 @@ class DynamoMembers:
 
     # -- reads -------------------------------------------------------------------------------
     def get(self, space_id: str, user_id: str, *, consistent: bool = False) -> Member | None:
-        item = self.table.get(f"SPACE#{space_id}", f"MEMBER#{user_id}", consistent=consistent)
+        item = self.table.get(keys.space_pk(space_id), keys.member_sk(user_id), consistent=consistent)
         return member_from_item(item) if item else None
 
     def space_and_member(self, space_id: str, user_id: str) -> tuple[Space | None, Member | None]:
         """The Space and the caller's member record in one round trip (the join path)."""
-        items = self.table.batch_get([(f"SPACE#{space_id}", "META"), (f"SPACE#{space_id}", f"MEMBER#{user_id}")])
+        pk = keys.space_pk(space_id)
+        items = self.table.batch_get([(pk, keys.META), (pk, keys.member_sk(user_id))])
         space = member = None
         for item in items:
-            if item["SK"] == "META":
+            if item["SK"] == keys.META:
                 space = space_from_item(item)
             else:
                 member = member_from_item(item)
         return space, member
 
-    def hands_page(self, space_id: str, start: dict[str, Any] | None,
-                   limit: int) -> tuple[list[Member], dict[str, Any] | None]:
+    def hands_page(self, space_id: str, page: PageRequest) -> Page[Member]:
         """Raised hands, oldest first."""
         items, last = self.table.query(
             index="GSI1", KeyConditionExpression="GSI1PK = :pk",
-            ExpressionAttributeValues=values({":pk": f"HANDS#{space_id}"}), limit=limit, start_key=start)
-        return [member_from_item(i) for i in items], last
+            ExpressionAttributeValues=values({":pk": keys.hands_gsi1(space_id)}), limit=page.limit,
+            start_key=page.start)
+        return Page([member_from_item(i) for i in items], last)
 
     # -- speak requests ----------------------------------------------------------------------
     def raise_hand(self, space_id: str, user_id: str, now: datetime) -> Member:
@@ -88,7 +90,7 @@ class DynamoMembers:
                 "ExpressionAttributeNames": {"#role": "role"},
                 "ExpressionAttributeValues": values({
                     ":s": space_id, ":u": user_id, ":listener": Role.listener.value, ":now": stamp,
-                    ":hands": f"HANDS#{space_id}", ":sort": f"{stamp}#{user_id}", ":false": False}),
+                    ":hands": keys.hands_gsi1(space_id), ":sort": f"{stamp}#{user_id}", ":false": False}),
             }},
         ])
         member = self.get(space_id, user_id, consistent=True)
@@ -97,10 +99,8 @@ class DynamoMembers:
 
     def lower_hand(self, space_id: str, user_id: str) -> bool:
         """Take a raised hand down; False when there was none."""
-        from .table import ConditionFailed
-
         try:
-            self.table.update(f"SPACE#{space_id}", f"MEMBER#{user_id}",
+            self.table.update(keys.space_pk(space_id), keys.member_sk(user_id),
                               UpdateExpression="REMOVE hand_raised_at, GSI1PK, GSI1SK",
                               ConditionExpression="attribute_exists(hand_raised_at)")
         except ConditionFailed:
@@ -164,7 +164,7 @@ class DynamoMembers:
 
     def unban(self, space_id: str, user_id: str, *, restore: str, now: datetime) -> None:
         """Undo a ban the media server could not carry out, giving back the role if a seat is free."""
-        self.table.update(f"SPACE#{space_id}", f"MEMBER#{user_id}",
+        self.table.update(keys.space_pk(space_id), keys.member_sk(user_id),
                           UpdateExpression="SET banned = :false REMOVE banned_at, banned_by",
                           ExpressionAttributeValues=values({":false": False}))
         if Role(restore) in _SET_OF:
@@ -191,8 +191,6 @@ class DynamoMembers:
         return {"Update": update}
 
     def _transact(self, writes: list[dict[str, Any]]) -> None:
-        from .table import TransactionCanceled
-
         try:
             self.table.transact(writes)
         except TransactionCanceled as exc:

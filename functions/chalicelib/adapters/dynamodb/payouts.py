@@ -16,21 +16,22 @@ from __future__ import annotations
 
 from typing import Any
 
+from chalicelib.adapters.dynamodb import keys
+from chalicelib.adapters.dynamodb.table import ConditionFailed, Table, serialize, values
+from chalicelib.domain.pages import Page, PageRequest
+from chalicelib.domain.payments import AccountState
 from chalicelib.domain.tickets import Earnings, LedgerEntry, PayoutAccount
-
-from .table import ConditionFailed, Table, serialize, values
 
 
 def ledger_put(host_id: str, entry: LedgerEntry) -> dict[str, Any]:
     item = entry.model_dump(mode="json")
-    item.update({"PK": f"CREATOR#{host_id}",
-                 "SK": f"LEDGER#{entry.at.isoformat()}#{entry.ticket_id}#{entry.kind}"})
+    item.update({"PK": keys.creator_pk(host_id), "SK": keys.ledger_sk(entry.at.isoformat(), entry.ticket_id, entry.kind)})
     return {"Put": {"Item": serialize(item), "ConditionExpression": "attribute_not_exists(PK)"}}
 
 
 def earnings_change(host_id: str, *, gross: int, fee: int, net: int, sold: int, refunded: int) -> dict[str, Any]:
     return {"Update": {
-        "Key": serialize({"PK": f"CREATOR#{host_id}", "SK": "EARNINGS"}),
+        "Key": keys.key(keys.creator_pk(host_id), keys.EARNINGS),
         "UpdateExpression": "ADD lifetime_gross_cents :g, platform_fee_cents :f, host_net_cents :n, "
                             "tickets_sold :s, tickets_refunded :r",
         "ExpressionAttributeValues": values({":g": gross, ":f": fee, ":n": net, ":s": sold, ":r": refunded}),
@@ -43,13 +44,13 @@ class DynamoPayouts:
 
     # -- payout accounts -----------------------------------------------------------------------
     def get_account(self, user_id: str, *, consistent: bool = False) -> PayoutAccount | None:
-        item = self.table.get(f"USER#{user_id}", "PAYOUTS", consistent=consistent)
+        item = self.table.get(keys.user_pk(user_id), keys.PAYOUTS, consistent=consistent)
         return PayoutAccount.model_validate(_data(item)) if item else None
 
     def add_account(self, account: PayoutAccount) -> PayoutAccount:
         """Store a new account unless the user already has one (then return theirs): two
         concurrent onboardings end with one account on file."""
-        item = {**account.model_dump(mode="json"), "PK": f"USER#{account.user_id}", "SK": "PAYOUTS"}
+        item = {**account.model_dump(mode="json"), "PK": keys.user_pk(account.user_id), "SK": keys.PAYOUTS}
         try:
             self.table.put(item, ConditionExpression="attribute_not_exists(PK)",
                            ReturnValuesOnConditionCheckFailure="ALL_OLD")
@@ -58,26 +59,27 @@ class DynamoPayouts:
             if existing is None:  # pragma: no cover - the condition failed on an item that exists
                 raise RuntimeError("payout account vanished") from exc
             return existing
-        self.table.put({"PK": f"PAYACCT#{account.account_id}", "SK": "PAYACCT", "user_id": account.user_id})
+        self.table.put({"PK": keys.payment_account_pk(account.account_id), "SK": keys.PAYMENT_ACCOUNT,
+                        "user_id": account.user_id})
         return account
 
     def account_owner(self, account_id: str) -> str | None:
-        item = self.table.get(f"PAYACCT#{account_id}", "PAYACCT")
-        return item.get("user_id") if item else None
+        item = self.table.get(keys.payment_account_pk(account_id), keys.PAYMENT_ACCOUNT)
+        return str(item["user_id"]) if item and item.get("user_id") else None
 
-    def apply_account_state(self, user_id: str, account_id: str, state: dict[str, Any], synced_at: int) -> bool:
+    def apply_account_state(self, user_id: str, state: AccountState, synced_at: int) -> bool:
         """Keep Stripe's view of the account, unless a newer one is already stored (events can
         arrive out of order). Returns whether it was applied."""
         try:
             self.table.update(
-                f"USER#{user_id}", "PAYOUTS",
+                keys.user_pk(user_id), keys.PAYOUTS,
                 UpdateExpression="SET charges_enabled = :c, payouts_enabled = :p, details_submitted = :d, "
                                  "synced_at = :t",
                 ConditionExpression="attribute_exists(PK) AND account_id = :a AND "
                                     "(attribute_not_exists(synced_at) OR synced_at <= :t)",
                 ExpressionAttributeValues=values({
-                    ":c": bool(state.get("charges_enabled")), ":p": bool(state.get("payouts_enabled")),
-                    ":d": bool(state.get("details_submitted")), ":t": synced_at, ":a": account_id}),
+                    ":c": state.charges_enabled, ":p": state.payouts_enabled,
+                    ":d": state.details_submitted, ":t": synced_at, ":a": state.account_id}),
             )
             return True
         except ConditionFailed:
@@ -85,13 +87,13 @@ class DynamoPayouts:
 
     # -- buyers' Stripe customers --------------------------------------------------------------
     def get_customer(self, user_id: str) -> str | None:
-        item = self.table.get(f"USER#{user_id}", "STRIPE_CUSTOMER")
-        return item.get("customer_id") if item else None
+        item = self.table.get(keys.user_pk(user_id), keys.STRIPE_CUSTOMER)
+        return str(item["customer_id"]) if item and item.get("customer_id") else None
 
     def add_customer(self, user_id: str, customer_id: str) -> str:
         """Keep the first customer stored for ``user_id`` (a concurrent create loses)."""
         try:
-            self.table.put({"PK": f"USER#{user_id}", "SK": "STRIPE_CUSTOMER", "customer_id": customer_id},
+            self.table.put({"PK": keys.user_pk(user_id), "SK": keys.STRIPE_CUSTOMER, "customer_id": customer_id},
                            ConditionExpression="attribute_not_exists(PK)")
             return customer_id
         except ConditionFailed:
@@ -99,16 +101,16 @@ class DynamoPayouts:
 
     # -- earnings and ledger ---------------------------------------------------------------------
     def earnings(self, host_id: str, *, consistent: bool = True) -> Earnings:
-        item = self.table.get(f"CREATOR#{host_id}", "EARNINGS", consistent=consistent)
+        item = self.table.get(keys.creator_pk(host_id), keys.EARNINGS, consistent=consistent)
         return Earnings.model_validate(_data(item)) if item else Earnings()
 
-    def ledger_page(self, host_id: str, start: dict[str, Any] | None, limit: int) -> tuple[list[LedgerEntry], dict[str, Any] | None]:
+    def ledger_page(self, host_id: str, page: PageRequest) -> Page[LedgerEntry]:
         """Newest first."""
         items, last = self.table.query(
             KeyConditionExpression="PK = :pk AND begins_with(SK, :p)",
-            ExpressionAttributeValues=values({":pk": f"CREATOR#{host_id}", ":p": "LEDGER#"}),
-            ScanIndexForward=False, limit=limit, start_key=start)
-        return [LedgerEntry.model_validate(_data(i)) for i in items], last
+            ExpressionAttributeValues=values({":pk": keys.creator_pk(host_id), ":p": keys.LEDGER}),
+            ScanIndexForward=False, limit=page.limit, start_key=page.start)
+        return Page([LedgerEntry.model_validate(_data(i)) for i in items], last)
 
 
 def _data(item: dict[str, Any]) -> dict[str, Any]:

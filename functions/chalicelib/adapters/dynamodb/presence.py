@@ -15,20 +15,20 @@ import contextlib
 from datetime import datetime, timedelta
 from typing import Any
 
+from chalicelib.adapters.dynamodb import keys
+from chalicelib.adapters.dynamodb.table import ConditionFailed, Table, TransactionCanceled, serialize, values
 from chalicelib.domain.spaces import SpaceState
-
-from .table import ConditionFailed, Table, TransactionCanceled, serialize, values
 
 SESSION_TTL = timedelta(days=2)
 _ATTEMPTS = 8
 
 
 def _session_key(space_id: str, sid: str) -> dict[str, Any]:
-    return serialize({"PK": f"SPACE#{space_id}", "SK": f"SESSION#{sid}"})
+    return keys.key(keys.space_pk(space_id), keys.session_sk(sid))
 
 
 def _meta_key(space_id: str) -> dict[str, Any]:
-    return serialize({"PK": f"SPACE#{space_id}", "SK": "META"})
+    return keys.key(keys.space_pk(space_id), keys.META)
 
 
 class DynamoPresence:
@@ -36,7 +36,7 @@ class DynamoPresence:
         self.table = table
 
     def _session(self, space_id: str, sid: str, user_id: str, state: str, now: datetime) -> dict[str, Any]:
-        return {"PK": f"SPACE#{space_id}", "SK": f"SESSION#{sid}", "space_id": space_id, "sid": sid,
+        return {"PK": keys.space_pk(space_id), "SK": keys.session_sk(sid), "space_id": space_id, "sid": sid,
                 "user_id": user_id, "state": state, f"{state}_at": now.isoformat(),
                 "expires_at": int((now + SESSION_TTL).timestamp())}
 
@@ -63,7 +63,7 @@ class DynamoPresence:
             except TransactionCanceled as exc:
                 if exc.failed(0):
                     return False  # a duplicate, or its "left" came first
-                meta = self.table.get(f"SPACE#{space_id}", "META", consistent=True)
+                meta = self.table.get(keys.space_pk(space_id), keys.META, consistent=True)
                 if meta is None or meta.get("state") != SpaceState.live.value:
                     return False
                 at_peak = meta.get("listener_count", 0) >= meta.get("peak_listener_count", 0)
@@ -90,7 +90,7 @@ class DynamoPresence:
                 if not exc.failed(0):
                     # counted but the Space item is gone or already at zero: just close the session
                     with contextlib.suppress(ConditionFailed):
-                        self.table.update(f"SPACE#{space_id}", f"SESSION#{sid}",
+                        self.table.update(keys.space_pk(space_id), keys.session_sk(sid),
                                           UpdateExpression="SET #state = :left, left_at = :now",
                                           ConditionExpression="#state = :joined",
                                           ExpressionAttributeNames={"#state": "state"},
@@ -103,7 +103,7 @@ class DynamoPresence:
                                ConditionExpression="attribute_not_exists(PK)")
                 return False  # a tombstone: the late "joined" will find it and count nothing
             except ConditionFailed:
-                item = self.table.get(f"SPACE#{space_id}", f"SESSION#{sid}", consistent=True)
+                item = self.table.get(keys.space_pk(space_id), keys.session_sk(sid), consistent=True)
                 if item is not None and item.get("state") == "left":
                     return False
                 # the "joined" landed between our two writes: try again

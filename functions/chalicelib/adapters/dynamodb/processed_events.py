@@ -5,7 +5,8 @@ A claim that is released (the handler failed) lets the provider's retry run the 
 """
 from __future__ import annotations
 
-from .table import ConditionFailed, Table, values
+from chalicelib.adapters.dynamodb import keys
+from chalicelib.adapters.dynamodb.table import ConditionFailed, Table, values
 
 
 class DynamoProcessedEvents:
@@ -15,7 +16,7 @@ class DynamoProcessedEvents:
     def claim(self, source: str, event_id: str, *, now: int, ttl_seconds: int) -> bool:
         """True if this delivery is the first to claim the event."""
         try:
-            self.table.put({"PK": f"EVENT#{source}#{event_id}", "SK": "EVENT", "received_at": now,
+            self.table.put({"PK": keys.webhook_event_pk(source, event_id), "SK": keys.EVENT, "received_at": now,
                             "expires_at": now + ttl_seconds},
                            ConditionExpression="attribute_not_exists(PK) OR expires_at < :now",
                            ExpressionAttributeValues=values({":now": now}))
@@ -24,4 +25,4 @@ class DynamoProcessedEvents:
             return False
 
     def release(self, source: str, event_id: str) -> None:
-        self.table.delete(f"EVENT#{source}#{event_id}", "EVENT")
+        self.table.delete(keys.webhook_event_pk(source, event_id), keys.EVENT)

@@ -5,7 +5,8 @@ reaches the limit, so concurrent callers cannot overshoot. Items expire by TTL.
 """
 from __future__ import annotations
 
-from .table import ConditionFailed, Table, values
+from chalicelib.adapters.dynamodb import keys
+from chalicelib.adapters.dynamodb.table import ConditionFailed, Table, values
 
 
 class DynamoRateLimits:
@@ -16,7 +17,7 @@ class DynamoRateLimits:
         """Use one slot of ``key``'s current window; False when the window is full."""
         try:
             self.table.update(
-                f"RATE#{key}", f"W#{window_start}",
+                keys.rate_pk(key), keys.rate_window_sk(window_start),
                 UpdateExpression="ADD uses :one SET expires_at = :expires",
                 ConditionExpression="attribute_not_exists(uses) OR uses < :limit",
                 ExpressionAttributeValues=values({":one": 1, ":limit": limit,

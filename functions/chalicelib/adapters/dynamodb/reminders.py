@@ -8,21 +8,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from chalicelib.adapters.dynamodb import keys
+from chalicelib.adapters.dynamodb.table import Table, TransactionCanceled, serialize, values
 from chalicelib.domain.errors import InvalidState, NotFound
+from chalicelib.domain.pages import Page, PageRequest
 from chalicelib.domain.spaces import SpaceState
-
-from .table import Table, TransactionCanceled, serialize, values
-
-_PREFIX = "REMINDER#"
 
 
 def _key(space_id: str, user_id: str) -> dict[str, Any]:
-    return serialize({"PK": f"SPACE#{space_id}", "SK": f"{_PREFIX}{user_id}"})
+    return keys.key(keys.space_pk(space_id), keys.reminder_sk(user_id))
 
 
 def _count(space_id: str, delta: int, *, scheduled_only: bool) -> dict[str, Any]:
     update: dict[str, Any] = {
-        "Key": serialize({"PK": f"SPACE#{space_id}", "SK": "META"}),
+        "Key": keys.key(keys.space_pk(space_id), keys.META),
         "UpdateExpression": "ADD subscriber_count :d",
         "ConditionExpression": "attribute_exists(PK)",
         "ExpressionAttributeValues": values({":d": delta}),
@@ -42,7 +41,7 @@ class DynamoReminders:
         """Set a reminder; False when it was already set. Only scheduled Spaces take new ones."""
         try:
             self.table.transact([
-                {"Put": {"Item": serialize({"PK": f"SPACE#{space_id}", "SK": f"{_PREFIX}{user_id}",
+                {"Put": {"Item": serialize({"PK": keys.space_pk(space_id), "SK": keys.reminder_sk(user_id),
                                             "user_id": user_id, "created_at": now.isoformat()}),
                          "ConditionExpression": "attribute_not_exists(PK)"}},
                 _count(space_id, +1, scheduled_only=True),
@@ -51,7 +50,7 @@ class DynamoReminders:
         except TransactionCanceled as exc:
             if exc.failed(0):
                 return False
-            meta = self.table.get(f"SPACE#{space_id}", "META", consistent=True)
+            meta = self.table.get(keys.space_pk(space_id), keys.META, consistent=True)
             if meta is None:
                 raise NotFound(f"no Space {space_id}") from exc
             raise InvalidState(f"reminders are for scheduled Spaces; this one is {meta['state']}",
@@ -71,13 +70,12 @@ class DynamoReminders:
             raise NotFound(f"no Space {space_id}") from exc
 
     def has(self, space_id: str, user_id: str) -> bool:
-        return self.table.get(f"SPACE#{space_id}", f"{_PREFIX}{user_id}") is not None
+        return self.table.get(keys.space_pk(space_id), keys.reminder_sk(user_id)) is not None
 
-    def holders_page(self, space_id: str, start: dict[str, Any] | None,
-                     limit: int) -> tuple[list[str], dict[str, Any] | None]:
+    def holders_page(self, space_id: str, page: PageRequest) -> Page[str]:
         items, last = self.table.query(
             KeyConditionExpression="PK = :pk AND begins_with(SK, :p)",
-            ExpressionAttributeValues=values({":pk": f"SPACE#{space_id}", ":p": _PREFIX}),
-            limit=limit, start_key=start,
+            ExpressionAttributeValues=values({":pk": keys.space_pk(space_id), ":p": keys.REMINDER}),
+            limit=page.limit, start_key=page.start,
         )
-        return [i["user_id"] for i in items], last
+        return Page([i["user_id"] for i in items], last)

@@ -8,23 +8,25 @@ Spaces (``HOST#<id>``). No request path scans.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+from chalicelib.adapters.dynamodb import keys
+from chalicelib.adapters.dynamodb.table import Table, TransactionCanceled, serialize, values
 from chalicelib.domain.errors import Conflict, InvalidState, NotFound
+from chalicelib.domain.pages import Page, PageRequest
 from chalicelib.domain.spaces import MAX_UPCOMING_PER_HOST, Space, SpaceState
-
-from .table import Table, TransactionCanceled, serialize, values
 
 LISTED_STATES = (SpaceState.live, SpaceState.scheduled)
 _SET_FIELDS = ("cohost_ids", "speaker_ids")
 
 
-def _key(space_id: str) -> dict[str, Any]:
-    return serialize({"PK": f"SPACE#{space_id}", "SK": "META"})
+def _meta(space_id: str) -> dict[str, Any]:
+    return keys.key(keys.space_pk(space_id), keys.META)
 
 
 def list_key(state: SpaceState, topic: str | None = None) -> str:
-    return f"LIST#{state.value}" + (f"#TOPIC#{topic}" if topic else "")
+    return keys.space_list_gsi2(state.value, topic)
 
 
 def sort_key(space: Space) -> str:
@@ -35,8 +37,8 @@ def space_to_item(space: Space) -> dict[str, Any]:
     item = space.model_dump(mode="json")
     for name in _SET_FIELDS:
         item[name] = set(item[name]) or None
-    item.update({"PK": f"SPACE#{space.id}", "SK": "META",
-                 "GSI1PK": f"HOST#{space.host_id}", "GSI1SK": f"{space.created_at.isoformat()}#{space.id}"})
+    item.update({"PK": keys.space_pk(space.id), "SK": keys.META,
+                 "GSI1PK": keys.host_spaces_gsi1(space.host_id), "GSI1SK": f"{space.created_at.isoformat()}#{space.id}"})
     if space.state in LISTED_STATES:
         item.update({"GSI2PK": list_key(space.state), "GSI2SK": sort_key(space)})
     return item
@@ -50,7 +52,7 @@ def space_from_item(item: dict[str, Any]) -> Space:
 
 
 def _topic_item(space: Space, topic: str) -> dict[str, Any]:
-    item = {"PK": f"SPACE#{space.id}", "SK": f"TOPIC#{topic}", "space_id": space.id, "topic": topic}
+    item = {"PK": keys.space_pk(space.id), "SK": keys.topic_sk(topic), "space_id": space.id, "topic": topic}
     if space.state in LISTED_STATES:
         item.update({"GSI2PK": list_key(space.state, topic), "GSI2SK": sort_key(space)})
     return item
@@ -61,7 +63,7 @@ class DynamoSpaces:
         self.table = table
 
     def get(self, space_id: str, *, consistent: bool = False) -> Space | None:
-        item = self.table.get(f"SPACE#{space_id}", "META", consistent=consistent)
+        item = self.table.get(keys.space_pk(space_id), keys.META, consistent=consistent)
         return space_from_item(item) if item else None
 
     def require(self, space_id: str, *, consistent: bool = False) -> Space:
@@ -70,8 +72,8 @@ class DynamoSpaces:
             raise NotFound(f"no Space {space_id}")
         return space
 
-    def get_many(self, space_ids: list[str]) -> list[Space]:
-        return [space_from_item(i) for i in self.table.batch_get((f"SPACE#{s}", "META") for s in space_ids)]
+    def get_many(self, space_ids: Sequence[str]) -> list[Space]:
+        return [space_from_item(i) for i in self.table.batch_get((keys.space_pk(s), keys.META) for s in space_ids)]
 
     def create(self, space: Space) -> None:
         """Write the Space and its topic entries; a scheduled one also takes one of the host's
@@ -98,12 +100,12 @@ class DynamoSpaces:
                 "scheduled_start": after.scheduled_start.isoformat() if after.scheduled_start else None,
                 "GSI2SK": sort_key(after)}
         writes = [self._update_meta(after.id, before.state, sets)]
-        writes += [{"Delete": {"Key": serialize({"PK": f"SPACE#{after.id}", "SK": f"TOPIC#{t}"})}}
+        writes += [{"Delete": {"Key": keys.key(keys.space_pk(after.id), keys.topic_sk(t))}}
                    for t in before.topics if t not in after.topics]
         writes += [{"Put": {"Item": serialize(_topic_item(after, t))}} for t in after.topics]
         self._run(writes, after.id)
 
-    def transition(self, before: Space, after: Space, *, extra: list[dict[str, Any]] | None = None) -> None:
+    def transition(self, before: Space, after: Space) -> None:
         """Move a Space to ``after.state`` only if it is still in ``before.state``; topic entries
         and the host's upcoming count move with it."""
         sets: dict[str, Any] = {
@@ -120,22 +122,27 @@ class DynamoSpaces:
         host_update = self._host_counters(before, after)
         if host_update:
             writes.append(host_update)
-        writes += extra or []
         self._run(writes, after.id)
 
-    def list_page(self, state: SpaceState, topic: str | None, start: dict[str, Any] | None,
-                  limit: int) -> tuple[list[Space], dict[str, Any] | None]:
-        """A page of live (newest first) or scheduled (soonest first) Spaces, optionally by topic."""
-        items, last = self.table.query(
-            index="GSI2", KeyConditionExpression="GSI2PK = :pk",
-            ExpressionAttributeValues=values({":pk": list_key(state, topic)}),
-            ScanIndexForward=state is SpaceState.scheduled, limit=limit, start_key=start,
-        )
-        if topic:
-            spaces = self.get_many([i["space_id"] for i in items])
-        else:
-            spaces = [space_from_item(i) for i in items]
-        return [s for s in spaces if s.state is state], last
+    def list_page(self, state: SpaceState, topic: str | None, page: PageRequest) -> Page[Space]:
+        """A page of live (newest first) or scheduled (soonest first) Spaces, optionally by topic.
+
+        The index is updated in the same transaction as the Space, but a Query of it is eventually
+        consistent: an item read there may name a Space that has just moved on. Those are dropped
+        and the page is filled from further down the index, so a page is short only at the end."""
+        found: list[Space] = []
+        start = page.start
+        while True:
+            items, last = self.table.query(
+                index="GSI2", KeyConditionExpression="GSI2PK = :pk",
+                ExpressionAttributeValues=values({":pk": list_key(state, topic)}),
+                ScanIndexForward=state is SpaceState.scheduled, limit=page.limit - len(found), start_key=start,
+            )
+            spaces = self.get_many([i["space_id"] for i in items]) if topic else [space_from_item(i) for i in items]
+            found += [s for s in spaces if s.state is state]
+            if last is None or len(found) >= page.limit:
+                return Page(found, last)
+            start = last
 
     # -- building blocks ---------------------------------------------------------------------
     def _update_meta(self, space_id: str, expected: SpaceState, sets: dict[str, Any],
@@ -150,14 +157,14 @@ class DynamoSpaces:
         vals = {f":{k}": v for k, v in present.items()}
         vals[":expected"] = expected.value
         return {"Update": {
-            "Key": _key(space_id), "UpdateExpression": expr,
+            "Key": _meta(space_id), "UpdateExpression": expr,
             "ConditionExpression": "attribute_exists(PK) AND #state_now = :expected",
             "ExpressionAttributeNames": names, "ExpressionAttributeValues": values(vals),
         }}
 
     def _upcoming_change(self, host_id: str, delta: int) -> dict[str, Any]:
         update: dict[str, Any] = {
-            "Key": serialize({"PK": f"USER#{host_id}", "SK": "PROFILE"}),
+            "Key": keys.key(keys.user_pk(host_id), keys.PROFILE),
             "UpdateExpression": "ADD upcoming_count :d",
             "ExpressionAttributeValues": values({":d": delta}),
         }
@@ -180,7 +187,7 @@ class DynamoSpaces:
         if not parts:
             return None
         return {"Update": {
-            "Key": serialize({"PK": f"USER#{after.host_id}", "SK": "PROFILE"}),
+            "Key": keys.key(keys.user_pk(after.host_id), keys.PROFILE),
             "UpdateExpression": " ".join(parts), "ExpressionAttributeValues": values(vals),
         }}
 

@@ -6,19 +6,20 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
+from chalicelib.adapters.aws_clients import make_client
 from chalicelib.domain.errors import UpstreamUnavailable
 
-_serializer = None
-_deserializer = None
+_codecs_cache: tuple[Any, Any] | None = None
 
 
-def _codecs():
-    global _serializer, _deserializer
-    if _serializer is None:
+def _codecs() -> tuple[Any, Any]:
+    """boto3's (de)serializers, built on first use (boto3 stays off the cold path)."""
+    global _codecs_cache
+    if _codecs_cache is None:
         from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
-        _serializer, _deserializer = TypeSerializer(), TypeDeserializer()
-    return _serializer, _deserializer
+        _codecs_cache = (TypeSerializer(), TypeDeserializer())
+    return _codecs_cache
 
 
 def _plain(value: Any) -> Any:
@@ -39,7 +40,8 @@ def serialize(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def serialize_value(value: Any) -> dict[str, Any]:
-    return _codecs()[0].serialize(value)
+    serialized: dict[str, Any] = _codecs()[0].serialize(value)
+    return serialized
 
 
 def deserialize(item: dict[str, Any]) -> dict[str, Any]:
@@ -92,15 +94,16 @@ class Table:
     @property
     def client(self) -> Any:
         if self._client is None:
-            import boto3
-            from botocore.config import Config
-
-            self._client = boto3.client(
-                "dynamodb",
-                region_name=self._region,
-                config=Config(retries={"max_attempts": 4, "mode": "standard"}, connect_timeout=2, read_timeout=5),
-            )
+            self._client = make_client("dynamodb", self._region)
         return self._client
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.name)
+
+    def ping(self) -> None:
+        """The health probe: the table answers."""
+        self.call("describe_table")
 
     def call(self, operation: str, **params: Any) -> dict[str, Any]:
         """Run a client operation; transport failures become 503 ``upstream_unavailable``."""
@@ -109,7 +112,8 @@ class Table:
         try:
             if operation not in ("transact_write_items", "batch_get_item", "batch_write_item"):
                 params["TableName"] = self.name
-            return getattr(self.client, operation)(**params)
+            answer: dict[str, Any] = getattr(self.client, operation)(**params)
+            return answer
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")
             if code == "ConditionalCheckFailedException":
@@ -134,11 +138,11 @@ class Table:
 
     def batch_get(self, keys: Iterable[tuple[str, str]]) -> list[dict[str, Any]]:
         """Items for ``keys`` in the order asked (missing ones left out)."""
-        keys = list(dict.fromkeys(keys))
+        wanted = list(dict.fromkeys(keys))
         found: dict[tuple[str, str], dict[str, Any]] = {}
-        for start in range(0, len(keys), 100):
+        for start in range(0, len(wanted), 100):
             pending: dict[str, Any] = {
-                self.name: {"Keys": [serialize({"PK": pk, "SK": sk}) for pk, sk in keys[start:start + 100]]}
+                self.name: {"Keys": [serialize({"PK": pk, "SK": sk}) for pk, sk in wanted[start:start + 100]]}
             }
             while pending:
                 out = self.call("batch_get_item", RequestItems=pending)
@@ -146,7 +150,7 @@ class Table:
                     item = deserialize(raw)
                     found[(item["PK"], item["SK"])] = item
                 pending = out.get("UnprocessedKeys") or {}
-        return [found[k] for k in keys if k in found]
+        return [found[k] for k in wanted if k in found]
 
     def put(self, item: dict[str, Any], **params: Any) -> dict[str, Any]:
         return self.call("put_item", Item=serialize(item), **params)

@@ -19,40 +19,46 @@ exceeds the quantity and a lapsed hold never blocks a buyer.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
+from chalicelib.adapters.dynamodb import keys
+from chalicelib.adapters.dynamodb.payouts import earnings_change, ledger_put
+from chalicelib.adapters.dynamodb.table import Table, TransactionCanceled, serialize, values
 from chalicelib.domain.errors import InvalidState, NotFound, SoldOut
+from chalicelib.domain.pages import Page, PageRequest
 from chalicelib.domain.spaces import SpaceState
-from chalicelib.domain.tickets import PAID, PENDING, REFUNDED, BuyerHasTicket, LedgerEntry, Ticket
-
-from .payouts import earnings_change, ledger_put
-from .table import Table, TransactionCanceled, serialize, values
+from chalicelib.domain.tickets import PAID, PENDING, REFUNDED, BuyerHasTicket, LedgerEntry, ReleasedStatus, Ticket
 
 SELLING_STATES = (SpaceState.scheduled.value, SpaceState.live.value)
 _NAMES = {"#s": "status"}
 
 
 def _space_key(space_id: str) -> dict[str, Any]:
-    return serialize({"PK": f"SPACE#{space_id}", "SK": "META"})
+    return keys.key(keys.space_pk(space_id), keys.META)
 
 
 def _ticket_key(space_id: str, ticket_id: str) -> dict[str, Any]:
-    return serialize({"PK": f"SPACE#{space_id}", "SK": f"TICKET#{ticket_id}"})
+    return keys.key(keys.space_pk(space_id), keys.ticket_sk(ticket_id))
 
 
 def _claim_key(space_id: str, buyer_id: str) -> dict[str, Any]:
-    return serialize({"PK": f"SPACE#{space_id}", "SK": f"BUYER#{buyer_id}"})
+    return keys.key(keys.space_pk(space_id), keys.buyer_sk(buyer_id))
+
+
+def _claim_item(ticket: Ticket, status: str) -> dict[str, Any]:
+    return {"PK": keys.space_pk(ticket.space_id), "SK": keys.buyer_sk(ticket.buyer_id), "ticket_id": ticket.id,
+            "status": status}
 
 
 def ticket_to_item(ticket: Ticket) -> dict[str, Any]:
     item = ticket.model_dump(mode="json")
     item.update({
-        "PK": f"SPACE#{ticket.space_id}", "SK": f"TICKET#{ticket.id}",
-        "GSI1PK": f"TICKETS#{ticket.buyer_id}", "GSI1SK": f"{ticket.created_at.isoformat()}#{ticket.id}",
+        "PK": keys.space_pk(ticket.space_id), "SK": keys.ticket_sk(ticket.id),
+        "GSI1PK": keys.buyer_tickets_gsi1(ticket.buyer_id), "GSI1SK": f"{ticket.created_at.isoformat()}#{ticket.id}",
         "hold_until": int(ticket.hold_expires_at.timestamp()),
     })
     if ticket.status == PENDING:
-        item.update({"GSI2PK": f"HOLDS#{ticket.space_id}",
+        item.update({"GSI2PK": keys.holds_gsi2(ticket.space_id),
                      "GSI2SK": f"{ticket.hold_expires_at.isoformat()}#{ticket.id}"})
     return item
 
@@ -62,7 +68,7 @@ def ticket_from_item(item: dict[str, Any]) -> Ticket:
                                   if k not in ("PK", "SK", "hold_until") and not k.startswith("GSI")})
 
 
-def _ledger(ticket: Ticket, kind: str, at: datetime) -> dict[str, Any]:
+def _ledger(ticket: Ticket, kind: Literal["sale", "refund"], at: datetime) -> dict[str, Any]:
     return ledger_put(ticket.host_id, LedgerEntry(
         kind=kind, ticket_id=ticket.id, space_id=ticket.space_id, buyer_id=ticket.buyer_id,
         amount_cents=ticket.amount_cents, platform_fee_cents=ticket.platform_fee_cents,
@@ -91,11 +97,11 @@ class DynamoTickets:
 
     # -- reads -----------------------------------------------------------------------------------
     def has_paid_ticket(self, space_id: str, user_id: str) -> bool:
-        claim = self.table.get(f"SPACE#{space_id}", f"BUYER#{user_id}", consistent=True)
+        claim = self.table.get(keys.space_pk(space_id), keys.buyer_sk(user_id), consistent=True)
         return bool(claim and claim.get("status") == PAID)
 
     def get(self, space_id: str, ticket_id: str) -> Ticket | None:
-        item = self.table.get(f"SPACE#{space_id}", f"TICKET#{ticket_id}", consistent=True)
+        item = self.table.get(keys.space_pk(space_id), keys.ticket_sk(ticket_id), consistent=True)
         return ticket_from_item(item) if item else None
 
     def require(self, space_id: str, ticket_id: str) -> Ticket:
@@ -106,34 +112,33 @@ class DynamoTickets:
 
     def buyer_ticket(self, space_id: str, buyer_id: str) -> Ticket | None:
         """The buyer's ticket that holds a seat in the Space, if any."""
-        claim = self.table.get(f"SPACE#{space_id}", f"BUYER#{buyer_id}", consistent=True)
+        claim = self.table.get(keys.space_pk(space_id), keys.buyer_sk(buyer_id), consistent=True)
         return self.get(space_id, claim["ticket_id"]) if claim else None
 
-    def space_tickets_page(self, space_id: str, statuses: tuple[str, ...], start: dict[str, Any] | None,
-                           limit: int) -> tuple[list[Ticket], dict[str, Any] | None]:
+    def space_tickets_page(self, space_id: str, statuses: tuple[str, ...], page: PageRequest) -> Page[Ticket]:
         """One page of a Space's tickets (``limit`` read, strongly consistent), those in
         ``statuses``, and where the next page starts. A ticket keeps its key whatever its status,
         so a position stays valid while the tickets before it change."""
         items, last = self.table.query(
             KeyConditionExpression="PK = :pk AND begins_with(SK, :p)",
-            ExpressionAttributeValues=values({":pk": f"SPACE#{space_id}", ":p": "TICKET#"}),
-            ConsistentRead=True, limit=limit, start_key=start)
-        return [t for t in map(ticket_from_item, items) if t.status in statuses], last
+            ExpressionAttributeValues=values({":pk": keys.space_pk(space_id), ":p": keys.TICKET}),
+            ConsistentRead=True, limit=page.limit, start_key=page.start)
+        return Page([t for t in map(ticket_from_item, items) if t.status in statuses], last)
 
     def lapsed_holds(self, space_id: str, now: datetime, limit: int = 100) -> list[Ticket]:
         """Pending tickets whose hold has run out (from the sparse GSI2 of holds)."""
         items, _ = self.table.query(
             index="GSI2", KeyConditionExpression="GSI2PK = :pk AND GSI2SK < :now",
-            ExpressionAttributeValues=values({":pk": f"HOLDS#{space_id}", ":now": now.isoformat()}), limit=limit)
+            ExpressionAttributeValues=values({":pk": keys.holds_gsi2(space_id), ":now": now.isoformat()}), limit=limit)
         return [t for t in map(ticket_from_item, items) if t.hold_lapsed(now)]
 
-    def buyer_page(self, buyer_id: str, start: dict[str, Any] | None, limit: int) -> tuple[list[Ticket], dict[str, Any] | None]:
+    def buyer_page(self, buyer_id: str, page: PageRequest) -> Page[Ticket]:
         """The buyer's tickets, newest first."""
         items, last = self.table.query(
             index="GSI1", KeyConditionExpression="GSI1PK = :pk",
-            ExpressionAttributeValues=values({":pk": f"TICKETS#{buyer_id}"}),
-            ScanIndexForward=False, limit=limit, start_key=start)
-        return [ticket_from_item(i) for i in items], last
+            ExpressionAttributeValues=values({":pk": keys.buyer_tickets_gsi1(buyer_id)}),
+            ScanIndexForward=False, limit=page.limit, start_key=page.start)
+        return Page([ticket_from_item(i) for i in items], last)
 
     # -- writes ----------------------------------------------------------------------------------
     def hold_seat(self, ticket: Ticket) -> None:
@@ -150,19 +155,19 @@ class DynamoTickets:
             "ExpressionAttributeValues": values({":zero": 0, ":one": 1, ":sched": SELLING_STATES[0],
                                                  ":live": SELLING_STATES[1]}),
         }}
-        claim = {"Put": {"Item": serialize({"PK": f"SPACE#{ticket.space_id}", "SK": f"BUYER#{ticket.buyer_id}",
-                                            "ticket_id": ticket.id, "status": PENDING}),
+        claim = {"Put": {"Item": serialize(_claim_item(ticket, PENDING)),
                          "ConditionExpression": "attribute_not_exists(PK)"}}
         item = {"Put": {"Item": serialize(ticket_to_item(ticket)), "ConditionExpression": "attribute_not_exists(PK)"}}
         try:
             self.table.transact([meta, claim, item])
         except TransactionCanceled as exc:
             if exc.failed(1):
-                existing = self.table.get(f"SPACE#{ticket.space_id}", f"BUYER#{ticket.buyer_id}", consistent=True)
+                existing = self.table.get(keys.space_pk(ticket.space_id), keys.buyer_sk(ticket.buyer_id),
+                                          consistent=True)
                 if existing:
                     raise BuyerHasTicket(existing["ticket_id"]) from exc
             if exc.failed(0):
-                space = self.table.get(f"SPACE#{ticket.space_id}", "META", consistent=True)
+                space = self.table.get(keys.space_pk(ticket.space_id), keys.META, consistent=True)
                 if space is None:
                     raise NotFound(f"no Space {ticket.space_id}") from exc
                 if space.get("state") not in SELLING_STATES:
@@ -173,11 +178,12 @@ class DynamoTickets:
 
     def attach_payment(self, ticket: Ticket, payment_intent_id: str) -> None:
         self.table.update(
-            f"SPACE#{ticket.space_id}", f"TICKET#{ticket.id}",
+            keys.space_pk(ticket.space_id), keys.ticket_sk(ticket.id),
             UpdateExpression="SET payment_intent_id = :pi", ConditionExpression="attribute_exists(PK)",
             ExpressionAttributeValues=values({":pi": payment_intent_id}))
 
-    def release(self, ticket: Ticket, to_status: str, now: datetime, *, only_if_lapsed: bool = False) -> bool:
+    def release(self, ticket: Ticket, to_status: ReleasedStatus, now: datetime, *,
+                only_if_lapsed: bool = False) -> bool:
         """pending -> expired/failed/canceled, giving the seat back. False if the ticket was no
         longer pending (or, with ``only_if_lapsed``, its hold had not run out)."""
         condition, cond_values = ("hold_until <= :now_epoch", {":now_epoch": int(now.timestamp())}) if only_if_lapsed else ("", None)
@@ -189,7 +195,8 @@ class DynamoTickets:
         ]
         return self._try(writes)
 
-    def mark_paid(self, ticket: Ticket, now: datetime, payment_intent_id: str | None = None) -> str:
+    def mark_paid(self, ticket: Ticket, now: datetime,
+                  payment_intent_id: str | None = None) -> Literal["paid", "stale", "no_seat"]:
         """The payment succeeded. From ``pending`` the ticket keeps its seat; from a released
         status it must take a seat again. Sale line, earnings, ``sold`` and ``subscriber_count``
         move in the same transaction.
@@ -213,8 +220,7 @@ class DynamoTickets:
             {"Update": {"Key": _space_key(ticket.space_id), "UpdateExpression": seat + " ADD subscriber_count :one",
                         "ConditionExpression": cond, "ExpressionAttributeNames": names,
                         "ExpressionAttributeValues": values(vals)}},
-            ({"Put": {"Item": serialize({"PK": f"SPACE#{ticket.space_id}", "SK": f"BUYER#{ticket.buyer_id}",
-                                         "ticket_id": ticket.id, "status": PAID}),
+            ({"Put": {"Item": serialize(_claim_item(ticket, PAID)),
                       "ConditionExpression": "attribute_not_exists(PK)"}} if reclaim else
              {"Update": {"Key": _claim_key(ticket.space_id, ticket.buyer_id), "UpdateExpression": "SET #s = :paid",
                          "ConditionExpression": "ticket_id = :tk", "ExpressionAttributeNames": dict(_NAMES),

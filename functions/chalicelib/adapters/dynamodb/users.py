@@ -6,17 +6,19 @@ under concurrent follows, and a repeated follow or unfollow is a no-op.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
+from chalicelib.adapters.dynamodb import keys
+from chalicelib.adapters.dynamodb.table import Table, TransactionCanceled, deserialize, serialize, values
 from chalicelib.domain.errors import NotFound
+from chalicelib.domain.pages import Page, PageRequest
 from chalicelib.domain.users import User
-
-from .table import Table, TransactionCanceled, deserialize, serialize, values
 
 
 def _profile_key(user_id: str) -> tuple[str, str]:
-    return f"USER#{user_id}", "PROFILE"
+    return keys.user_pk(user_id), keys.PROFILE
 
 
 def user_from_item(item: dict[str, Any]) -> User:
@@ -31,7 +33,7 @@ class DynamoUsers:
         item = self.table.get(*_profile_key(user_id))
         return user_from_item(item) if item else None
 
-    def get_many(self, user_ids: list[str]) -> list[User]:
+    def get_many(self, user_ids: Sequence[str]) -> list[User]:
         return [user_from_item(i) for i in self.table.batch_get(_profile_key(u) for u in user_ids)]
 
     def upsert(self, user_id: str, *, handle: str, display_name: str, follower_count: int | None,
@@ -39,7 +41,8 @@ class DynamoUsers:
                now: datetime) -> tuple[User, bool]:
         """Create or update a profile, never touching counts unless ``follower_count`` is given.
         Returns the profile and whether it was created."""
-        sets = {"id": user_id, "handle": handle, "display_name": display_name, "updated_at": now.isoformat()}
+        sets: dict[str, Any] = {"id": user_id, "handle": handle, "display_name": display_name,
+                                "updated_at": now.isoformat()}
         if follower_count is not None:
             sets["follower_count"] = follower_count
         if birthdate is not None:
@@ -68,8 +71,8 @@ class DynamoUsers:
         try:
             self.table.transact([
                 {"Put": {"Item": serialize({
-                    "PK": f"USER#{follower}", "SK": f"FOLLOWS#{followee}",
-                    "GSI1PK": f"FOLLOWERS#{followee}", "GSI1SK": follower,
+                    "PK": keys.user_pk(follower), "SK": keys.follows_sk(followee),
+                    "GSI1PK": keys.followers_gsi1(followee), "GSI1SK": follower,
                     "follower": follower, "followee": followee, "created_at": now.isoformat()}),
                     "ConditionExpression": "attribute_not_exists(PK)"}},
                 self._count_change(follower, "following_count", 1),
@@ -84,7 +87,7 @@ class DynamoUsers:
     def unfollow(self, follower: str, followee: str) -> bool:
         try:
             self.table.transact([
-                {"Delete": {"Key": serialize({"PK": f"USER#{follower}", "SK": f"FOLLOWS#{followee}"}),
+                {"Delete": {"Key": keys.key(keys.user_pk(follower), keys.follows_sk(followee)),
                             "ConditionExpression": "attribute_exists(PK)"}},
                 self._count_change(follower, "following_count", -1),
                 self._count_change(followee, "follower_count", -1),
@@ -105,21 +108,21 @@ class DynamoUsers:
         }}
 
     def is_following(self, follower: str, followee: str) -> bool:
-        return self.table.get(f"USER#{follower}", f"FOLLOWS#{followee}") is not None
+        return self.table.get(keys.user_pk(follower), keys.follows_sk(followee)) is not None
 
-    def following_page(self, user_id: str, start: dict[str, Any] | None, limit: int) -> tuple[list[str], dict[str, Any] | None]:
+    def following_page(self, user_id: str, page: PageRequest) -> Page[str]:
         items, last = self.table.query(
             KeyConditionExpression="PK = :pk AND begins_with(SK, :p)",
-            ExpressionAttributeValues=values({":pk": f"USER#{user_id}", ":p": "FOLLOWS#"}),
-            limit=limit, start_key=start,
+            ExpressionAttributeValues=values({":pk": keys.user_pk(user_id), ":p": keys.FOLLOWS}),
+            limit=page.limit, start_key=page.start,
         )
-        return [i["followee"] for i in items], last
+        return Page([i["followee"] for i in items], last)
 
-    def followers_page(self, user_id: str, start: dict[str, Any] | None, limit: int) -> tuple[list[str], dict[str, Any] | None]:
+    def followers_page(self, user_id: str, page: PageRequest) -> Page[str]:
         items, last = self.table.query(
             index="GSI1", KeyConditionExpression="GSI1PK = :pk",
-            ExpressionAttributeValues=values({":pk": f"FOLLOWERS#{user_id}"}),
-            limit=limit, start_key=start,
+            ExpressionAttributeValues=values({":pk": keys.followers_gsi1(user_id)}),
+            limit=page.limit, start_key=page.start,
         )
-        return [i["follower"] for i in items], last
+        return Page([i["follower"] for i in items], last)
 

@@ -1,7 +1,7 @@
 """``POST /v1/webhooks/livekit``: LiveKit's signed room events (presence, rooms that closed)."""
 from __future__ import annotations
 
-from chalice import Blueprint
+from chalice.app import Blueprint
 
 from chalicelib.api.room_schemas import WebhookAckOut
 from chalicelib.api.routing import Call, endpoint

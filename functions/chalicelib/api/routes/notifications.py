@@ -1,7 +1,7 @@
 """Reminders on scheduled Spaces, and the caller's push devices."""
 from __future__ import annotations
 
-from chalice import Blueprint
+from chalice.app import Blueprint
 
 from chalicelib.api.notification_schemas import DeviceIn, DeviceOut, ReminderOut
 from chalicelib.api.routing import Call, Reply, endpoint

@@ -2,7 +2,7 @@
 and the participant list of a live Space."""
 from __future__ import annotations
 
-from chalice import Blueprint
+from chalice.app import Blueprint
 
 from chalicelib.api.room_schemas import (
     DenialOut,
@@ -15,7 +15,6 @@ from chalicelib.api.room_schemas import (
     RoleOut,
     SpeakRequestOut,
     SpeakRequestPage,
-    join_out,
 )
 from chalicelib.api.routing import Call, Reply, endpoint
 from chalicelib.api.schemas import JoinOut, PageQuery
@@ -30,7 +29,7 @@ ROLE_ERRORS = (401, 403, 404, 409, 503)
           summary="Credentials to connect to a live Space's audio (LiveKit URL, token, role)",
           errors=(401, 403, 404, 409, 503))
 def join_space(call: Call, space_id: str) -> JoinOut:
-    return join_out(get_container().joins.join(call.user_id, space_id))
+    return JoinOut.of(get_container().joins.join(call.user_id, space_id))
 
 
 # -- speak requests --------------------------------------------------------------------------
@@ -51,12 +50,9 @@ def lower_hand(call: Call, space_id: str) -> HandOut:
 @endpoint(bp, "GET", "/v1/spaces/{space_id}/speak-requests", tag=TAG, query=PageQuery, response=SpeakRequestPage,
           summary="The queue of raised hands, oldest first (host or co-host)", errors=(400, 401, 403, 404))
 def speak_requests(call: Call, space_id: str) -> SpeakRequestPage:
-    c = get_container()
-    pages = c.cursors(f"hands:{space_id}")
-    start = pages.start(call.query.cursor)
-    members, last = c.stage.requests(call.user_id, space_id, start, call.query.limit)
-    return SpeakRequestPage(items=[SpeakRequestOut.of(m) for m in members],
-                            next_cursor=pages.next(last))
+    page = call.page(f"hands:{space_id}")
+    hands = get_container().stage.requests(call.user_id, space_id, page.request)
+    return SpeakRequestPage(items=[SpeakRequestOut.of(m) for m in hands.items], next_cursor=page.next_cursor(hands))
 
 
 @endpoint(bp, "POST", "/v1/spaces/{space_id}/speak-requests/{user_id}/approve", tag=TAG, response=RoleOut,

@@ -1,14 +1,12 @@
 """Spaces: create, read, edit, start, end, cancel and list."""
 from __future__ import annotations
 
-from chalice import Blueprint
+from chalice.app import Blueprint
 
 from chalicelib.api.routing import Call, endpoint
 from chalicelib.api.schemas import SpaceCreateIn, SpaceListQuery, SpaceOut, SpacePage, SpacePatchIn
 from chalicelib.container import get_container
-from chalicelib.domain.errors import field_error
 from chalicelib.domain.spaces import SpaceState
-from chalicelib.services.spaces import TicketOffer
 
 bp = Blueprint(__name__)
 
@@ -18,10 +16,9 @@ bp = Blueprint(__name__)
 def create_space(call: Call) -> SpaceOut:
     b: SpaceCreateIn = call.body
     c = get_container()
-    ticket = TicketOffer(b.ticket.price_cents, b.ticket.currency, b.ticket.quantity) if b.ticket else None
-    space = c.spaces.create(call.user_id, title=b.title, topics=b.topics,
-                            scheduled_start=b.scheduled_start, ticket=ticket)
-    return SpaceOut.of(space, join=c.host_join(space) if space.state is SpaceState.live else None)
+    space = c.spaces.create(call.user_id, title=b.title, topics=b.topics, scheduled_start=b.scheduled_start,
+                            ticket=b.ticket.offer() if b.ticket else None)
+    return SpaceOut.of(space, join=c.joins.host_credentials(space))
 
 
 @endpoint(bp, "GET", "/v1/spaces/{space_id}", tag="spaces", response=SpaceOut, summary="A Space",
@@ -43,7 +40,7 @@ def patch_space(call: Call, space_id: str) -> SpaceOut:
 def start_space(call: Call, space_id: str) -> SpaceOut:
     c = get_container()
     space = c.spaces.start(call.user_id, space_id)
-    return SpaceOut.of(space, join=c.host_join(space))
+    return SpaceOut.of(space, join=c.joins.host_credentials(space))
 
 
 @endpoint(bp, "POST", "/v1/spaces/{space_id}/end", tag="spaces", response=SpaceOut, idempotent=True,
@@ -65,19 +62,10 @@ def cancel_space(call: Call, space_id: str) -> SpaceOut:
           errors=(400, 401))
 def list_spaces(call: Call) -> SpacePage:
     q: SpaceListQuery = call.query
+    page = call.page(f"spaces:{q.state}:{q.topic or ''}:" + (f"following:{call.user_id}" if q.following else "all"))
     c = get_container()
-    state = SpaceState(q.state)
-    if q.following and state is not SpaceState.live:
-        raise field_error("following", "only live Spaces can be listed by who you follow (state=live)")
-    topic = q.topic.strip().lower() if q.topic else None
-    scope = f"spaces:{state.value}:{topic or ''}:" + (f"following:{call.user_id}" if q.following else "all")
-    pages = c.cursors(scope)
-    start = pages.start(q.cursor)
     if q.following:
-        spaces, last = c.spaces.following_live(call.user_id, start, q.limit)
-        if topic:
-            spaces = [s for s in spaces if topic in s.topics]
+        spaces = c.spaces.following_live(call.user_id, topic=q.topic, page=page.request)
     else:
-        spaces, last = c.spaces.list(state, topic=topic, start=start, limit=q.limit)
-    return SpacePage(items=[SpaceOut.of(s) for s in spaces],
-                     next_cursor=pages.next(last))
+        spaces = c.spaces.list(SpaceState(q.state), topic=q.topic, page=page.request)
+    return SpacePage(items=[SpaceOut.of(s) for s in spaces.items], next_cursor=page.next_cursor(spaces))

@@ -1,14 +1,13 @@
 """Payouts (creators), tickets (buyers) and Stripe's webhook."""
 from __future__ import annotations
 
-from chalice import Blueprint
+from chalice.app import Blueprint
 
 from chalicelib.api.routing import Call, Reply, endpoint
 from chalicelib.api.schemas import PageQuery
 from chalicelib.api.ticket_schemas import (
     BuyerTicketOut,
     BuyerTicketPage,
-    LedgerLineOut,
     OnboardingOut,
     PayoutsOut,
     PayoutsQuery,
@@ -32,19 +31,9 @@ def start_onboarding(call: Call) -> OnboardingOut:
 @endpoint(bp, "GET", "/v1/me/payouts", tag="payouts", query=PayoutsQuery, response=PayoutsOut,
           summary="My payout account, lifetime gross, current fee rate and what I sold", errors=(400, 401))
 def my_payouts(call: Call) -> PayoutsOut:
-    c = get_container()
-    pages = c.cursors(f"ledger:{call.user_id}")
-    start = pages.start(call.query.cursor)
-    st = c.payouts.status(call.user_id, start=start, limit=call.query.limit)
-    a, e = st.account, st.earnings
-    return PayoutsOut(
-        account_id=a.account_id if a else None, charges_enabled=bool(a and a.charges_enabled),
-        payouts_enabled=bool(a and a.payouts_enabled), details_submitted=bool(a and a.details_submitted),
-        lifetime_gross_cents=e.lifetime_gross_cents, platform_fee_cents=e.platform_fee_cents,
-        host_net_cents=e.host_net_cents, tickets_sold=e.tickets_sold, tickets_refunded=e.tickets_refunded,
-        fee_percent=st.fee_percent, fee_tier=st.fee_tier, next_tier_at_cents=st.next_tier_at_cents,
-        sales=[LedgerLineOut.of(x) for x in st.recent],
-        next_cursor=pages.next(st.next_position))
+    page = call.page(f"ledger:{call.user_id}")
+    status = get_container().payouts.status(call.user_id, page.request)
+    return PayoutsOut.of(status, next_cursor=page.next_cursor(status.recent))
 
 
 @endpoint(bp, "POST", "/v1/spaces/{space_id}/tickets", tag="tickets", status=201, response=TicketPurchaseOut,
@@ -52,25 +41,16 @@ def my_payouts(call: Call) -> PayoutsOut:
           errors=(401, 403, 404, 409, 503))
 def buy_ticket(call: Call, space_id: str) -> Reply:
     purchase = get_container().tickets.buy(call.user_id, space_id)
-    t, s = purchase.ticket, purchase.sheet
-    out = TicketPurchaseOut(
-        ticket_id=t.id, space_id=t.space_id, status=t.status, client_secret=s.client_secret,  # type: ignore[arg-type]
-        payment_intent_id=s.payment_intent_id, customer_id=s.customer_id, ephemeral_key=s.ephemeral_key,
-        publishable_key=s.publishable_key, amount_cents=t.amount_cents, platform_fee_cents=t.platform_fee_cents,
-        host_net_cents=t.host_net_cents, currency=t.currency, fee_tier=t.fee_tier, hold_expires_at=t.hold_expires_at)
-    return Reply(out, status=201 if purchase.created else 200)
+    return Reply(TicketPurchaseOut.of(purchase), status=201 if purchase.created else 200)
 
 
 @endpoint(bp, "GET", "/v1/me/tickets", tag="tickets", query=PageQuery, response=BuyerTicketPage,
           summary="My tickets, newest first", errors=(400, 401))
 def my_tickets(call: Call) -> BuyerTicketPage:
-    c = get_container()
-    pages = c.cursors(f"tickets:{call.user_id}")
-    start = pages.start(call.query.cursor)
-    tickets, last = c.tickets.mine(call.user_id, start, call.query.limit)
+    page = call.page(f"tickets:{call.user_id}")
+    tickets = get_container().tickets.mine(call.user_id, page.request)
     now = utcnow()
-    return BuyerTicketPage(items=[BuyerTicketOut.of(t, now) for t in tickets],
-                      next_cursor=pages.next(last))
+    return BuyerTicketPage(items=[BuyerTicketOut.of(t, now) for t in tickets.items], next_cursor=page.next_cursor(tickets))
 
 
 @endpoint(bp, "POST", "/v1/webhooks/stripe", tag="webhooks", auth=False, response=StripeWebhookOut,

@@ -1,7 +1,7 @@
 """Users, the follow graph and hosting eligibility."""
 from __future__ import annotations
 
-from chalice import Blueprint
+from chalice.app import Blueprint
 
 from chalicelib.api.routing import Call, Reply, endpoint
 from chalicelib.api.schemas import EligibilityOut, FollowOut, PageQuery, UserOut, UserPage, UserUpsertIn
@@ -44,12 +44,9 @@ def unfollow(call: Call, user_id: str) -> FollowOut:
 @endpoint(bp, "GET", "/v1/me/following", tag="users", query=PageQuery, response=UserPage,
           summary="Who I follow", errors=(400, 401))
 def list_following(call: Call) -> UserPage:
-    c = get_container()
-    pages = c.cursors(f"following:{call.user_id}")
-    start = pages.start(call.query.cursor)
-    users, last = c.users.following(call.user_id, start, call.query.limit)
-    return UserPage(items=[UserOut.of(u) for u in users],
-                    next_cursor=pages.next(last))
+    page = call.page(f"following:{call.user_id}")
+    users = get_container().users.following(call.user_id, page.request)
+    return UserPage(items=[UserOut.of(u) for u in users.items], next_cursor=page.next_cursor(users))
 
 
 @endpoint(bp, "GET", "/v1/me/eligibility", tag="users", response=EligibilityOut,

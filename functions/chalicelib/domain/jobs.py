@@ -1,4 +1,4 @@
-"""The fan-out queue's messages: one small JSON object each, with a ``kind``.
+"""The work queue's messages: one small JSON object each, with a ``kind``.
 
 Work that can grow with an audience is split into pages: a message does one page (at most
 ``fanout_page_size`` followers or reminder holders) and enqueues the next with its position, so
@@ -7,9 +7,12 @@ messages, not one long Lambda.
 """
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from functools import cache
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, TypeAdapter
+
+from chalicelib.domain.pages import Position
 
 
 class WentLive(BaseModel):
@@ -39,14 +42,14 @@ class FollowersPage(BaseModel):
     user_id: str
     feed: bool
     notify: bool
-    cursor: dict[str, Any] | None = None
+    cursor: Position = None
 
 
 class UnfeedPage(BaseModel):
     kind: Literal["unfeed"] = "unfeed"
     space_id: str
     user_id: str
-    cursor: dict[str, Any] | None = None
+    cursor: Position = None
 
 
 class RemindersPage(BaseModel):
@@ -55,7 +58,7 @@ class RemindersPage(BaseModel):
     kind: Literal["reminders"] = "reminders"
     space_id: str
     event: Literal["starting", "live", "canceled"]
-    cursor: dict[str, Any] | None = None
+    cursor: Position = None
 
 
 class PromotePage(BaseModel):
@@ -63,7 +66,7 @@ class PromotePage(BaseModel):
 
     kind: Literal["promote"] = "promote"
     user_id: str
-    cursor: dict[str, Any] | None = None
+    cursor: Position = None
 
 
 class RefundsPage(BaseModel):
@@ -73,7 +76,7 @@ class RefundsPage(BaseModel):
 
     kind: Literal["refunds"] = "refunds"
     space_id: str
-    cursor: dict[str, Any] | None = None
+    cursor: Position = None
 
 
 class SyncSchedules(BaseModel):
@@ -83,13 +86,17 @@ class SyncSchedules(BaseModel):
     space_id: str
 
 
-Job = Annotated[WentLive | RoleChanged | Ended | FollowersPage | UnfeedPage | RemindersPage | PromotePage | RefundsPage | SyncSchedules, Field(discriminator="kind")]
-JOB = TypeAdapter(Job)
+Job = WentLive | RoleChanged | Ended | FollowersPage | UnfeedPage | RemindersPage | PromotePage | RefundsPage | SyncSchedules
+@cache
+def _job_adapter() -> TypeAdapter[Job]:
+    """Built on first use: only the queue consumer parses jobs."""
+    return TypeAdapter(Annotated[Job, Field(discriminator="kind")])
 
 
-def parse_job(body: str) -> Any:
-    return JOB.validate_json(body)
+def parse_job(body: str) -> Job:
+    """A queue message's body as its job (pydantic picks the class by ``kind``)."""
+    return _job_adapter().validate_json(body)
 
 
-def dump(job: BaseModel) -> dict[str, Any]:
-    return job.model_dump(mode="json")
+def job_body(job: Job) -> str:
+    return job.model_dump_json()
