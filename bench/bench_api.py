@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+from bench.stats import p50_p99
+
 ROOT = Path(__file__).resolve().parent.parent
 COLD_RUNS = 15
 REQUESTS = 300
@@ -39,10 +41,6 @@ def cold_import() -> None:
     print(f"  heavy SDKs loaded at import: {', '.join(sorted(heavy)) or 'none'}")
 
 
-def percentiles(samples: list[float]) -> str:
-    ordered = sorted(samples)
-    p = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))]  # noqa: E731
-    return f"p50 {p(0.50):.2f} ms, p99 {p(0.99):.2f} ms over {len(samples)} requests"
 
 
 class FullCollections:
@@ -110,8 +108,8 @@ def latency() -> None:
                 began = time.perf_counter()
                 client.http.get(f"/v1/spaces/{sid}", headers=headers)
                 gets.append((time.perf_counter() - began) * 1000)
-    print(f"GET /v1/spaces/{{id}}: {percentiles(gets)}")
-    print(f"POST /v1/spaces:      {percentiles(posts)}")
+    print(f"GET /v1/spaces/{{id}}: {p50_p99(gets)} requests")
+    print(f"POST /v1/spaces:      {p50_p99(posts)} requests")
     pauses = collections.pauses_ms
     if pauses:
         print(f"  POST's tail is the interpreter's full GC over moto's in-process store: {len(pauses)} full "

@@ -13,19 +13,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import secrets
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+from bench.stats import percentile
+from tests.processes import LiveKitProcess
 
 ROOT = Path(__file__).resolve().parent.parent
 SIGNINGS = 5000
@@ -34,15 +34,12 @@ IMPORT_RUNS = 7
 TONE_TRIALS = 25
 
 
-def _pct(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def _report(label: str, seconds: list[float]) -> None:
     us = [s * 1e6 for s in seconds]
     rate = 1 / statistics.mean(seconds)
-    print(f"  {label:<44} p50 {_pct(us, .50):8.1f} us  p99 {_pct(us, .99):8.1f} us  "
+    print(f"  {label:<44} p50 {percentile(us, .50):8.1f} us  p99 {percentile(us, .99):8.1f} us  "
           f"{rate:9.0f} /s on one core  (n={len(seconds)})")
 
 
@@ -143,35 +140,18 @@ def sdk_import() -> None:
 
 
 # -- 3. tone onset latency -------------------------------------------------------------------
-def _free_port(kind: int = socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _start_server(workdir: Path, key: str, secret: str) -> tuple[subprocess.Popen, int] | None:
-    from infra.local.livekit_config import render_local_config
+def _start_server(workdir: Path, key: str, secret: str) -> LiveKitProcess | None:
+    from tests.processes import StartFailed, start_livekit
 
     build = subprocess.run(["bash", str(ROOT / "livekit" / "build.sh")], capture_output=True, text=True)
     if build.returncode != 0:
         print(f"  livekit-server unavailable (build failed): {build.stderr[-300:]}")
         return None
-    port = _free_port()
-    config = workdir / "livekit.yaml"
-    config.write_text(render_local_config(port=port, tcp_port=_free_port(), udp_port=_free_port(socket.SOCK_DGRAM),
-                                          api_key=key))
-    proc = subprocess.Popen([build.stdout.strip().splitlines()[-1], "--config", str(config)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env={**os.environ, "LIVEKIT_KEYS": f"{key}: {secret}"})
-    for _ in range(300):
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1):
-                return proc, port
-        except OSError:
-            time.sleep(0.1)
-    proc.terminate()
-    print("  livekit-server did not come up")
-    return None
+    try:
+        return start_livekit(build.stdout.strip().splitlines()[-1], workdir, api_key=key, api_secret=secret)
+    except StartFailed as exc:
+        print(f"  livekit-server did not come up: {str(exc)[-300:]}")
+        return None
 
 
 @contextmanager
@@ -183,12 +163,10 @@ def local_livekit_server(key: str, secret: str) -> Iterator[tuple[int, int] | No
         if started is None:
             yield None
             return
-        proc, port = started
         try:
-            yield proc.pid, port
+            yield started.server.process.pid, started.port
         finally:
-            proc.terminate()
-            proc.wait(timeout=10)
+            started.server.stop()
 
 
 async def _onset_trials(port: int, key: str, secret: str) -> list[float]:
@@ -231,7 +209,7 @@ def tone_onset() -> None:
             return
         onsets = asyncio.run(_onset_trials(server[1], key, secret))
     ms = [s * 1000 for s in onsets]
-    print(f"  p50 {_pct(ms, .50):.1f} ms  p95 {_pct(ms, .95):.1f} ms  min {min(ms):.1f}  max {max(ms):.1f} ms")
+    print(f"  p50 {percentile(ms, .50):.1f} ms  p95 {percentile(ms, .95):.1f} ms  min {min(ms):.1f}  max {max(ms):.1f} ms")
     print("  (from the first tone sample entering the host's microphone to the first loud 10 ms frame decoded")
     print("   by the listener: capture queue, Opus encode, SFU forwarding, jitter buffer, decode)")
 

@@ -6,11 +6,8 @@ whole table for every TransactWriteItems, so transaction-heavy steps slow down a
 the profile of a cancel is >90% inside moto's transaction)."""
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -19,6 +16,9 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+from bench.stats import p50_p99
+from tests.fixtures_stripe import stripe_signature
 
 ROOT = Path(__file__).resolve().parent.parent
 BUYERS = 100
@@ -45,31 +45,6 @@ def first_use() -> None:
           f"(min {min(times):.1f}, max {max(times):.1f}, {COLD_RUNS} fresh interpreters)")
 
 
-def percentiles(samples: list[float]) -> str:
-    ordered = sorted(samples)
-    p = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))]  # noqa: E731
-    return f"p50 {p(0.50):.2f} ms, p99 {p(0.99):.2f} ms over {len(samples)}"
-
-
-def start_stripe_mock() -> tuple[subprocess.Popen, str]:
-    from infra.local.stripe_mock import binary, ready
-
-    log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)
-    proc = subprocess.Popen([binary(), "-http-addr", "127.0.0.1:", "-https-addr", "127.0.0.1:"],
-                            stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        found = re.search(r"Listening for HTTP at address: (\S+)", Path(log.name).read_text())
-        if found and ready(int(found.group(1).rsplit(":", 1)[1])):
-            return proc, f"http://{found.group(1)}"
-        time.sleep(0.05)
-    proc.terminate()
-    raise SystemExit("stripe-mock did not start")
-
-
-def sign(payload: bytes, secret: str) -> str:
-    ts = int(time.time())
-    return f"t={ts},v1={hmac.new(secret.encode(), f'{ts}.'.encode() + payload, hashlib.sha256).hexdigest()}"
 
 
 def flows(stripe_url: str) -> None:
@@ -123,7 +98,7 @@ def flows(stripe_url: str) -> None:
             began = time.perf_counter()
             bought.append(c.tickets.buy(f"buyer{i}", space.id).ticket)
             buys.append((time.perf_counter() - began) * 1000)
-        print(f"buy a ticket (hold + customer + PaymentIntent + ephemeral key): {percentiles(buys)}")
+        print(f"buy a ticket (hold + customer + PaymentIntent + ephemeral key): {p50_p99(buys)}")
 
         secret = os.environ["AIRWAVES_STRIPE_WEBHOOK_SECRET"]
         from app import app
@@ -137,10 +112,10 @@ def flows(stripe_url: str) -> None:
                                           "metadata": {"ticket_id": t.id, "space_id": t.space_id}}}}).encode()
                 began = time.perf_counter()
                 res = client.http.post("/v1/webhooks/stripe", body=payload, headers={
-                    "Content-Type": "application/json", "Stripe-Signature": sign(payload, secret)})
+                    "Content-Type": "application/json", "Stripe-Signature": stripe_signature(payload, secret)})
                 hooks.append((time.perf_counter() - began) * 1000)
                 assert res.status_code == 200, res.body
-        print(f"signed payment_intent.succeeded webhook -> paid: {percentiles(hooks)}")
+        print(f"signed payment_intent.succeeded webhook -> paid: {p50_p99(hooks)}")
 
         from infra.local.scheduler_runner import LocalRunner
 
@@ -175,13 +150,16 @@ def flows(stripe_url: str) -> None:
 
 
 def main() -> None:
+    from infra.local.stripe_mock import binary
+    from tests.processes import start_stripe_mock
+
     first_use()
-    proc, url = start_stripe_mock()
-    try:
-        flows(url)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    with tempfile.TemporaryDirectory() as workdir:
+        stripe_mock = start_stripe_mock(binary(), Path(workdir))
+        try:
+            flows(stripe_mock.url)
+        finally:
+            stripe_mock.server.stop()
 
 
 if __name__ == "__main__":

@@ -69,6 +69,15 @@ class Api:
 
 
 @pytest.fixture
+def space_id(api):
+    """A live Space hosted by ``host`` (1,000 followers), opened through the API."""
+    api.make_user("host", 1000)
+    res = api.call("POST", "/v1/spaces", as_user="host", body={"title": "Live"})
+    assert res.status_code == 201, res.body
+    return res.json["id"]
+
+
+@pytest.fixture
 def api(aws):
     from chalice.test import Client
 

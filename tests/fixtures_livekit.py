@@ -13,13 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import http.server
-import os
 import secrets
-import socket
-import subprocess
 import threading
-import time
-import urllib.request
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -29,6 +24,7 @@ import pytest
 from chalicelib.adapters.livekit import LiveKitMedia
 from chalicelib.domain.errors import UpstreamUnavailable
 from chalicelib.domain.media import MediaParticipant
+from tests.processes import StartFailed, free_port, start_livekit
 from tests.real_servers import built_binary, unavailable
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -145,12 +141,6 @@ def real_media():
 
 
 # -- the real server --------------------------------------------------------------------------
-def free_port(kind: int = socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _unavailable(reason: str):
     unavailable("livekit-server", reason)
 
@@ -174,43 +164,17 @@ def livekit_binary() -> str:
 @pytest.fixture(scope="session")
 def livekit_server(livekit_binary, tmp_path_factory):
     """A real livekit-server on free loopback ports, with webhooks to a loopback port of ours."""
-    from infra.local.livekit_config import render_local_config
-
-    api_key, api_secret = "airwaves-test", secrets.token_hex(24)
-    http_port, tcp_port, udp_port = free_port(), free_port(), free_port(socket.SOCK_DGRAM)
     webhook_port = free_port()
-    work = tmp_path_factory.mktemp("livekit")
-    config_path = work / "livekit.yaml"
-    config_path.write_text(render_local_config(
-        port=http_port, tcp_port=tcp_port, udp_port=udp_port, api_key=api_key,
-        webhook_url=f"http://127.0.0.1:{webhook_port}/v1/webhooks/livekit"))
-    log_path = work / "livekit.log"
-    log = open(log_path, "w")
-    proc = subprocess.Popen([livekit_binary, "--config", str(config_path)], stdout=log, stderr=subprocess.STDOUT,
-                            env={**os.environ, "LIVEKIT_KEYS": f"{api_key}: {api_secret}"})
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            log.close()
-            _unavailable(f"exited with {proc.returncode}: {log_path.read_text()[-2000:]}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/", timeout=1) as res:
-                if res.status == 200:
-                    break
-        except OSError:
-            time.sleep(0.1)
-    else:
-        proc.terminate()
-        _unavailable("did not answer within 30s")
-    yield LiveKitServer(url=f"ws://127.0.0.1:{http_port}", api_url=f"http://127.0.0.1:{http_port}",
-                        api_key=api_key, api_secret=api_secret, config_path=config_path, log_path=log_path,
-                        webhook_port=webhook_port)
-    proc.terminate()
     try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+        started = start_livekit(livekit_binary, tmp_path_factory.mktemp("livekit"), api_key="airwaves-test",
+                                api_secret=secrets.token_hex(24),
+                                webhook_url=f"http://127.0.0.1:{webhook_port}/v1/webhooks/livekit")
+    except StartFailed as exc:
+        _unavailable(str(exc))
+    yield LiveKitServer(url=started.url, api_url=started.api_url, api_key=started.api_key,
+                        api_secret=started.api_secret, config_path=started.config_path,
+                        log_path=started.server.log_path, webhook_port=webhook_port)
+    started.server.stop()
 
 
 @pytest.fixture(scope="session")

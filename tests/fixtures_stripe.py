@@ -18,7 +18,6 @@ import itertools
 import json
 import os
 import re
-import subprocess
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -26,6 +25,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.processes import StartFailed, start_stripe_mock
 from tests.real_servers import built_binary, unavailable
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,42 +52,22 @@ def stripe_mock_binary() -> str:
 
 @pytest.fixture(scope="session")
 def stripe_mock(stripe_mock_binary, tmp_path_factory):
-    log_path = tmp_path_factory.mktemp("stripe-mock") / "stripe-mock.log"
-    log = open(log_path, "w")
-    proc = subprocess.Popen([stripe_mock_binary, "-http-addr", "127.0.0.1:", "-https-addr", "127.0.0.1:"],
-                            stdout=log, stderr=subprocess.STDOUT)
-    url = None
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and url is None:
-        if proc.poll() is not None:
-            log.close()
-            _unavailable(f"exited with {proc.returncode}: {log_path.read_text()[-2000:]}")
-        found = _LISTEN.search(log_path.read_text())
-        if found:
-            url = f"http://{found.group(1)}"
-        else:
-            time.sleep(0.05)
-    if url is None:
-        proc.terminate()
-        _unavailable("did not start listening within 30s")
-    from infra.local.stripe_mock import ready
-
-    port = int(url.rsplit(":", 1)[1])
-    while not ready(port):
-        if time.monotonic() > deadline:
-            proc.terminate()
-            _unavailable("did not answer within 30s")
-        time.sleep(0.05)
-    yield StripeMock(url=url, log_path=log_path)
-    proc.terminate()
     try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+        started = start_stripe_mock(stripe_mock_binary, tmp_path_factory.mktemp("stripe-mock"))
+    except StartFailed as exc:
+        _unavailable(str(exc))
+    yield StripeMock(url=started.url, log_path=started.server.log_path)
+    started.server.stop()
 
 
 _event_ids = itertools.count(1)
+
+
+def stripe_signature(payload: bytes, secret: str, timestamp: int | None = None) -> str:
+    """``Stripe-Signature`` exactly as Stripe computes it: ``t=<ts>,v1=<HMAC-SHA256 of "<ts>.<body>">``."""
+    ts = int(time.time()) if timestamp is None else timestamp
+    mac = hmac.new(secret.encode(), f"{ts}.".encode() + payload, hashlib.sha256).hexdigest()
+    return f"t={ts},v1={mac}"
 
 
 @dataclass
@@ -103,9 +83,7 @@ class StripeKit:
     # -- webhooks ----------------------------------------------------------------------------
     @staticmethod
     def sign(payload: bytes, secret: str, timestamp: int | None = None) -> str:
-        ts = int(time.time()) if timestamp is None else timestamp
-        mac = hmac.new(secret.encode(), f"{ts}.".encode() + payload, hashlib.sha256).hexdigest()
-        return f"t={ts},v1={mac}"
+        return stripe_signature(payload, secret, timestamp)
 
     @staticmethod
     def event(kind: str, obj: dict, *, event_id: str | None = None, created: int | None = None,

@@ -7,6 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from chalicelib.adapters.dynamodb import keys
+from tests.helpers import dead_letters, register_device
+
 
 @pytest.fixture
 def c(aws):
@@ -24,7 +27,7 @@ def follow_many(c, followee: str, followers: list[str]) -> None:
 
 def feed_items(c, user: str) -> list[dict]:
     items, _ = c.table.query(KeyConditionExpression="PK = :pk",
-                             ExpressionAttributeValues={":pk": {"S": f"FEED#{user}"}})
+                             ExpressionAttributeValues={":pk": {"S": keys.feed_pk(user)}})
     return items
 
 
@@ -38,24 +41,11 @@ def queue_depth(name: str) -> int:
     return sum(int(v) for v in attrs["Attributes"].values())
 
 
-def dead_letters() -> list[dict]:
-    import boto3
-
-    sqs = boto3.client("sqs", region_name="us-east-1")
-    url = sqs.get_queue_url(QueueName="airwaves-jobs-dlq")["QueueUrl"]
-    return [json.loads(m["Body"]) for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])]
-
-
-def register(api, pushes, user: str, token: str) -> str:
-    assert api.call("POST", "/v1/me/devices", as_user=user, body={"platform": "apns", "token": token}).status_code == 201
-    return next(arn for arn, e in pushes.endpoints().items() if e.token == token)
-
-
 def test_going_live_costs_the_request_one_message_and_the_queue_does_the_rest(api, c, runner, pushes):
     api.make_user("host", 1000, display_name="Hosty")
     followers = [f"f{i:03d}" for i in range(250)]
     follow_many(c, "host", followers)
-    arns = {f: register(api, pushes, f, f"{n:02x}" * 32) for n, f in enumerate(["f000", "f120", "f249"])}
+    arns = {f: register_device(api, pushes, f, f"{n:02x}" * 32) for n, f in enumerate(["f000", "f120", "f249"])}
 
     sid = api.call("POST", "/v1/spaces", as_user="host", body={"title": "Big news"}).json["id"]
     assert queue_depth("airwaves-jobs") == 1, "the request only enqueues"
@@ -84,7 +74,7 @@ def test_ending_removes_the_fanned_out_entries(api, c, runner):
 def test_a_space_that_ends_mid_fan_out_stops_reaching_people(api, c, runner, pushes):
     api.make_user("host", 1000)
     follow_many(c, "host", [f"f{i:03d}" for i in range(150)])
-    arns = [register(api, pushes, f, f"{n:02x}" * 32) for n, f in enumerate(["f000", "f149"])]
+    arns = [register_device(api, pushes, f, f"{n:02x}" * 32) for n, f in enumerate(["f000", "f149"])]
     sid = api.call("POST", "/v1/spaces", as_user="host", body={"title": "Blink"}).json["id"]
     runner.drain(max_batches=1)  # went_live: queues the first page
     c.spaces.end("host", sid)
@@ -199,7 +189,7 @@ def test_big_hosts_are_merged_at_read_time_not_fanned_out(api, c, runner):
 
 def test_going_live_tells_reminder_holders_of_a_scheduled_space(api, c, runner, pushes):
     api.make_user("host", 1000, display_name="Hosty")
-    arn = register(api, pushes, "holder", "ab" * 32)
+    arn = register_device(api, pushes, "holder", "ab" * 32)
     start = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
     sid = api.call("POST", "/v1/spaces", as_user="host", body={"title": "Early", "scheduled_start": start}).json["id"]
     api.call("PUT", f"/v1/spaces/{sid}/reminder", as_user="holder")

@@ -5,26 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import jwt
-import pytest
 
+from chalicelib.adapters.dynamodb import keys
 from chalicelib.secrets import get_secret
+from tests.helpers import rfc3339_in
 
 
 def claims(token: str) -> dict:
     return jwt.decode(token, get_secret("livekit_api_secret"), algorithms=["HS256"],
                       issuer=get_secret("livekit_api_key"))
-
-
-def in_(minutes: float) -> str:
-    return (datetime.now(UTC) + timedelta(minutes=minutes)).isoformat()
-
-
-@pytest.fixture
-def space_id(api):
-    api.make_user("host", 1000)
-    res = api.call("POST", "/v1/spaces", as_user="host", body={"title": "Live"})
-    assert res.status_code == 201
-    return res.json["id"]
 
 
 def join(api, space_id, user):
@@ -49,7 +38,7 @@ def test_a_live_create_opens_the_room_and_hands_the_host_publishing_credentials(
 
 def test_scheduled_spaces_open_their_room_on_start_and_carry_join_only_then(api, media):
     api.make_user("host", 1000)
-    created = api.call("POST", "/v1/spaces", as_user="host", body={"title": "Later", "scheduled_start": in_(60)})
+    created = api.call("POST", "/v1/spaces", as_user="host", body={"title": "Later", "scheduled_start": rfc3339_in(60)})
     assert created.json["join"] is None and media.calls_named("create_room") == []
     started = api.call("POST", f"/v1/spaces/{created.json['id']}/start", as_user="host")
     assert started.status_code == 200 and started.json["join"]["role"] == "host"
@@ -89,7 +78,7 @@ def test_join_needs_auth_a_known_space_and_a_live_one(api, space_id):
     assert missing.status_code == 404 and missing.json["error"]["code"] == "not_found"
     assert join(api, "bad id!", "alice").status_code in (400, 404)
     api.make_user("host2", 1000)
-    later = api.call("POST", "/v1/spaces", as_user="host2", body={"title": "Later", "scheduled_start": in_(60)})
+    later = api.call("POST", "/v1/spaces", as_user="host2", body={"title": "Later", "scheduled_start": rfc3339_in(60)})
     res = join(api, later.json["id"], "alice")
     assert res.status_code == 409 and res.json["error"]["code"] == "invalid_state"
     api.call("POST", f"/v1/spaces/{space_id}/end", as_user="host")
@@ -122,7 +111,7 @@ def test_ticketed_spaces_ask_the_ticket_gate_for_listeners_only(api, media):
     sid = api.call("POST", "/v1/spaces", as_user="host", body={"title": "Paid"}).json["id"]
     c = get_container()
     space = c.space_repo.get(sid)
-    c.table.update(f"SPACE#{sid}", "META", UpdateExpression="SET ticket = :t",
+    c.table.update(keys.space_pk(sid), keys.META, UpdateExpression="SET ticket = :t",
                    ExpressionAttributeValues={":t": {"M": {"price_cents": {"N": "500"}, "currency": {"S": "usd"},
                                                            "quantity": {"N": "10"}, "sold": {"N": "1"}}}})
     assert space.state is SpaceState.live and c.space_repo.get(sid).ticket == Ticketing(

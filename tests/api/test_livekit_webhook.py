@@ -42,12 +42,6 @@ def deliver(api, body: bytes, *, auth: str | None = "sign", content_type="applic
     return api.call("POST", WEBHOOK, raw=body, headers=headers)
 
 
-@pytest.fixture
-def space_id(api):
-    api.make_user("host", 1000)
-    return api.call("POST", "/v1/spaces", as_user="host", body={"title": "Hooks"}).json["id"]
-
-
 def counts(api, space_id):
     s = api.call("GET", f"/v1/spaces/{space_id}", as_user="x").json
     return s["listener_count"], s["peak_listener_count"]

@@ -15,12 +15,6 @@ def unavailable(res) -> bool:
     return res.status_code == 503 and res.json["error"]["code"] == "upstream_unavailable"
 
 
-@pytest.fixture
-def space_id(api):
-    api.make_user("host", 1000)
-    return api.call("POST", "/v1/spaces", as_user="host", body={"title": "Fragile"}).json["id"]
-
-
 def space(api, space_id):
     return api.call("GET", path(space_id), as_user="x").json
 

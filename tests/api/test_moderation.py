@@ -8,12 +8,6 @@ import pytest
 from chalicelib.domain.roles import REACTION_LIMIT
 
 
-@pytest.fixture
-def space_id(api):
-    api.make_user("host", 1000)
-    return api.call("POST", "/v1/spaces", as_user="host", body={"title": "Mod"}).json["id"]
-
-
 def path(space_id: str, rest: str = "") -> str:
     return f"/v1/spaces/{space_id}{rest}"
 

@@ -2,20 +2,22 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
 
 import pytest
+
+from tests.helpers import rfc3339_in
 
 APNS = "0f" * 32
 FCM = "dKx1-abc_" + "Q" * 120 + ":APA91bH"
 
 
 def later(minutes: float = 120) -> str:
-    return (datetime.now(UTC) + timedelta(minutes=minutes)).isoformat()
+    return rfc3339_in(minutes)
 
 
 @pytest.fixture
-def space_id(api):
+def scheduled_id(api):
+    """A scheduled Space hosted by ``host``."""
     api.make_user("host", 1000)
     return api.call("POST", "/v1/spaces", as_user="host", body={"title": "Soon", "scheduled_start": later()}).json["id"]
 
@@ -24,49 +26,49 @@ def reminder(api, method, sid, user):
     return api.call(method, f"/v1/spaces/{sid}/reminder", as_user=user)
 
 
-def test_set_and_clear_a_reminder_idempotently(api, space_id):
-    first = reminder(api, "PUT", space_id, "fan")
+def test_set_and_clear_a_reminder_idempotently(api, scheduled_id):
+    first = reminder(api, "PUT", scheduled_id, "fan")
     assert first.status_code == 200
-    assert first.json == {"space_id": space_id, "reminder_set": True, "subscriber_count": 1}
-    assert reminder(api, "PUT", space_id, "fan").json["subscriber_count"] == 1, "a repeat changes nothing"
-    assert reminder(api, "PUT", space_id, "other").json["subscriber_count"] == 2
-    assert reminder(api, "GET", space_id, "fan").json["reminder_set"] is True
-    assert api.call("GET", f"/v1/spaces/{space_id}", as_user="x").json["subscriber_count"] == 2
-    cleared = reminder(api, "DELETE", space_id, "fan")
-    assert cleared.status_code == 200 and cleared.json == {"space_id": space_id, "reminder_set": False,
+    assert first.json == {"space_id": scheduled_id, "reminder_set": True, "subscriber_count": 1}
+    assert reminder(api, "PUT", scheduled_id, "fan").json["subscriber_count"] == 1, "a repeat changes nothing"
+    assert reminder(api, "PUT", scheduled_id, "other").json["subscriber_count"] == 2
+    assert reminder(api, "GET", scheduled_id, "fan").json["reminder_set"] is True
+    assert api.call("GET", f"/v1/spaces/{scheduled_id}", as_user="x").json["subscriber_count"] == 2
+    cleared = reminder(api, "DELETE", scheduled_id, "fan")
+    assert cleared.status_code == 200 and cleared.json == {"space_id": scheduled_id, "reminder_set": False,
                                                           "subscriber_count": 1}
-    assert reminder(api, "DELETE", space_id, "fan").json["subscriber_count"] == 1
-    assert reminder(api, "GET", space_id, "fan").json["reminder_set"] is False
+    assert reminder(api, "DELETE", scheduled_id, "fan").json["subscriber_count"] == 1
+    assert reminder(api, "GET", scheduled_id, "fan").json["reminder_set"] is False
 
 
-def test_subscriber_count_is_exact_under_concurrent_reminders(api, space_id):
+def test_subscriber_count_is_exact_under_concurrent_reminders(api, scheduled_id):
     users = [f"u{i}" for i in range(12)]
     for u in users:
         api.token(u)  # mint tokens first; the calls below then race only on the Space
 
     def toggle(user: str) -> None:
         for _ in range(2):
-            reminder(api, "PUT", space_id, user)
-            reminder(api, "DELETE", space_id, user)
-        reminder(api, "PUT", space_id, user)
+            reminder(api, "PUT", scheduled_id, user)
+            reminder(api, "DELETE", scheduled_id, user)
+        reminder(api, "PUT", scheduled_id, user)
 
     with ThreadPoolExecutor(max_workers=6) as pool:
         list(pool.map(toggle, users + users))
-    assert api.call("GET", f"/v1/spaces/{space_id}", as_user="x").json["subscriber_count"] == len(users)
+    assert api.call("GET", f"/v1/spaces/{scheduled_id}", as_user="x").json["subscriber_count"] == len(users)
 
 
-def test_reminders_are_for_scheduled_spaces(api, space_id):
+def test_reminders_are_for_scheduled_spaces(api, scheduled_id):
     live = api.call("POST", "/v1/spaces", as_user="host", body={"title": "Now"}).json["id"]
     res = reminder(api, "PUT", live, "fan")
     assert res.status_code == 409 and res.json["error"]["code"] == "invalid_state"
     missing = reminder(api, "PUT", "sp_nope", "fan")
     assert missing.status_code == 404 and missing.json["error"]["code"] == "not_found"
     assert reminder(api, "DELETE", "sp_nope", "fan").status_code == 404
-    assert reminder(api, "PUT", space_id, None).status_code == 401
-    reminder(api, "PUT", space_id, "fan")
-    api.call("DELETE", f"/v1/spaces/{space_id}", as_user="host")
-    assert reminder(api, "PUT", space_id, "late").status_code == 409
-    gone = reminder(api, "DELETE", space_id, "fan")
+    assert reminder(api, "PUT", scheduled_id, None).status_code == 401
+    reminder(api, "PUT", scheduled_id, "fan")
+    api.call("DELETE", f"/v1/spaces/{scheduled_id}", as_user="host")
+    assert reminder(api, "PUT", scheduled_id, "late").status_code == 409
+    gone = reminder(api, "DELETE", scheduled_id, "fan")
     assert gone.status_code == 200 and gone.json["subscriber_count"] == 0, "clearing works in any state"
 
 

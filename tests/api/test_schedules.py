@@ -8,13 +8,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.fixtures_notifications import at_time
+from tests.helpers import minutes_from_now, register_device
 
 APNS_HOST = "ab" * 32
 APNS_FAN = "cd" * 32
-
-
-def soon(minutes: float) -> datetime:
-    return (datetime.now(UTC) + timedelta(minutes=minutes)).replace(microsecond=0)
 
 
 @pytest.fixture
@@ -37,14 +34,8 @@ def schedule_space(api, start: datetime, **body) -> str:
     return res.json["id"]
 
 
-def register(api, pushes, user: str, token: str) -> str:
-    res = api.call("POST", "/v1/me/devices", as_user=user, body={"platform": "apns", "token": token})
-    assert res.status_code == 201, res.body
-    return next(arn for arn, e in pushes.endpoints().items() if e.token == token)
-
-
 def test_a_scheduled_space_gets_three_schedules_with_targets_times_and_payloads(api, host, schedules, settings):
-    start = soon(120)
+    start = minutes_from_now(120)
     sid = schedule_space(api, start)
     got = schedules.of(sid)
     assert set(got) == {"reminder", "start", "no_show"}
@@ -72,8 +63,8 @@ def test_a_space_opened_live_has_no_schedules(api, host, schedules):
 
 
 def test_moving_a_space_moves_its_schedules(api, host, schedules):
-    sid = schedule_space(api, soon(120))
-    later = soon(300)
+    sid = schedule_space(api, minutes_from_now(120))
+    later = minutes_from_now(300)
     res = api.call("PATCH", f"/v1/spaces/{sid}", as_user="host", body={"scheduled_start": later.isoformat()})
     assert res.status_code == 200
     got = schedules.of(sid)
@@ -82,12 +73,12 @@ def test_moving_a_space_moves_its_schedules(api, host, schedules):
     assert all(json.loads(s["Target"]["Input"])["scheduled_start"].startswith(later.strftime("%Y-%m-%dT%H:%M"))
                for s in got.values())
     # Moved to within the reminder lead: the host reminder has no moment left, so it goes.
-    api.call("PATCH", f"/v1/spaces/{sid}", as_user="host", body={"scheduled_start": soon(10).isoformat()})
+    api.call("PATCH", f"/v1/spaces/{sid}", as_user="host", body={"scheduled_start": minutes_from_now(10).isoformat()})
     assert set(schedules.of(sid)) == {"start", "no_show"}
 
 
 def test_a_title_edit_leaves_the_schedules_alone(api, host, schedules):
-    sid = schedule_space(api, soon(120))
+    sid = schedule_space(api, minutes_from_now(120))
     before = {k: s["LastModificationDate"] for k, s in schedules.of(sid).items()}
     api.call("PATCH", f"/v1/spaces/{sid}", as_user="host", body={"title": "Renamed"})
     assert {k: s["LastModificationDate"] for k, s in schedules.of(sid).items()} == before
@@ -95,8 +86,8 @@ def test_a_title_edit_leaves_the_schedules_alone(api, host, schedules):
 
 @pytest.mark.parametrize("action", ["cancel", "start"])
 def test_canceling_or_starting_deletes_the_schedules(api, host, schedules, action):
-    sid = schedule_space(api, soon(120))
-    keep = schedule_space(api, soon(180))
+    sid = schedule_space(api, minutes_from_now(120))
+    keep = schedule_space(api, minutes_from_now(180))
     if action == "cancel":
         assert api.call("DELETE", f"/v1/spaces/{sid}", as_user="host").status_code == 200
     else:
@@ -110,7 +101,7 @@ def test_a_ticketed_space_cannot_be_moved_and_keeps_its_schedules(api, host, sch
     from chalicelib.domain.spaces import Space, SpaceState, Ticketing
 
     now = datetime.now(UTC)
-    start = soon(120)
+    start = minutes_from_now(120)
     space = Space(id="sp_ticketed0000000000", host_id="host", title="Paid", state=SpaceState.scheduled,
                   scheduled_start=start, ticket=Ticketing(price_cents=500, currency="usd", quantity=10),
                   created_at=now, updated_at=now)
@@ -118,7 +109,7 @@ def test_a_ticketed_space_cannot_be_moved_and_keeps_its_schedules(api, host, sch
     c.space_repo.create(space)
     c.lifecycle.after_create(space)
     before = schedules.of(space.id)
-    res = api.call("PATCH", f"/v1/spaces/{space.id}", as_user="host", body={"scheduled_start": soon(200).isoformat()})
+    res = api.call("PATCH", f"/v1/spaces/{space.id}", as_user="host", body={"scheduled_start": minutes_from_now(200).isoformat()})
     assert res.status_code == 409 and res.json["error"]["code"] == "invalid_state"
     assert schedules.of(space.id) == before and at_time(before["start"]) == start
 
@@ -133,7 +124,7 @@ def test_when_the_scheduler_is_down_the_space_is_kept_and_the_schedules_follow(a
 
     with monkeypatch.context() as m:
         m.setattr(EventBridgeScheduler, "put", down)
-        sid = schedule_space(api, soon(120))
+        sid = schedule_space(api, minutes_from_now(120))
     assert schedules.of(sid) == {}
     runner.drain()
     assert set(schedules.of(sid)) == {"reminder", "start", "no_show"}
@@ -148,9 +139,9 @@ def invoke(kind: str, schedule: dict):
 
 
 def test_the_reminder_handler_pushes_to_the_host_only(api, host, schedules, pushes):
-    host_arn = register(api, pushes, "host", APNS_HOST)
-    fan_arn = register(api, pushes, "fan", APNS_FAN)
-    sid = schedule_space(api, soon(120))
+    host_arn = register_device(api, pushes, "host", APNS_HOST)
+    fan_arn = register_device(api, pushes, "fan", APNS_FAN)
+    sid = schedule_space(api, minutes_from_now(120))
     api.call("PUT", f"/v1/spaces/{sid}/reminder", as_user="fan")
     out = invoke("reminder", schedules.of(sid)["reminder"])
     assert out["space_id"] == sid and "reminded" in out["done"]
@@ -160,19 +151,19 @@ def test_the_reminder_handler_pushes_to_the_host_only(api, host, schedules, push
 
 
 def test_a_stale_schedule_does_nothing(api, host, schedules, pushes):
-    host_arn = register(api, pushes, "host", APNS_HOST)
-    sid = schedule_space(api, soon(120))
+    host_arn = register_device(api, pushes, "host", APNS_HOST)
+    sid = schedule_space(api, minutes_from_now(120))
     old = schedules.of(sid)["reminder"]
-    api.call("PATCH", f"/v1/spaces/{sid}", as_user="host", body={"scheduled_start": soon(240).isoformat()})
+    api.call("PATCH", f"/v1/spaces/{sid}", as_user="host", body={"scheduled_start": minutes_from_now(240).isoformat()})
     assert "stale" in invoke("reminder", old)["done"]
     assert pushes.to(host_arn) == []
 
 
 def test_the_start_handler_tells_the_host_and_every_reminder_holder(api, host, schedules, pushes, runner, settings):
-    host_arn = register(api, pushes, "host", APNS_HOST)
-    fans = {f"fan{i}": register(api, pushes, f"fan{i}", f"{i:02x}" * 32) for i in range(5)}
-    stranger = register(api, pushes, "stranger", "ef" * 32)
-    sid = schedule_space(api, soon(120))
+    host_arn = register_device(api, pushes, "host", APNS_HOST)
+    fans = {f"fan{i}": register_device(api, pushes, f"fan{i}", f"{i:02x}" * 32) for i in range(5)}
+    stranger = register_device(api, pushes, "stranger", "ef" * 32)
+    sid = schedule_space(api, minutes_from_now(120))
     for fan in fans:
         api.call("PUT", f"/v1/spaces/{sid}/reminder", as_user=fan)
     invoke("start", schedules.of(sid)["start"])
@@ -184,8 +175,8 @@ def test_the_start_handler_tells_the_host_and_every_reminder_holder(api, host, s
 
 
 def test_start_handler_on_a_space_already_live_does_nothing(api, host, schedules, pushes):
-    host_arn = register(api, pushes, "host", APNS_HOST)
-    sid = schedule_space(api, soon(120))
+    host_arn = register_device(api, pushes, "host", APNS_HOST)
+    sid = schedule_space(api, minutes_from_now(120))
     start = schedules.of(sid)["start"]
     api.call("POST", f"/v1/spaces/{sid}/start", as_user="host")
     assert invoke("start", start)["done"] == "nothing (live)"
@@ -193,8 +184,8 @@ def test_start_handler_on_a_space_already_live_does_nothing(api, host, schedules
 
 
 def test_the_no_show_handler_cancels_and_tells_reminder_holders(api, host, schedules, pushes, runner):
-    fan_arn = register(api, pushes, "fan", APNS_FAN)
-    sid = schedule_space(api, soon(120))
+    fan_arn = register_device(api, pushes, "fan", APNS_FAN)
+    sid = schedule_space(api, minutes_from_now(120))
     api.call("PUT", f"/v1/spaces/{sid}/reminder", as_user="fan")
     no_show = schedules.of(sid)["no_show"]
     assert invoke("no_show", no_show)["done"] == "canceled (no-show)"
@@ -210,7 +201,7 @@ def test_the_no_show_handler_cancels_and_tells_reminder_holders(api, host, sched
 
 
 def test_the_no_show_handler_leaves_a_space_that_started(api, host, schedules):
-    sid = schedule_space(api, soon(120))
+    sid = schedule_space(api, minutes_from_now(120))
     no_show = schedules.of(sid)["no_show"]
     api.call("POST", f"/v1/spaces/{sid}/start", as_user="host")
     assert invoke("no_show", no_show)["done"] == "nothing (live)"
@@ -220,15 +211,15 @@ def test_the_no_show_handler_leaves_a_space_that_started(api, host, schedules):
 def test_a_handler_refuses_an_invocation_of_another_kind(api, host, schedules):
     import app
 
-    sid = schedule_space(api, soon(120))
+    sid = schedule_space(api, minutes_from_now(120))
     with pytest.raises(ValueError):
         app.space_no_show(json.loads(schedules.of(sid)["start"]["Target"]["Input"]), None)
     assert api.call("GET", f"/v1/spaces/{sid}", as_user="host").json["state"] == "scheduled"
 
 
 def test_the_local_runner_fires_due_schedules_through_the_same_handlers(api, host, schedules, pushes, runner):
-    host_arn = register(api, pushes, "host", APNS_HOST)
-    start = soon(120)
+    host_arn = register_device(api, pushes, "host", APNS_HOST)
+    start = minutes_from_now(120)
     sid = schedule_space(api, start)
     assert runner.fire_due(start - timedelta(minutes=31)) == []
     fired = runner.fire_due(start)
@@ -243,7 +234,7 @@ def test_the_local_runner_fires_due_schedules_through_the_same_handlers(api, hos
 def test_a_schedule_that_is_running_is_left_to_delete_itself(api, host, schedules, monkeypatch):
     """The no-show cancels its own Space; the cancel must not delete the schedule under it (that
     would cut off Scheduler's retries if refunds fail); it deletes itself when done."""
-    sid = schedule_space(api, soon(120))
+    sid = schedule_space(api, minutes_from_now(120))
     no_show = schedules.of(sid)["no_show"]
     real_now = datetime.now(UTC)
     import chalicelib.services.schedules as module

@@ -1,13 +1,9 @@
 """Spaces over the API: create, read, edit, the state machine, lists and idempotent replays."""
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
 import pytest
 
-
-def in_(minutes: float) -> str:
-    return (datetime.now(UTC) + timedelta(minutes=minutes)).isoformat()
+from tests.helpers import rfc3339_in
 
 
 @pytest.fixture
@@ -33,7 +29,7 @@ def test_create_now_is_live_and_returns_the_whole_space(api, host):
 
 
 def test_create_scheduled(api, host):
-    res = create(api, scheduled_start=in_(60))
+    res = create(api, scheduled_start=rfc3339_in(60))
     assert res.status_code == 201 and res.json["state"] == "scheduled" and res.json["started_at"] is None
 
 
@@ -54,9 +50,9 @@ def test_not_eligible_hosts_are_refused_with_reasons(api):
     ({"title": "ok", "scheduled_start": "tomorrow"}, "scheduled_start"),
     ({"title": "ok", "scheduled_start": "2020-01-01T00:00:00Z"}, "scheduled_start"),
     ({"title": "ok", "scheduled_start": "2099-01-01T00:00:00"}, "scheduled_start"),
-    ({"title": "ok", "scheduled_start": in_(60 * 24 * 31)}, "scheduled_start"),
+    ({"title": "ok", "scheduled_start": rfc3339_in(60 * 24 * 31)}, "scheduled_start"),
     ({"title": "ok", "ticket": {"price_cents": 500, "currency": "usd", "quantity": 10}}, "ticket"),
-    ({"title": "ok", "ticket": {"price_cents": 5, "currency": "usd", "quantity": 10}, "scheduled_start": in_(60)},
+    ({"title": "ok", "ticket": {"price_cents": 5, "currency": "usd", "quantity": 10}, "scheduled_start": rfc3339_in(60)},
      "ticket.price_cents"),
     ({"title": "ok", "unknown": True}, "unknown"),
     ({}, "title"),
@@ -75,20 +71,20 @@ def test_malformed_bodies_are_400_never_500(api, host, raw):
 
 
 def test_at_most_ten_upcoming_scheduled_spaces_per_host(api, host):
-    ids = [create(api, scheduled_start=in_(60 + i)).json["id"] for i in range(10)]
-    over = create(api, scheduled_start=in_(90))
+    ids = [create(api, scheduled_start=rfc3339_in(60 + i)).json["id"] for i in range(10)]
+    over = create(api, scheduled_start=rfc3339_in(90))
     assert over.status_code == 409 and over.json["error"]["code"] == "invalid_state"
     api.call("DELETE", f"/v1/spaces/{ids[0]}", as_user="host")
-    assert create(api, scheduled_start=in_(90)).status_code == 201
+    assert create(api, scheduled_start=rfc3339_in(90)).status_code == 201
     api.call("POST", f"/v1/spaces/{ids[1]}/start", as_user="host")
-    assert create(api, scheduled_start=in_(91)).status_code == 201
-    assert create(api, scheduled_start=in_(92)).status_code == 409
+    assert create(api, scheduled_start=rfc3339_in(91)).status_code == 201
+    assert create(api, scheduled_start=rfc3339_in(92)).status_code == 409
 
 
 def test_patch_edits_a_scheduled_space_only_by_its_host(api, host):
-    sid = create(api, scheduled_start=in_(60), topics=["a"]).json["id"]
+    sid = create(api, scheduled_start=rfc3339_in(60), topics=["a"]).json["id"]
     res = api.call("PATCH", f"/v1/spaces/{sid}", as_user="host",
-                   body={"title": "New", "topics": ["b"], "scheduled_start": in_(120)})
+                   body={"title": "New", "topics": ["b"], "scheduled_start": rfc3339_in(120)})
     assert res.status_code == 200 and res.json["title"] == "New" and res.json["topics"] == ["b"]
     assert api.call("GET", "/v1/spaces?state=scheduled&topic=b", as_user="x").json["items"][0]["id"] == sid
     assert api.call("GET", "/v1/spaces?state=scheduled&topic=a", as_user="x").json["items"] == []
@@ -101,7 +97,7 @@ def test_patch_edits_a_scheduled_space_only_by_its_host(api, host):
 
 
 def test_lifecycle_scheduled_live_ended(api, host):
-    sid = create(api, scheduled_start=in_(60)).json["id"]
+    sid = create(api, scheduled_start=rfc3339_in(60)).json["id"]
     assert api.call("POST", f"/v1/spaces/{sid}/end", as_user="host").json["error"]["code"] == "invalid_state"
     assert api.call("POST", f"/v1/spaces/{sid}/start", as_user="other").status_code == 403
     started = api.call("POST", f"/v1/spaces/{sid}/start", as_user="host")
@@ -117,7 +113,7 @@ def test_lifecycle_scheduled_live_ended(api, host):
 
 
 def test_cancel_only_while_scheduled(api, host):
-    sid = create(api, scheduled_start=in_(60)).json["id"]
+    sid = create(api, scheduled_start=rfc3339_in(60)).json["id"]
     assert api.call("DELETE", f"/v1/spaces/{sid}", as_user="other").status_code == 403
     res = api.call("DELETE", f"/v1/spaces/{sid}", as_user="host")
     assert res.status_code == 200 and res.json["state"] == "canceled"
@@ -135,7 +131,7 @@ def test_unknown_spaces_and_bad_ids(api, host):
 
 def test_lists_by_state_and_topic_with_cursors(api, host):
     live = [create(api, title=f"live {i}", topics=["tech"] if i % 2 else ["music"]).json["id"] for i in range(5)]
-    sched = [create(api, title=f"s {i}", scheduled_start=in_(300 - i * 10)).json["id"] for i in range(3)]
+    sched = [create(api, title=f"s {i}", scheduled_start=rfc3339_in(300 - i * 10)).json["id"] for i in range(3)]
     ids, cursor = [], None
     while True:
         page = api.call("GET", "/v1/spaces?state=live&limit=2" + (f"&cursor={cursor}" if cursor else ""),
@@ -192,7 +188,7 @@ def test_failed_requests_release_their_idempotency_key(api, host):
     key = {"Idempotency-Key": "retry-after-fix"}
     bad = api.call("POST", "/v1/spaces", as_user="host", body={"title": ""}, headers=key)
     assert bad.status_code == 400
-    sid = create(api, scheduled_start=in_(60)).json["id"]
+    sid = create(api, scheduled_start=rfc3339_in(60)).json["id"]
     start_key = {"Idempotency-Key": "start-1"}
     one = api.call("POST", f"/v1/spaces/{sid}/start", as_user="host", headers=start_key)
     two = api.call("POST", f"/v1/spaces/{sid}/start", as_user="host", headers=start_key)

@@ -5,14 +5,6 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
-
-@pytest.fixture
-def space_id(api):
-    api.make_user("host", 1000)
-    return api.call("POST", "/v1/spaces", as_user="host", body={"title": "Stage"}).json["id"]
-
 
 def path(space_id: str, rest: str = "") -> str:
     return f"/v1/spaces/{space_id}{rest}"

@@ -3,8 +3,9 @@ really fires due schedules and drains the queue into the app's handlers."""
 from __future__ import annotations
 
 import threading
-import time
 from datetime import UTC, datetime, timedelta
+
+from tests.processes import wait_until
 
 
 def test_the_runner_registers_with_the_local_stack():
@@ -25,13 +26,6 @@ def test_every_schedule_target_and_the_queue_have_a_handler(aws, runner):
     assert callable(runner.queue_handler(s.jobs_queue_name))
 
 
-def wait_for(check, seconds: float = 20.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def test_the_loop_fires_due_schedules_and_drains_the_queue(api, runner, pushes):
@@ -49,8 +43,8 @@ def test_the_loop_fires_due_schedules_and_drains_the_queue(api, runner, pushes):
     loop.start()
     try:
         feed = lambda: api.call("GET", "/v1/spaces?state=live&following=true", as_user="fan").json["items"]  # noqa: E731
-        assert wait_for(lambda: [s["id"] for s in feed()] == [live]), "the queue was drained"
-        assert wait_for(lambda: pushes.titles_to(arn) == ["Time to go live"]), "the start schedule fired"
+        assert wait_until(lambda: [s["id"] for s in feed()] == [live], 20), "the queue was drained"
+        assert wait_until(lambda: pushes.titles_to(arn) == ["Time to go live"], 20), "the start schedule fired"
     finally:
         stop.set()
         loop.join(timeout=10)

@@ -1,17 +1,11 @@
 """``make up`` runs the pinned stripe-mock on loopback and waits for it with a real probe."""
 from __future__ import annotations
 
-import socket
 import subprocess
-import time
 
 import pytest
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.processes import free_port, wait_until
 
 
 def test_the_local_stack_registers_stripe_mock_on_loopback(stripe_mock_binary):
@@ -33,10 +27,7 @@ def test_the_registered_command_serves_and_its_probe_sees_it(stripe_mock_binary)
     assert not ready(http)
     proc = subprocess.Popen(command(http, https), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 20
-        while not ready(http) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert ready(http)
+        assert wait_until(lambda: ready(http), 20)
     finally:
         proc.terminate()
         proc.wait(timeout=10)

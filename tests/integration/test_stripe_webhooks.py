@@ -9,6 +9,7 @@ from datetime import UTC
 import pytest
 
 from chalicelib.domain.pages import PageRequest
+from tests.helpers import container, space_item
 
 pytestmark = pytest.mark.stripe
 
@@ -21,19 +22,13 @@ def sale(stripe):
     return space, ticket
 
 
-def container():
-    from chalicelib.container import get_container
-
-    return get_container()
-
-
 def ticket_status(api, buyer: str, ticket_id: str) -> str:
     items = api.call("GET", "/v1/me/tickets", as_user=buyer).json["items"]
     return {i["ticket_id"]: i["status"] for i in items}[ticket_id]
 
 
 def counters(space_id: str) -> tuple[int, int, int]:
-    meta = container().table.get(f"SPACE#{space_id}", "META", consistent=True)
+    meta = space_item(space_id)
     return meta.get("seats_held", 0), meta["ticket"]["sold"], meta.get("subscriber_count", 0)
 
 

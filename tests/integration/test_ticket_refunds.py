@@ -4,20 +4,14 @@ keys), a bounded page per message, and a failed page is retried (then dead-lette
 where it stopped. The queue is drained here by the same local runner ``make up`` uses."""
 from __future__ import annotations
 
-import json
 from datetime import UTC
 
 import pytest
 
 from chalicelib.domain.pages import PageRequest
+from tests.helpers import container, dead_letters, queue_messages, space_item
 
 pytestmark = pytest.mark.stripe
-
-
-def container():
-    from chalicelib.container import get_container
-
-    return get_container()
 
 
 @pytest.fixture
@@ -43,22 +37,9 @@ def statuses(api, tickets):
     return {t["ticket_id"]: repo.require(t["space_id"], t["ticket_id"]).status for t in tickets}
 
 
-def _sqs_messages(queue: str, **params) -> list[dict]:
-    import boto3
-
-    sqs = boto3.client("sqs", region_name="us-east-1")
-    url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
-    return [json.loads(m["Body"]) for m in
-            sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, **params).get("Messages", [])]
-
-
 def queued_refund_jobs() -> list[dict]:
     """The refund jobs waiting on the work queue (peeked: they stay visible)."""
-    return [m for m in _sqs_messages("airwaves-jobs", VisibilityTimeout=0) if m["kind"] == "refunds"]
-
-
-def dead_letters() -> list[dict]:
-    return _sqs_messages("airwaves-jobs-dlq")
+    return [m for m in queue_messages("airwaves-jobs", VisibilityTimeout=0) if m["kind"] == "refunds"]
 
 
 def cancel(api, space_id: str):
@@ -92,7 +73,7 @@ def test_the_queue_refunds_every_paid_ticket_once_and_releases_pending_holds(str
     [pi_cancel] = stripe.wire.to("POST", f"/v1/payment_intents/{pending['payment_intent_id']}/cancel")
     assert pi_cancel.idempotency_key == f"ticket:{pending['ticket_id']}:cancel"
 
-    meta = container().table.get(f"SPACE#{space['id']}", "META", consistent=True)
+    meta = space_item(space["id"])
     assert (meta["seats_held"], meta["ticket"]["sold"], meta["subscriber_count"]) == (0, 0, 0)
     payouts = api.call("GET", "/v1/me/payouts", as_user="hana").json
     assert payouts["lifetime_gross_cents"] == 0 and payouts["tickets_refunded"] == 3
@@ -255,7 +236,7 @@ def test_a_payment_that_succeeds_after_the_cancel_is_refunded(stripe, api, sold,
     assert statuses(api, [pending]) == {pending["ticket_id"]: "refunded"}
     keys = [r.idempotency_key for r in refund_requests(stripe)]
     assert keys.count(f"ticket:{pending['ticket_id']}:refund") == 1 and len(keys) == 4
-    meta = container().table.get(f"SPACE#{space['id']}", "META", consistent=True)
+    meta = space_item(space["id"])
     assert (meta["seats_held"], meta["ticket"]["sold"]) == (0, 0)
 
 

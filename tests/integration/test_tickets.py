@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from tests.helpers import container, space_item
+
 pytestmark = pytest.mark.stripe
 
 
@@ -14,16 +16,6 @@ pytestmark = pytest.mark.stripe
 def host(stripe):
     stripe.make_host("hana")
     return "hana"
-
-
-def container():
-    from chalicelib.container import get_container
-
-    return get_container()
-
-
-def space_meta(space_id: str) -> dict:
-    return container().table.get(f"SPACE#{space_id}", "META", consistent=True)
 
 
 # -- buying --------------------------------------------------------------------------------------
@@ -56,7 +48,7 @@ def test_a_pending_ticket_shows_in_my_tickets_and_holds_a_seat(stripe, api, host
     mine = api.call("GET", "/v1/me/tickets", as_user="bo")
     assert mine.status_code == 200
     assert [(i["ticket_id"], i["status"]) for i in mine.json["items"]] == [(t["ticket_id"], "pending")]
-    assert space_meta(space["id"])["seats_held"] == 1
+    assert space_item(space["id"])["seats_held"] == 1
     assert api.call("GET", f"/v1/spaces/{space['id']}", as_user="bo").json["ticket"]["sold"] == 0
 
 
@@ -67,7 +59,7 @@ def test_buying_again_returns_the_same_pending_ticket(stripe, api, host):
     assert again.status_code == 200
     assert again.json["ticket_id"] == first["ticket_id"] and again.json["client_secret"]
     assert len(stripe.wire.to("POST", "/v1/payment_intents")) == 1
-    assert space_meta(space["id"])["seats_held"] == 1
+    assert space_item(space["id"])["seats_held"] == 1
 
 
 def test_idempotency_key_replays_the_first_answer(stripe, api, host):
@@ -128,7 +120,7 @@ def test_twenty_concurrent_buyers_for_four_seats_get_exactly_four(stripe, api, h
         t.join()
     assert errors == []
     assert len(won) == 4 and len(set(won)) == 4 and len(sold_out) == 16
-    assert space_meta(space["id"])["seats_held"] == 4
+    assert space_item(space["id"])["seats_held"] == 4
     assert len(stripe.wire.to("POST", "/v1/payment_intents")) == 4
 
 
@@ -148,7 +140,7 @@ def test_one_buyer_racing_themself_gets_one_ticket(stripe, api, host):
     for t in threads:
         t.join()
     assert len(ids) == 8 and len(set(ids)) == 1
-    assert space_meta(space["id"])["seats_held"] == 1
+    assert space_item(space["id"])["seats_held"] == 1
 
 
 # -- hold expiry ---------------------------------------------------------------------------------
@@ -164,7 +156,7 @@ def test_an_expired_hold_releases_its_seat_to_the_next_buyer(stripe, api, host):
     tickets.clock = lambda: later
     res = api.call("POST", f"/v1/spaces/{space['id']}/tickets", as_user="b2")
     assert res.status_code == 201, res.body
-    assert space_meta(space["id"])["seats_held"] == 1
+    assert space_item(space["id"])["seats_held"] == 1
     statuses = {i["ticket_id"]: i["status"] for i in api.call("GET", "/v1/me/tickets", as_user="b1").json["items"]}
     assert statuses == {first["ticket_id"]: "expired"}
     [cancel] = stripe.wire.to("POST", f"/v1/payment_intents/{first['payment_intent_id']}/cancel")
@@ -190,7 +182,7 @@ def test_a_buyer_whose_hold_expired_can_buy_again(stripe, api, host):
     tickets.clock = lambda: later
     again = api.call("POST", f"/v1/spaces/{space['id']}/tickets", as_user="b1")
     assert again.status_code == 201 and again.json["ticket_id"] != first["ticket_id"]
-    assert space_meta(space["id"])["seats_held"] == 1
+    assert space_item(space["id"])["seats_held"] == 1
 
 
 def test_hold_minutes_are_configurable(stripe, api, monkeypatch):
@@ -276,7 +268,7 @@ def test_stripe_down_is_503_and_gives_the_seat_back(stripe, api, host):
     stripe.wire.fail_when = lambda r: r.path == "/v1/payment_intents"
     res = api.call("POST", f"/v1/spaces/{space['id']}/tickets", as_user="bo")
     assert res.status_code == 503 and res.json["error"]["code"] == "upstream_unavailable"
-    assert space_meta(space["id"])["seats_held"] == 0
+    assert space_item(space["id"])["seats_held"] == 0
     stripe.wire.fail_when = None
     assert api.call("POST", f"/v1/spaces/{space['id']}/tickets", as_user="bo").status_code == 201
 

@@ -13,7 +13,7 @@ import asyncio
 import atexit
 import json
 import threading
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -47,8 +47,8 @@ class _LoopThread:
                 cls._instance = cls()
             return cls._instance
 
-    def run(self, coro: Awaitable[T], timeout: float) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)  # type: ignore[arg-type]
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
     def client(self, url: str, key: str, secret: str, timeout: float) -> Any:
         """The server API client for these settings (called on the loop: aiohttp needs one)."""

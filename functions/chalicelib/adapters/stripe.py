@@ -9,7 +9,7 @@ timeout cannot charge, refund or create twice. SDK errors leave as ours: Stripe 
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from threading import Lock
 from typing import Any
@@ -110,7 +110,7 @@ class StripeGateway:
                 )
             return self._client
 
-    def _call(self, what: str, fn: Callable[[], Any], *, already_done: set[str] = frozenset()) -> Any:  # type: ignore[assignment]
+    def _call(self, what: str, fn: Callable[[], Any], *, already_done: Collection[str] = frozenset()) -> Any:
         """Run one SDK call; translate its errors once."""
         import stripe
 

@@ -8,7 +8,7 @@ from pydantic import ConfigDict, Field
 
 from chalicelib.api.schemas import Out, Request
 from chalicelib.domain.media import MediaParticipant
-from chalicelib.domain.roles import MICROPHONE, REACTION_EMOJIS, Member
+from chalicelib.domain.roles import MICROPHONE, REACTION_EMOJIS, Member, RoleName
 from chalicelib.domain.spaces import MAX_COHOSTS, MAX_SPEAKERS
 
 if TYPE_CHECKING:  # only for the `.of` constructors; keeps the services off the cold path
@@ -16,9 +16,6 @@ if TYPE_CHECKING:  # only for the `.of` constructors; keeps the services off the
     from chalicelib.services.participants import StageView
     from chalicelib.services.reactions import Reaction
     from chalicelib.services.stage import RoleChange
-
-RoleName = Literal["host", "cohost", "speaker", "listener"]
-
 
 class SpeakRequestOut(Out):
     space_id: str
@@ -130,9 +127,9 @@ class ParticipantsOut(Out):
     def of(cls, view: StageView, listeners_shown: int = 200) -> ParticipantsOut:
         space, connected = view.space, view.connected
 
-        def person(user_id: str, role: str) -> ParticipantOut:
+        def person(user_id: str, role: RoleName) -> ParticipantOut:
             p = connected.get(user_id)
-            return ParticipantOut(user_id=user_id, role=role, connected=p is not None,  # type: ignore[arg-type]
+            return ParticipantOut(user_id=user_id, role=role, connected=p is not None,
                                   publishing=bool(p and p.publishing), muted=not (p and p.publishing and not p.muted))
 
         stage = {space.host_id, *space.cohost_ids, *space.speaker_ids}

@@ -21,6 +21,7 @@ from pydantic import (
 
 from chalicelib.domain.clock import to_rfc3339
 from chalicelib.domain.media import JoinGrant
+from chalicelib.domain.roles import RoleName
 from chalicelib.domain.spaces import Space, TicketOffer
 from chalicelib.domain.users import Eligibility, User
 
@@ -149,7 +150,7 @@ class TicketOut(Out):
 class JoinOut(Out):
     livekit_url: str
     token: str
-    role: Literal["host", "cohost", "speaker", "listener"]
+    role: RoleName
     expires_at: datetime
 
     @classmethod

@@ -23,6 +23,7 @@ units of whatever currency the creator sells in.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 BPS = 10_000
@@ -77,9 +78,9 @@ class FeeSchedule:
         self.tiers = tuple(tiers)
 
     @classmethod
-    def from_pairs(cls, pairs: list[tuple[int | None, int]] | list[list[int | None]]) -> FeeSchedule:
+    def from_pairs(cls, pairs: Sequence[tuple[int | None, int]]) -> FeeSchedule:
         """From settings: ``[[5000000, 300], [null, 2000]]`` (threshold cents, rate in basis points)."""
-        return cls([FeeTier(up_to_cents=p[0], rate_bps=int(p[1])) for p in pairs])  # type: ignore[arg-type]
+        return cls([FeeTier(up_to_cents=threshold, rate_bps=int(rate)) for threshold, rate in pairs])
 
     def tier_index(self, lifetime_gross_cents: int) -> int:
         """The tier the next cent sold falls in."""

@@ -1,0 +1,56 @@
+"""Small helpers the test modules share (fixtures live in conftest.py and fixtures_*.py)."""
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+
+def minutes_from_now(minutes: float) -> datetime:
+    """A moment ``minutes`` ahead (behind, if negative), to the second."""
+    return (datetime.now(UTC) + timedelta(minutes=minutes)).replace(microsecond=0)
+
+
+def rfc3339_in(minutes: float) -> str:
+    """``minutes_from_now`` as the contract writes times."""
+    return minutes_from_now(minutes).isoformat()
+
+
+def container() -> Any:
+    """The app's container of the current test (built fresh by the ``aws`` fixture)."""
+    from chalicelib.container import get_container
+
+    return get_container()
+
+
+def space_item(space_id: str) -> dict[str, Any]:
+    """The Space's stored item as DynamoDB holds it (counters the API does not show)."""
+    from chalicelib.adapters.dynamodb import keys
+
+    item = container().table.get(keys.space_pk(space_id), keys.META, consistent=True)
+    assert item is not None, f"no Space {space_id}"
+    return dict(item)
+
+
+def register_device(api: Any, pushes: Any, user: str, token: str, platform: str = "apns") -> str:
+    """Register a push device through the API; returns the SNS endpoint it became."""
+    res = api.call("POST", "/v1/me/devices", as_user=user, body={"platform": platform, "token": token})
+    assert res.status_code == 201, res.body
+    return str(next(arn for arn, e in pushes.endpoints().items() if e.token == token))
+
+
+def queue_messages(queue_name: str, **receive: Any) -> list[dict[str, Any]]:
+    """The JSON bodies waiting on an SQS queue (moto), read without consuming them for long."""
+    import boto3
+
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    url = sqs.get_queue_url(QueueName=queue_name)["QueueUrl"]
+    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, **receive).get("Messages", [])
+    return [json.loads(m["Body"]) for m in messages]
+
+
+def dead_letters() -> list[dict[str, Any]]:
+    """What the work queue gave up on."""
+    from chalicelib.settings import get_settings
+
+    return queue_messages(f"{get_settings().jobs_queue_name}-dlq")
