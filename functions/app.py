@@ -8,7 +8,7 @@ from typing import Any
 from chalice.app import Chalice, SQSEvent
 
 from chalicelib.api.errors import contract_error_middleware
-from chalicelib.api.routes import livekit_webhook, notifications, rooms, spaces, system, tickets, users
+from chalicelib.api.routes import chat, livekit_webhook, notifications, rooms, spaces, system, tickets, users
 from chalicelib.container import get_container
 from chalicelib.domain.schedules import ScheduledInvocation, ScheduleKind
 from chalicelib.settings import get_settings
@@ -19,6 +19,7 @@ app.register_blueprint(system.bp)
 app.register_blueprint(users.bp)
 app.register_blueprint(spaces.bp)
 app.register_blueprint(rooms.bp)
+app.register_blueprint(chat.bp)
 app.register_blueprint(livekit_webhook.bp)
 app.register_blueprint(tickets.bp)
 app.register_blueprint(notifications.bp)

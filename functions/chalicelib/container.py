@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # types only: each import below happens inside the builder th
         HealthProbe,
         MediaServer,
         MemberRepository,
+        MessageRepository,
         PaymentGateway,
         PayoutRepository,
         PushGateway,
@@ -38,6 +39,7 @@ if TYPE_CHECKING:  # types only: each import below happens inside the builder th
     )
     from chalicelib.services.background_jobs import BackgroundJobs, JobBatch
     from chalicelib.services.big_accounts import BigAccountFollows
+    from chalicelib.services.chat import ChatService
     from chalicelib.services.following_feed import FollowingFeed
     from chalicelib.services.health import HealthCheck
     from chalicelib.services.idempotency import Idempotency
@@ -289,6 +291,21 @@ class Container:
         from chalicelib.services.reactions import ReactionService
 
         return ReactionService(self.member_repo, self.media, DynamoRateLimits(self.table), self.joins)
+
+    # -- in-room messages and moderation ---------------------------------------------------------
+    @cached_property
+    def message_repo(self) -> MessageRepository:
+        from chalicelib.adapters.dynamodb.messages import DynamoMessages
+
+        return DynamoMessages(self.table)
+
+    @cached_property
+    def chat(self) -> ChatService:
+        from chalicelib.adapters.dynamodb.rate_limits import DynamoRateLimits
+        from chalicelib.services.chat import ChatService
+
+        return ChatService(self.message_repo, self.user_repo, self.media, DynamoRateLimits(self.table), self.joins,
+                           self.ticket_repo, retention=timedelta(days=self.settings.chat_retention_days))
 
     @cached_property
     def participants(self) -> ParticipantsService:

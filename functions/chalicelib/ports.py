@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Literal, Protocol
 
+from chalicelib.domain.chat import Message, SenderView
 from chalicelib.domain.devices import Device
 from chalicelib.domain.feed import BigLive, FeedEntry, FeedMode
 from chalicelib.domain.jobs import Job
@@ -175,6 +176,18 @@ class PresenceRepository(Protocol):
 
 class RateLimiter(Protocol):
     def take(self, key: str, *, window_start: int, window_seconds: int, limit: int) -> bool: ...
+
+
+# -- in-room messages and moderation --------------------------------------------------------------
+class MessageRepository(Protocol):
+    """A Space's messages (newest first, each visible to whom it may be) and its chat mutes."""
+
+    def sender_view(self, space_id: str, user_id: str) -> SenderView: ...
+    def add(self, message: Message, *, expires_at: int) -> None: ...
+    def get(self, space_id: str, message_id: str) -> Message | None: ...
+    def remove(self, space_id: str, message_id: str) -> bool: ...
+    def visible_page(self, space_id: str, viewer: str, page: PageRequest) -> Page[Message]: ...
+    def set_chat_mute(self, space_id: str, user_id: str, *, muted: bool, by: str, now: datetime) -> bool: ...
 
 
 # -- money (tickets, payouts, Stripe) --------------------------------------------------------------

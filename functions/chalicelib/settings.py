@@ -90,6 +90,9 @@ class Settings(BaseSettings):
     # Hosts (and co-hosts, speakers) with at least this many followers are merged into their
     # followers' "following" feed at read time instead of being fanned out on write.
     big_host_followers: int = 10_000
+    # In-room messages (and the moderation log) expire by DynamoDB TTL this long after they
+    # were written: the Space's chat retention.
+    chat_retention_days: int = 30
 
     @property
     def is_local(self) -> bool:

@@ -44,6 +44,10 @@ class TicketRequired(Forbidden):
     code = "ticket_required"
 
 
+class ChatMuted(Forbidden):
+    code = "chat_muted"
+
+
 class NotFound(AirwavesError):
     status, code = 404, "not_found"
 

@@ -16,9 +16,12 @@ itself, so the table's layout reads here in one screen:
 | idempotency record | ``IDEM#<caller>#<key>`` | ``IDEM`` |
 | webhook event | ``EVENT#<source>#<id>`` | ``EVENT`` |
 | rate window | ``RATE#<key>`` | ``W#<window start>`` |
+| in-room chat | ``SPACE#<id>`` | ``MSG#<message id>``, ``CHATMUTE#<u>``, ``MODLOG#<time>#<id>`` |
+| personal block | ``USER#<id>`` | ``BLOCK#<blocked user>`` |
+| report | ``REPORT#<id>`` | ``REPORT`` |
 
 GSI1: a host's Spaces ``HOST#<id>``, followers ``FOLLOWERS#<id>``, raised hands ``HANDS#<space>``,
-a buyer's tickets ``TICKETS#<buyer>``. GSI2: listed Spaces ``LIST#<state>[#TOPIC#<t>]``, pending
+a buyer's tickets ``TICKETS#<buyer>``, every report ``REPORTS`` (by time). GSI2: listed Spaces ``LIST#<state>[#TOPIC#<t>]``, pending
 holds ``HOLDS#<space>``.
 """
 from __future__ import annotations
@@ -51,6 +54,11 @@ REMINDER = "REMINDER#"
 FOLLOWS = "FOLLOWS#"
 LEDGER = "LEDGER#"
 TOPIC = "TOPIC#"
+MESSAGE = "MSG#"
+MODLOG = "MODLOG#"
+BLOCK = "BLOCK#"
+REPORT = "REPORT"
+REPORTS_GSI1 = "REPORTS"
 
 
 def key(pk: str, sk: str) -> dict[str, Any]:
@@ -131,6 +139,26 @@ def follows_sk(followee: str) -> str:
 
 def ledger_sk(at: str, ticket_id: str, kind: str) -> str:
     return f"{LEDGER}{at}#{ticket_id}#{kind}"
+
+
+def message_sk(message_id: str) -> str:
+    return f"{MESSAGE}{message_id}"
+
+
+def chat_mute_sk(user_id: str) -> str:
+    return f"CHATMUTE#{user_id}"
+
+
+def modlog_sk(at: str, entry_id: str) -> str:
+    return f"{MODLOG}{at}#{entry_id}"
+
+
+def block_sk(blocked_id: str) -> str:
+    return f"{BLOCK}{blocked_id}"
+
+
+def report_pk(report_id: str) -> str:
+    return f"REPORT#{report_id}"
 
 
 def rate_window_sk(window_start: int) -> str:

@@ -1,0 +1,63 @@
+"""The rules of in-room messages (domain/chat.py): text, ids, visibility, who deletes."""
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from chalicelib.domain.chat import TEXT_MAX, Message, check_delete, check_recipient, clean_text, new_message_id
+from chalicelib.domain.errors import Forbidden, ValidationFailed
+from chalicelib.domain.spaces import Space, SpaceState
+
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+SPACE = Space(id="sp_1", host_id="host", cohost_ids=["co"], title="T", state=SpaceState.live, created_at=NOW,
+              updated_at=NOW)
+
+
+def message(to: str | None = None) -> Message:
+    return Message(id="m1", space_id="sp_1", from_user_id="alice", to_user_id=to, text="hi", created_at=NOW)
+
+
+def field_of(exc: pytest.ExceptionInfo[ValidationFailed]) -> str:
+    details = exc.value.details
+    assert isinstance(details, list)
+    return str(details[0]["field"])
+
+
+def test_text_is_trimmed_and_bounded() -> None:
+    assert clean_text("  hi  ") == "hi"
+    assert clean_text("x" * TEXT_MAX) == "x" * TEXT_MAX
+    assert clean_text("a\nb 👩‍👩‍👧 ❤️") == "a\nb 👩‍👩‍👧 ❤️"
+    for bad in ("", "   ", "x" * (TEXT_MAX + 1), "a\x00", "a\x1b[31m", "a\u202eb", "a\rb", "\x85"):
+        with pytest.raises(ValidationFailed) as exc:
+            clean_text(bad)
+        assert field_of(exc) == "text"
+
+
+def test_recipients() -> None:
+    check_recipient("alice", None, known=False)
+    check_recipient("alice", "bob", known=True)
+    for to, known in (("alice", True), ("ghost", False)):
+        with pytest.raises(ValidationFailed) as exc:
+            check_recipient("alice", to, known=known)
+        assert field_of(exc) == "to_user_id"
+
+
+def test_ids_sort_by_time() -> None:
+    ids = [new_message_id(NOW + timedelta(milliseconds=ms)) for ms in (0, 1, 999, 1000, 86_400_000)]
+    assert ids == sorted(ids) and len(set(ids)) == len(ids) and all(len(i) == 21 for i in ids)
+
+
+def test_a_private_message_is_for_its_two_parties() -> None:
+    public, private = message(), message(to="bob")
+    assert public.parties == [] and all(public.visible_to(u) for u in ("alice", "bob", "host"))
+    assert private.parties == ["alice", "bob"]
+    assert private.visible_to("alice") and private.visible_to("bob") and not private.visible_to("host")
+    assert private.as_json()["created_at"] == "2026-06-01T12:00:00Z"
+
+
+def test_the_author_host_and_cohosts_delete() -> None:
+    for caller in ("alice", "host", "co"):
+        check_delete(SPACE, caller, message())
+    with pytest.raises(Forbidden):
+        check_delete(SPACE, "bob", message(to="bob"))
