@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STRIPE_MOCK_VERSION ?= v0.197.0
 export AIRWAVES_CACHE ?= $(HOME)/.cache/airwaves
 
-.PHONY: up test lint bench install servers livekit-server stripe-mock clean template
+.PHONY: up test lint bench install servers livekit-server stripe-mock redis-server clean template
 
 $(VENV)/.installed: requirements-dev.txt functions/requirements.txt pyproject.toml .python-version
 	@command -v $(PYTHON) >/dev/null || { echo "Python $(PYTHON_VERSION) is needed"; exit 1; }
@@ -24,7 +24,10 @@ livekit-server:
 stripe-mock:
 	@bash infra/local/build_go_server.sh stripe-mock github.com/stripe/stripe-mock $(STRIPE_MOCK_VERSION) >/dev/null
 
-servers: livekit-server stripe-mock
+redis-server:
+	@bash infra/local/install_redis.sh
+
+servers: livekit-server stripe-mock redis-server
 
 up: install servers
 	$(BIN)/python -m infra.local.stack

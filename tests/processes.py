@@ -100,17 +100,64 @@ class LiveKitProcess:
 
 
 def start_livekit(binary: str, workdir: Path, *, api_key: str, api_secret: str,
-                  webhook_url: str | None = None) -> LiveKitProcess:
-    """livekit-server with the local config (``livekit/livekit.local.yaml``) moved to free ports."""
+                  webhook_url: str | None = None, redis_address: str | None = None,
+                  name: str = "livekit") -> LiveKitProcess:
+    """livekit-server with the local config (``livekit/livekit.local.yaml``) moved to free ports;
+    with ``redis_address`` it is one node of a cluster sharing that Redis (files named ``name``)."""
     from infra.local.livekit_config import render_local_config
 
     port = free_port()
-    config_path = workdir / "livekit.yaml"
+    config_path = workdir / f"{name}.yaml"
     config_path.write_text(render_local_config(port=port, tcp_port=free_port(), udp_port=free_port(socket.SOCK_DGRAM),
-                                               api_key=api_key, webhook_url=webhook_url))
+                                               api_key=api_key, webhook_url=webhook_url,
+                                               redis_address=redis_address))
     server = start_server([binary, "--config", str(config_path)], ready=lambda _: http_ok(f"http://127.0.0.1:{port}/"),
-                          log_path=workdir / "livekit.log", env={"LIVEKIT_KEYS": f"{api_key}: {api_secret}"})
+                          log_path=workdir / f"{name}.log", env={"LIVEKIT_KEYS": f"{api_key}: {api_secret}"})
     return LiveKitProcess(server, port, api_key, api_secret, config_path)
+
+
+_NODE_ID = re.compile(r'"?nodeID"?[:=]\s*"?(ND_\w+)')
+
+
+def livekit_node_id(process: LiveKitProcess) -> str:
+    """The node ID a cluster node registered in Redis under (from its startup log)."""
+    found = _NODE_ID.search(process.server.log_tail(1_000_000))
+    if not found:
+        raise StartFailed(f"no node ID in the log: {process.server.log_tail()}")
+    return found.group(1)
+
+
+@dataclass
+class RedisProcess:
+    server: Server
+    port: int
+    binary: str
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def command(self, *args: str) -> list[str]:
+        """One command through ``redis-cli`` (installed with Debian's redis-server); its output lines."""
+        cli = str(Path(self.binary).with_name("redis-cli"))
+        out = subprocess.run([cli, "-h", "127.0.0.1", "-p", str(self.port), "--raw", *args], capture_output=True,
+                             text=True, timeout=10, check=True)
+        return [line for line in out.stdout.splitlines() if line]
+
+
+def start_redis(binary: str, workdir: Path) -> RedisProcess:
+    """A throwaway redis-server on a free loopback port: no persistence, no config file."""
+    port = free_port()
+    cli = str(Path(binary).with_name("redis-cli"))
+
+    def pong(_: Server) -> bool:
+        out = subprocess.run([cli, "-h", "127.0.0.1", "-p", str(port), "ping"], capture_output=True, text=True,
+                             timeout=5, check=False)
+        return out.stdout.strip() == "PONG"
+
+    server = start_server([binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no",
+                           "--dir", str(workdir)], ready=pong, log_path=workdir / "redis.log")
+    return RedisProcess(server, port, binary)
 
 
 _LISTENING = re.compile(r"Listening for HTTP at address: (\S+)")

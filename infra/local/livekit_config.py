@@ -18,11 +18,18 @@ def load_local_config() -> dict:
 
 
 def render_local_config(*, port: int, tcp_port: int, udp_port: int, api_key: str,
-                        webhook_url: str | None = None) -> str:
-    """The local config on other ports; ``webhook_url=None`` drops the webhook."""
+                        webhook_url: str | None = None, redis_address: str | None = None) -> str:
+    """The local config on other ports; ``webhook_url=None`` drops the webhook. ``redis_address``
+    (``host:port``) makes the node one of a multi-node cluster: nodes sharing that Redis register
+    there, rooms are placed on any of them and signalling is relayed to the room's node (the
+    production config's routing, with the production node selector)."""
     config = load_local_config()
     config["port"] = port
     config["rtc"].update({"tcp_port": tcp_port, "udp_port": udp_port})
+    if redis_address:
+        config["redis"] = {"address": redis_address}
+        production = yaml.safe_load((ROOT / "livekit" / "livekit.production.yaml").read_text())
+        config["node_selector"] = production["node_selector"]
     if webhook_url:
         config["webhook"] = {"api_key": api_key, "urls": [webhook_url]}
     else:

@@ -49,6 +49,16 @@ def test_a_rendered_copy_changes_only_ports_key_and_webhook():
         {k: v for k, v in original.items() if k not in ("port", "rtc", "webhook")}
     quiet = yaml.safe_load(render_local_config(port=1, tcp_port=2, udp_port=3, api_key="k"))
     assert "webhook" not in quiet
+    assert "redis" not in quiet and "node_selector" not in quiet
+
+
+def test_a_cluster_node_copy_routes_through_redis_with_the_production_selector():
+    production = yaml.safe_load((ROOT / "livekit" / "livekit.production.yaml").read_text())
+    node = yaml.safe_load(render_local_config(port=1, tcp_port=2, udp_port=3, api_key="k",
+                                              redis_address="127.0.0.1:6390"))
+    assert node["redis"] == {"address": "127.0.0.1:6390"}
+    assert node["node_selector"] == production["node_selector"]
+    assert node["rtc"]["node_ip"] == "127.0.0.1"
 
 
 def test_the_build_is_pinned_to_the_go_module():
