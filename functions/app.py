@@ -7,6 +7,7 @@ from typing import Any
 
 from chalice.app import Chalice, SQSEvent
 
+from chalicelib.api.cors import cors_middleware
 from chalicelib.api.errors import contract_error_middleware
 from chalicelib.api.routes import chat, livekit_webhook, notifications, rooms, spaces, system, tickets, users
 from chalicelib.container import get_container
@@ -14,6 +15,7 @@ from chalicelib.domain.schedules import ScheduledInvocation, ScheduleKind
 from chalicelib.settings import get_settings
 
 app = Chalice(app_name="airwaves")
+app.register_middleware(cors_middleware, "http")  # outermost: every answer, errors included
 app.register_middleware(contract_error_middleware, "http")
 app.register_blueprint(system.bp)
 app.register_blueprint(users.bp)

@@ -99,6 +99,10 @@ def parameters() -> dict[str, Any]:
         "FcmPlatformApplicationArn": parameter(
             "SNS platform application (GCM/FCM) for Android push; empty disables Android push.", default="",
             AllowedPattern=r"^(arn:[a-z-]+:sns:[a-z0-9-]+:\d{12}:app/GCM/.+)?$"),
+        "WebAppOrigin": parameter(
+            "Origin of the web app allowed to call the API from browsers (CORS), e.g. "
+            "https://app.example.com; empty: no browser app may call it.", default="",
+            AllowedPattern=r"^(https?://[A-Za-z0-9.-]+(:\d+)?)?$"),
         "PayoutsReturnUrl": parameter(
             "Where Stripe sends a creator who finished Connect onboarding (your app's deep link or web page).",
             AllowedPattern=r"^https://.+"),
@@ -276,6 +280,8 @@ class AppTemplate:
             "fcm_platform_application_arn": ref("FcmPlatformApplicationArn"),
             "payouts_return_url": ref("PayoutsReturnUrl"),
             "payouts_refresh_url": ref("PayoutsRefreshUrl"),
+            "web_app_url": ref("WebAppOrigin"),
+            "cors_allowed_origins": sub('["${WebAppOrigin}"]'),
         }
         for fn in self.schedule_targets():
             wiring[f"{fn.name}_function_arn"] = app_policies.function_arn(fn.function_name)
@@ -416,6 +422,7 @@ class AppTemplate:
                                                              "ApiThrottleRateLimit", "ApiThrottleBurstLimit"]},
                 {"Label": {"default": "Push"}, "Parameters": ["ApnsPlatformApplicationArn", "FcmPlatformApplicationArn"]},
                 {"Label": {"default": "Payouts"}, "Parameters": ["PayoutsReturnUrl", "PayoutsRefreshUrl"]},
+                {"Label": {"default": "Web app"}, "Parameters": ["WebAppOrigin"]},
                 {"Label": {"default": "Operations"}, "Parameters": ["AlarmEmail", "LogRetentionDays"]},
             ]}},
             "Parameters": parameters(),

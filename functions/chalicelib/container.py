@@ -40,6 +40,7 @@ if TYPE_CHECKING:  # types only: each import below happens inside the builder th
     from chalicelib.services.background_jobs import BackgroundJobs, JobBatch
     from chalicelib.services.big_accounts import BigAccountFollows
     from chalicelib.services.chat import ChatService
+    from chalicelib.services.dev_payments import DevPayments
     from chalicelib.services.following_feed import FollowingFeed
     from chalicelib.services.health import HealthCheck
     from chalicelib.services.idempotency import Idempotency
@@ -342,6 +343,14 @@ class Container:
         from chalicelib.services.stripe_webhooks import StripeWebhooks
 
         return StripeWebhooks(DynamoProcessedEvents(self.table), self.payment_gateway, self.tickets, self.payouts)
+
+    @cached_property
+    def dev_payments(self) -> DevPayments:
+        """Local stage only (the route checks): pay a ticket through the real webhook code."""
+        from chalicelib.adapters.stripe_dev_events import StripeDevEvents
+        from chalicelib.services.dev_payments import DevPayments
+
+        return DevPayments(self.ticket_repo, StripeDevEvents(self.secrets), self.stripe_webhooks)
 
     # -- schedules, reminders, push and background jobs -----------------------------------------
     @cached_property

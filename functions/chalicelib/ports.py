@@ -267,6 +267,21 @@ class ProcessedEvents(Protocol):
     def release(self, source: str, event_id: str) -> None: ...
 
 
+
+@dataclass(frozen=True)
+class SignedEvent:
+    """A payment provider's webhook delivery: the raw body and its signature header's value."""
+
+    payload: bytes
+    signature: str
+
+
+class DevPaymentEvents(Protocol):
+    """Local stage only: the signed ``payment succeeded`` delivery the payment provider would send
+    for a ticket (the local stand-in for the provider never sends webhooks)."""
+
+    def payment_succeeded(self, ticket: Ticket) -> SignedEvent: ...
+
 # -- idempotency -----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class IdempotencyRecord:

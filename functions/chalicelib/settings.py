@@ -94,6 +94,12 @@ class Settings(BaseSettings):
     # were written: the Space's chat retention.
     chat_retention_days: int = 30
 
+    # Browsers: the web app origins allowed to call the API (CORS; JSON list in the environment,
+    # exact ``scheme://host[:port]`` values, none by default) and where the web app lives (the
+    # API root links to it; empty: not hosted).
+    cors_allowed_origins: list[str] = []
+    web_app_url: str = ""
+
     @property
     def is_local(self) -> bool:
         return self.stage in ("local", "test")

@@ -69,13 +69,3 @@ def build_openapi(*, server_url: str | None = None) -> dict[str, Any]:
         doc["servers"] = [{"url": server_url}]
     return doc
 
-
-DOCS_HTML = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Airwaves API</title>
-<meta name="viewport" content="width=device-width, initial-scale=1"></head>
-<body>
-<redoc spec-url="openapi.json"></redoc>
-<noscript>The machine-readable contract is at <a href="openapi.json">openapi.json</a>.</noscript>
-<script src="https://cdn.redoc.ly/redoc/v2.1.5/bundles/redoc.standalone.js"></script>
-</body></html>
-"""

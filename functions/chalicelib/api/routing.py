@@ -42,6 +42,7 @@ class Endpoint:
 
 
 ENDPOINTS: list[Endpoint] = []
+_PREFLIGHTS: set[str] = set()
 
 
 @dataclass
@@ -113,9 +114,25 @@ def endpoint(bp: Blueprint, method: str, path: str, *, summary: str, tag: str, s
         chalice_view.__name__ = view.__name__
         chalice_view.__doc__ = view.__doc__
         bp.route(path, methods=[method], content_types=list(content_types))(chalice_view)
+        if path not in _PREFLIGHTS:
+            _PREFLIGHTS.add(path)
+            _register_preflight(bp, path)
         return view
 
     return register
+
+
+def _register_preflight(bp: Blueprint, path: str) -> None:
+    """``OPTIONS`` on ``path``: the CORS preflight (``api/cors.py``), answering for every method
+    declared on the path by then (all are, before the first request)."""
+    def preflight(**_: str) -> Response:
+        from chalicelib.api.cors import preflight_response
+
+        methods = sorted({ep.method for ep in ENDPOINTS if ep.path == path})
+        return preflight_response(bp.current_request.headers, methods)
+
+    preflight.__name__ = "preflight_" + re.sub(r"[^A-Za-z0-9]+", "_", path).strip("_")
+    bp.route(path, methods=["OPTIONS"])(preflight)
 
 
 def _handle(spec: Endpoint, view: Callable[..., Any], request: Any, path_params: dict[str, str]) -> Response:
