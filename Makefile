@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STRIPE_MOCK_VERSION ?= v0.197.0
 export AIRWAVES_CACHE ?= $(HOME)/.cache/airwaves
 
-.PHONY: up test lint bench install servers livekit-server stripe-mock redis-server clean template
+.PHONY: up test lint bench install servers livekit-server stripe-mock redis-server clean template worker-install test-media
 
 $(VENV)/.installed: requirements-dev.txt functions/requirements.txt pyproject.toml .python-version
 	@command -v $(PYTHON) >/dev/null || { echo "Python $(PYTHON_VERSION) is needed"; exit 1; }
@@ -17,6 +17,16 @@ $(VENV)/.installed: requirements-dev.txt functions/requirements.txt pyproject.to
 	@touch $@
 
 install: $(VENV)/.installed
+
+# The media worker (livekit/worker) has its own pinned venv: livekit-agents and PyAV are not the API's.
+WORKER_VENV := livekit/worker/.venv
+$(WORKER_VENV)/.installed: livekit/worker/requirements.txt livekit/worker/requirements-test.txt .python-version
+	$(PYTHON) -m venv $(WORKER_VENV)
+	$(WORKER_VENV)/bin/pip install --quiet --upgrade pip
+	$(WORKER_VENV)/bin/pip install --quiet -r livekit/worker/requirements-test.txt
+	@touch $@
+
+worker-install: $(WORKER_VENV)/.installed
 
 livekit-server:
 	@bash livekit/build.sh >/dev/null
@@ -33,8 +43,13 @@ up: install servers
 	$(BIN)/python -m infra.local.stack
 
 # Lint and type checks first (seconds), then every test tier.
-test: lint servers
+test: lint servers worker-install
 	$(BIN)/python -m pytest
+	$(MAKE) test-media
+
+# tests/media run in the worker's venv (the main venv's conftest is not loaded there).
+test-media: worker-install servers
+	PYTHONPATH=livekit/worker:. $(WORKER_VENV)/bin/python -m pytest --confcutdir=tests/media -p no:cacheprovider tests/media
 
 lint: install
 	$(BIN)/ruff check .

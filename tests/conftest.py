@@ -11,6 +11,9 @@ from infra.local.stage import apply_stage_environment, make_moto_dynamodb_atomic
 apply_stage_environment("local", AIRWAVES_TABLE_NAME="airwaves-test")
 
 # Fixture modules of the real servers (each concern adds its own).
+# tests/media run in the media worker's own venv (`make test-media`), not this one.
+collect_ignore = ["media"]
+
 pytest_plugins: list[str] = ["tests.fixtures_livekit", "tests.fixtures_cluster", "tests.fixtures_stripe",
                              "tests.fixtures_notifications"]
 

@@ -1,0 +1,3 @@
+from airwaves_media.agent import main
+
+main()

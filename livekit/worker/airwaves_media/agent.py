@@ -1,0 +1,98 @@
+"""The livekit-agents side: a worker registered as ``airwaves-media`` (explicit dispatch) that
+accepts a job per Space room as the hidden identity ``airwaves-media`` and runs a ``Session``.
+
+Run: ``python -m airwaves_media`` (env in ``config.py``). SIGTERM/SIGINT stop it; jobs close
+their open HLS run first. A job whose room is deleted finalizes the replay (the SDK reports a
+room deletion as an ordinary disconnect, so the job asks the server whether the room still
+exists rather than trusting the reason).
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import tempfile
+from pathlib import Path
+
+from livekit.agents import (
+    AgentServer,
+    AutoSubscribe,
+    JobContext,
+    JobExecutorType,
+    JobRequest,
+    WorkerOptions,
+    WorkerPermissions,
+)
+
+from airwaves_media.api_client import MediaApi
+from airwaves_media.config import Settings
+from airwaves_media.session import Session
+from airwaves_media.store import Store
+from livekit import api
+
+AGENT_NAME = "airwaves-media"
+IDENTITY = "airwaves-media"
+log = logging.getLogger("airwaves_media")
+
+
+async def request(req: JobRequest) -> None:
+    await req.accept(name="Airwaves media", identity=IDENTITY, attributes={"role": "media"})
+
+
+async def entrypoint(ctx: JobContext) -> None:
+    settings = Settings.from_env()
+    try:
+        space_id = json.loads(ctx.job.metadata or "{}").get("space_id") or ctx.job.room.name
+    except ValueError:
+        space_id = ctx.job.room.name
+    await ctx.connect(auto_subscribe=AutoSubscribe.SUBSCRIBE_NONE)
+    media_api = MediaApi(settings.api_url, settings.worker_secret)
+    livekit = api.LiveKitAPI(settings.http_livekit_url, settings.livekit_api_key, settings.livekit_api_secret)
+    workdir = Path(tempfile.mkdtemp(prefix=f"airwaves-{space_id}-"))
+    session = Session(ctx.room, space_id, media_api=media_api, store=Store(settings.bucket, settings.aws_endpoint_url),
+                      livekit=livekit, workdir=workdir, poll_seconds=settings.poll_seconds,
+                      clip_buffer_seconds=settings.clip_buffer_seconds)
+
+    async def on_shutdown(reason: str) -> None:
+        try:
+            await session.close(reason)
+        finally:
+            await media_api.aclose()
+            await livekit.aclose()
+
+    ctx.add_shutdown_callback(on_shutdown)
+    await session.start()
+    log.info("in room %s for Space %s", ctx.room.name, space_id)
+    await session.stopped.wait()
+    ctx.shutdown("the Space ended")
+
+
+def build_server() -> AgentServer:
+    executor = JobExecutorType(os.environ.get("AIRWAVES_MEDIA_EXECUTOR", "process"))
+    settings = Settings.from_env()
+    return AgentServer.from_server_options(WorkerOptions(
+        entrypoint_fnc=entrypoint, request_fnc=request, agent_name=AGENT_NAME, job_executor_type=executor,
+        ws_url=settings.livekit_url, api_key=settings.livekit_api_key, api_secret=settings.livekit_api_secret,
+        permissions=WorkerPermissions(can_publish=False, can_subscribe=True, can_publish_data=False, hidden=True),
+        num_idle_processes=int(os.environ.get("AIRWAVES_MEDIA_IDLE_PROCESSES", "1")),
+        shutdown_process_timeout=float(os.environ.get("AIRWAVES_MEDIA_FINALIZE_TIMEOUT", "300")),
+        load_threshold=0.9, port=int(os.environ.get("AIRWAVES_MEDIA_HTTP_PORT", "0"))))
+
+
+async def run() -> None:
+    server = build_server()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    task = asyncio.create_task(server.run(devmode=False))
+    await asyncio.wait([task, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED)
+    await server.aclose()  # jobs run their shutdown callbacks: open runs are closed and uploaded
+
+
+def main() -> None:
+    logging.basicConfig(level=os.environ.get("AIRWAVES_MEDIA_LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    asyncio.run(run())

@@ -1,0 +1,71 @@
+"""The worker's half of the internal media routes (MEDIA_CONTRACT.md): read what a Space needs,
+report recordings and clips. Every call carries the worker secret; a failed call is retried by
+the next poll (the reports are idempotent)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+
+@dataclass
+class PendingClip:
+    clip_id: str
+    duration_seconds: float
+
+
+@dataclass
+class SpaceMedia:
+    space_id: str
+    state: str
+    started_at: datetime | None
+    recording: bool
+    captions: bool
+    clips_enabled: bool
+    language: str
+    stage_user_ids: list[str] = field(default_factory=list)
+    pending_clips: list[PendingClip] = field(default_factory=list)
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> SpaceMedia:
+        started = body.get("started_at")
+        return cls(
+            space_id=body["space_id"], state=body.get("state", ""),
+            started_at=datetime.fromisoformat(started.replace("Z", "+00:00")) if started else None,
+            recording=bool(body.get("recording")), captions=bool(body.get("captions")),
+            clips_enabled=bool(body.get("clips_enabled", True)), language=body.get("language") or "en",
+            stage_user_ids=list(body.get("stage_user_ids") or []),
+            pending_clips=[PendingClip(c["clip_id"], float(c.get("duration_seconds") or 30))
+                           for c in body.get("pending_clips") or []],
+        )
+
+
+class MediaApi:
+    def __init__(self, base_url: str, secret: str, *, timeout: float = 5.0) -> None:
+        self.http = httpx.AsyncClient(base_url=base_url.rstrip("/"), timeout=timeout,
+                                      headers={"Authorization": f"Bearer {secret}"})
+
+    async def space(self, space_id: str) -> SpaceMedia | None:
+        """The Space's media state; ``None`` when the API does not know it."""
+        res = await self.http.get(f"/internal/media/spaces/{space_id}")
+        if res.status_code == 404:
+            return None
+        res.raise_for_status()
+        return SpaceMedia.from_json(res.json())
+
+    async def put_recording(self, space_id: str, state: str, duration_seconds: float, *,
+                            hls_key: str | None = None, ogg_key: str | None = None) -> None:
+        res = await self.http.put(f"/internal/media/spaces/{space_id}/recording", json={
+            "state": state, "duration_seconds": round(duration_seconds, 3), "hls_key": hls_key, "ogg_key": ogg_key})
+        res.raise_for_status()
+
+    async def put_clip(self, space_id: str, clip_id: str, state: str, duration_seconds: float,
+                       key: str | None) -> None:
+        res = await self.http.put(f"/internal/media/spaces/{space_id}/clips/{clip_id}", json={
+            "state": state, "key": key, "duration_seconds": round(duration_seconds, 3)})
+        res.raise_for_status()
+
+    async def aclose(self) -> None:
+        await self.http.aclose()

@@ -1,0 +1,229 @@
+"""One Space's media session in its room: subscribe to the stage, mix it on a wall clock, feed
+the clip ring and the recorder, poll the API (recording on/off, clips, the end), finalize.
+
+Nothing here depends on livekit-agents: ``agent.py`` builds a session per job; tests and
+benches can build one over a plain ``rtc.Room``.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from airwaves_media.api_client import MediaApi, SpaceMedia
+from airwaves_media.codec import RATE, ogg_opus
+from airwaves_media.mixer import Clock, Mixer
+from airwaves_media.recorder import Recorder
+from airwaves_media.ring import Ring
+from airwaves_media.store import Store, clip_key
+from livekit import api, rtc
+
+log = logging.getLogger("airwaves_media.session")
+
+STAGE_ROLES = frozenset({"host", "cohost", "speaker"})
+TICK = 0.02
+
+
+class Session:
+    def __init__(self, room: rtc.Room, space_id: str, *, media_api: MediaApi, store: Store,
+                 livekit: api.LiveKitAPI, workdir: Path, poll_seconds: float = 1.0,
+                 clip_buffer_seconds: float = 120.0) -> None:
+        self.room = room
+        self.space_id = space_id
+        self.media_api = media_api
+        self.store = store
+        self.livekit = livekit
+        self.workdir = workdir
+        self.poll_seconds = poll_seconds
+        self.mixer = Mixer()
+        self.ring = Ring(int(clip_buffer_seconds * RATE))
+        self.readers: dict[str, asyncio.Task[None]] = {}
+        self.stage_ids: set[str] | None = None
+        self.space: SpaceMedia | None = None
+        self.recorder: Recorder | None = None
+        self.clock: Clock | None = None
+        self.base_offset = 0.0
+        self.clips_done: set[str] = set()
+        self.stopped = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._finalize_lock = asyncio.Lock()
+        self.finalized = False
+
+    # -- the timeline -----------------------------------------------------------------------
+    @property
+    def offset(self) -> float:
+        """The Space offset (seconds since started_at) of the next mixed sample."""
+        produced = self.clock.produced if self.clock else 0
+        return self.base_offset + produced / RATE - self.mixer.prefill / RATE
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Read the Space (until it has started), resume its replay, hook the room, start ticking."""
+        while True:
+            self.space = await self.media_api.space(self.space_id)
+            if self.space and self.space.started_at:
+                break
+            await asyncio.sleep(self.poll_seconds)
+        started_at = self.space.started_at
+        self.stage_ids = set(self.space.stage_user_ids)
+        self.recorder = Recorder(self.space_id, started_at, self.store, self.media_api, self.workdir)
+        await self.recorder.load()
+        self.clock = Clock(time.monotonic())
+        self.base_offset = (datetime.now(UTC) - started_at).total_seconds()
+        self.room.on("track_published", lambda pub, p: self._update(p))
+        self.room.on("participant_connected", self._update)
+        self.room.on("participant_attributes_changed", lambda _changed, p: self._update(p))
+        self.room.on("track_subscribed", self._on_subscribed)
+        self.room.on("track_unsubscribed", lambda track, pub, p: self._drop(pub.sid))
+        self.room.on("participant_disconnected", self._on_left)
+        for p in self.room.remote_participants.values():
+            self._update(p)
+        self._tasks = [asyncio.create_task(self._tick(), name="mix"),
+                       asyncio.create_task(self._poll(), name="poll")]
+        await self._apply(self.space)
+
+    def is_stage(self, p: rtc.RemoteParticipant) -> bool:
+        role = p.attributes.get("role")
+        if role:
+            return role in STAGE_ROLES
+        return self.stage_ids is not None and p.identity in self.stage_ids
+
+    def _update(self, p: rtc.RemoteParticipant) -> None:
+        """Subscribe to a stage member's microphone, and only theirs."""
+        stage = self.is_stage(p)
+        for pub in p.track_publications.values():
+            if pub.kind == rtc.TrackKind.KIND_AUDIO and pub.subscribed != stage:
+                pub.set_subscribed(stage)
+            if not stage:
+                self._drop(pub.sid)
+
+    def _on_subscribed(self, track: rtc.Track, pub: rtc.RemoteTrackPublication, p: rtc.RemoteParticipant) -> None:
+        if track.kind != rtc.TrackKind.KIND_AUDIO or not self.is_stage(p):
+            return
+        self._drop(pub.sid)
+        self.mixer.add(pub.sid)
+        self.readers[pub.sid] = asyncio.create_task(self._read(pub.sid, track), name=f"read-{p.identity}")
+
+    def _on_left(self, p: rtc.RemoteParticipant) -> None:
+        for sid in list(p.track_publications):
+            self._drop(sid)
+
+    def _drop(self, sid: str) -> None:
+        task = self.readers.pop(sid, None)
+        if task:
+            task.cancel()
+        self.mixer.remove(sid)
+
+    async def _read(self, key: str, track: rtc.Track) -> None:
+        stream = rtc.AudioStream(track, sample_rate=RATE, num_channels=1)
+        try:
+            async for event in stream:
+                self.mixer.push(key, np.frombuffer(event.frame.data, dtype=np.int16))
+        finally:
+            await stream.aclose()
+
+    async def _tick(self) -> None:
+        assert self.clock is not None
+        while True:
+            n = self.clock.due(time.monotonic())
+            if n:
+                pcm = self.mixer.pull(n)
+                self.ring.write(pcm)
+                if self.recorder:
+                    self.recorder.write(pcm)
+            await asyncio.sleep(TICK)
+
+    async def _poll(self) -> None:
+        while True:
+            await asyncio.sleep(self.poll_seconds)
+            space = None
+            try:
+                space = await self.media_api.space(self.space_id)
+                if space is not None:
+                    await self._apply(space)
+                if self.recorder:
+                    await self.recorder.flush()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("poll of %s failed", self.space_id)
+            if space is not None and space.state not in ("live", "scheduled", "") and not self.finalized:
+                log.info("%s is %s: finalizing", self.space_id, space.state)
+                await self.finalize()
+                self.stopped.set()
+                return
+
+    async def _apply(self, space: SpaceMedia) -> None:
+        self.space = space
+        if set(space.stage_user_ids) != self.stage_ids:
+            self.stage_ids = set(space.stage_user_ids)
+            for p in self.room.remote_participants.values():
+                self._update(p)
+        assert self.recorder is not None
+        if space.recording and space.state == "live" and not self.recorder.recording:
+            log.info("recording %s from %.2fs", self.space_id, self.offset)
+            self.recorder.start(self.offset)
+        elif not space.recording and self.recorder.recording:
+            log.info("recording of %s off at %.2fs", self.space_id, self.offset)
+            await self.recorder.stop()
+        for clip in space.pending_clips:
+            if clip.clip_id not in self.clips_done:
+                await self.make_clip(clip.clip_id, clip.duration_seconds)
+
+    async def make_clip(self, clip_id: str, seconds: float) -> None:
+        pcm = self.ring.last(int(seconds * RATE))
+        key = clip_key(self.space_id, clip_id)
+        try:
+            body = await asyncio.to_thread(ogg_opus, pcm)
+            await asyncio.to_thread(self.store.put, key, body, "audio/ogg")
+        except Exception:
+            log.exception("clip %s failed", clip_id)
+            await self.media_api.put_clip(self.space_id, clip_id, "failed", 0.0, None)
+        else:
+            await self.media_api.put_clip(self.space_id, clip_id, "available", pcm.size / RATE, key)
+        self.clips_done.add(clip_id)
+
+    async def room_exists(self) -> bool:
+        res = await self.livekit.room.list_rooms(api.ListRoomsRequest(names=[self.space_id]))
+        return any(r.name == self.space_id for r in res.rooms)
+
+    async def close(self, reason: str = "") -> None:
+        """The job ends (room left, worker stopping). The replay is finalized when the Space is
+        over: the room is gone (deleted when the Space ends) or the API says so. Otherwise the
+        open run is closed and uploaded, and a later worker goes on from the playlist."""
+        end = self.offset
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        for sid in list(self.readers):
+            self._drop(sid)
+        over = self.finalized
+        if not over:
+            try:
+                over = not await self.room_exists()
+            except Exception:
+                log.exception("cannot tell whether room %s still exists", self.space_id)
+        if not over:
+            with contextlib.suppress(Exception):
+                space = await self.media_api.space(self.space_id)
+                over = space is not None and space.state == "ended"
+        if over:
+            log.info("%s ended (%s): finalizing at %.2fs", self.space_id, reason, end)
+            await self.finalize(end)
+        elif self.recorder:
+            log.info("leaving %s (%s) with the replay open", self.space_id, reason)
+            await self.recorder.stop()
+
+    async def finalize(self, end: float | None = None) -> None:
+        async with self._finalize_lock:
+            if self.finalized or self.recorder is None:
+                return
+            self.finalized = True
+            await self.recorder.finalize(self.offset if end is None else end)

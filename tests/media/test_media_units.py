@@ -1,0 +1,220 @@
+"""The worker's pieces without LiveKit: mixer, clip ring, playlist, codecs, and the recorder's
+timeline (gaps, restarts, finalize) over an in-memory S3 and API."""
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import numpy as np
+import pytest
+
+from airwaves_media.codec import RATE, HlsRun, decode, ogg_opus
+from airwaves_media.mixer import Clock, Mixer, Source
+from airwaves_media.playlist import Playlist
+from airwaves_media.recorder import Recorder
+from airwaves_media.ring import Ring
+from tests.integration.audio_clients import dominant_frequency, rms
+
+
+def tone(hz: float, seconds: float, amplitude: float = 0.5) -> np.ndarray:
+    t = np.arange(int(seconds * RATE)) / RATE
+    return (amplitude * np.sin(2 * np.pi * hz * t) * 32767).astype(np.int16)
+
+
+# -- mixer ------------------------------------------------------------------------------------
+def test_mixer_sums_sources_and_pads_silence():
+    mixer = Mixer(prefill=0)
+    mixer.add("a")
+    mixer.add("b")
+    mixer.push("a", np.full(100, 1000, dtype=np.int16))
+    mixer.push("b", np.full(50, 2000, dtype=np.int16))
+    out = mixer.pull(200)
+    assert out.size == 200
+    assert (out[:50] == 3000).all() and (out[50:100] == 1000).all() and (out[100:] == 0).all()
+
+
+def test_mixer_clips_instead_of_wrapping():
+    mixer = Mixer(prefill=0)
+    for k in "ab":
+        mixer.add(k)
+        mixer.push(k, np.full(10, 30000, dtype=np.int16))
+    assert (mixer.pull(10) == 32767).all()
+
+
+def test_quiet_mixer_still_yields_every_sample():
+    mixer = Mixer()
+    assert mixer.pull(4800).size == 4800 and not mixer.pull(4800).any()
+
+
+def test_mixer_cuts_a_source_that_runs_ahead_to_its_backlog():
+    mixer = Mixer(prefill=0, max_backlog=1000)
+    mixer.add("a")
+    mixer.push("a", np.arange(5000, dtype=np.int16))
+    assert mixer.sources["a"].size == 1000
+    assert mixer.pull(1)[0] == 4000  # the oldest samples were dropped
+
+
+def test_mixer_ignores_frames_of_a_removed_source():
+    mixer = Mixer(prefill=0)
+    mixer.push("gone", np.ones(10, dtype=np.int16))
+    assert not mixer.pull(10).any()
+
+
+def test_jitter_buffer_waits_for_prefill_and_refills_after_running_dry():
+    source = Source(prefill=100)
+    source.push(np.ones(60, dtype=np.int16))
+    assert source.take(10).size == 0  # still filling
+    source.push(np.ones(60, dtype=np.int16))
+    assert source.take(200).size == 120  # primed: all of it, then it ran dry
+    source.push(np.ones(50, dtype=np.int16))
+    assert source.take(10).size == 0  # filling again
+
+
+def test_clock_yields_exactly_the_elapsed_samples():
+    clock = Clock(100.0)
+    assert clock.due(100.5) == RATE // 2
+    assert clock.due(100.5) == 0
+    assert clock.due(102.0) == RATE * 3 // 2
+    assert clock.produced == 2 * RATE
+
+
+# -- ring -------------------------------------------------------------------------------------
+def test_ring_keeps_the_newest_samples_in_order_across_the_wrap():
+    ring = Ring(10)
+    ring.write(np.arange(7, dtype=np.int16))
+    ring.write(np.arange(7, 13, dtype=np.int16))
+    assert ring.last(10).tolist() == list(range(3, 13))
+    assert ring.last(4).tolist() == [9, 10, 11, 12]
+    assert ring.last(50).size == 10
+    ring.write(np.arange(100, 130, dtype=np.int16))
+    assert ring.last(3).tolist() == [127, 128, 129]
+
+
+def test_ring_before_it_fills_answers_what_it_has():
+    ring = Ring(10)
+    ring.write(np.arange(3, dtype=np.int16))
+    assert ring.last(30).tolist() == [0, 1, 2]
+
+
+# -- playlist ---------------------------------------------------------------------------------
+STARTED = datetime(2026, 12, 2, 12, 0, 0, tzinfo=UTC)
+
+
+def test_playlist_marks_a_gap_and_parses_back_to_the_same_timeline():
+    pl = Playlist(STARTED)
+    pl.add(1.5, 2.005)
+    pl.add(3.505, 2.005)
+    pl.add(20.0, 1.2)  # recording was off in between
+    pl.ended = True
+    text = pl.render()
+    assert text.count("#EXT-X-DISCONTINUITY") == 1
+    assert text.index("#EXT-X-DISCONTINUITY") < text.index("000002.ts")
+    assert "#EXT-X-ENDLIST" in text and "#EXT-X-PLAYLIST-TYPE:EVENT" in text
+    assert "#EXT-X-TARGETDURATION:2" in text
+    back = Playlist.parse(text, STARTED)
+    assert [(s.seq, round(s.offset, 3), s.duration, s.discontinuity) for s in back.segments] == \
+        [(0, 1.5, 2.005, False), (1, 3.505, 2.005, False), (2, 20.0, 1.2, True)]
+    assert back.ended and back.next_seq == 3
+
+
+def test_open_playlist_has_no_endlist():
+    pl = Playlist(STARTED)
+    pl.add(0, 2)
+    assert "#EXT-X-ENDLIST" not in pl.render()
+
+
+# -- codecs -----------------------------------------------------------------------------------
+def test_hls_run_cuts_two_second_aac_segments_that_decode_to_the_tone(tmp_path):
+    run = HlsRun(tmp_path, 5, 10.0)
+    audio = tone(440, 7.0)
+    for i in range(0, audio.size, 960):
+        run.write(audio[i:i + 960])
+    early = run.finished()
+    run.close()
+    segments = early + run.finished()
+    assert [s.seq for s in segments] == [5, 6, 7, 8]
+    assert all(abs(s.duration - 2.0) < 0.05 for s in segments[:3])
+    assert abs(sum(s.duration for s in segments) - 7.0) < 0.1
+    pcm = decode(segments[1].path.read_bytes(), "mpegts")
+    assert abs(pcm.size / RATE - 2.0) < 0.05
+    assert abs(dominant_frequency(pcm) - 440) < 5
+
+
+def test_ogg_opus_keeps_duration_and_pitch():
+    data = ogg_opus(np.concatenate([tone(660, 1.5), np.zeros(RATE, dtype=np.int16)]))
+    assert data[:4] == b"OggS" and b"OpusHead" in data[:100]
+    pcm = decode(data)
+    assert abs(pcm.size / RATE - 2.5) < 0.05
+    assert abs(dominant_frequency(pcm[: RATE]) - 660) < 5
+    assert rms(pcm[int(1.7 * RATE):]) < 50
+
+
+# -- recorder timeline ------------------------------------------------------------------------
+class MemoryStore:
+    def __init__(self) -> None:
+        self.objects: dict[str, bytes] = {}
+
+    def put(self, key: str, body: bytes, content_type: str) -> None:
+        self.objects[key] = body
+
+    def get(self, key: str) -> bytes | None:
+        return self.objects.get(key)
+
+
+class RecordingApi:
+    def __init__(self) -> None:
+        self.reports: list[tuple] = []
+
+    async def put_recording(self, space_id, state, duration_seconds, *, hls_key=None, ogg_key=None):
+        self.reports.append((state, duration_seconds, hls_key, ogg_key))
+
+
+def feed(recorder: Recorder, pcm: np.ndarray) -> None:
+    for i in range(0, pcm.size, 960):
+        recorder.write(pcm[i:i + 960])
+
+
+def test_recorder_gap_restart_and_finalize_make_one_true_timeline(tmp_path):
+    """Recording from 1 s to 5 s, off, on again from 9 s to 12 s by a *new* recorder (a restart):
+    one playlist with a discontinuity, and an Ogg whose sample t is Space time t."""
+    store, api = MemoryStore(), RecordingApi()
+
+    async def scenario() -> float | None:
+        first = Recorder("sp1", STARTED, store, api, tmp_path / "a")  # type: ignore[arg-type]
+        await first.load()
+        first.start(1.0)
+        feed(first, tone(440, 4.0))
+        await first.stop()
+        second = Recorder("sp1", STARTED, store, api, tmp_path / "b")  # type: ignore[arg-type]
+        await second.load()
+        assert abs(second.playlist.end_offset - 5.0) < 0.1
+        second.start(9.0)
+        feed(second, tone(660, 3.0))
+        return await second.finalize(12.5)
+
+    duration = asyncio.run(scenario())
+    assert duration == pytest.approx(12.5, abs=0.05)
+    playlist = store.objects["spaces/sp1/hls/playlist.m3u8"].decode()
+    assert playlist.count("#EXT-X-DISCONTINUITY") == 1 and playlist.endswith("#EXT-X-ENDLIST\n")
+    seqs = [line for line in playlist.splitlines() if line.endswith(".ts")]
+    assert all(f"spaces/sp1/hls/{s}" in store.objects for s in seqs)
+    pcm = decode(store.objects["spaces/sp1/recording.ogg"])
+    assert abs(pcm.size / RATE - 12.5) < 0.1
+
+    def at(a: float, b: float) -> np.ndarray:
+        return pcm[int(a * RATE):int(b * RATE)]
+
+    assert rms(at(0, 0.9)) < 100
+    assert abs(dominant_frequency(at(1.5, 4.5)) - 440) < 5
+    assert rms(at(5.3, 8.7)) < 100  # the gap is silence
+    assert abs(dominant_frequency(at(9.5, 11.5)) - 660) < 5
+    states = [r[0] for r in api.reports]
+    assert states[0] == "recording" and states[-2:] == ["processing", "available"]
+    assert api.reports[-1][3] == "spaces/sp1/recording.ogg"
+
+
+def test_nothing_recorded_reports_nothing(tmp_path):
+    store, api = MemoryStore(), RecordingApi()
+    recorder = Recorder("sp2", STARTED, store, api, tmp_path)  # type: ignore[arg-type]
+    assert asyncio.run(recorder.finalize(30.0)) is None
+    assert api.reports == [] and store.objects == {}
