@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # types only: each import below happens inside the builder th
     from chalicelib.domain.users import HostingPolicy
     from chalicelib.ports import (
         BigAccounts,
+        BlockList,
         DeviceRepository,
         FeedEntries,
         HealthProbe,
@@ -53,6 +54,7 @@ if TYPE_CHECKING:  # types only: each import below happens inside the builder th
     from chalicelib.services.payouts import PayoutService
     from chalicelib.services.reactions import ReactionService
     from chalicelib.services.reminders import ReminderService
+    from chalicelib.services.safety import BlockService, ModerationRecords, ReportService
     from chalicelib.services.schedules import ScheduledHandlers, SpaceSchedules
     from chalicelib.services.spaces import SpaceService
     from chalicelib.services.stage import StageService
@@ -272,7 +274,7 @@ class Container:
     def joins(self) -> JoinService:
         from chalicelib.services.joins import JoinService
 
-        return JoinService(self.member_repo, self.media, self.ticket_repo)
+        return JoinService(self.member_repo, self.media, self.ticket_repo, blocks=self.block_list)
 
     @cached_property
     def stage(self) -> StageService:
@@ -284,7 +286,7 @@ class Container:
     def moderation(self) -> ModerationService:
         from chalicelib.services.moderation import ModerationService
 
-        return ModerationService(self.member_repo, self.media, self.lifecycle)
+        return ModerationService(self.member_repo, self.media, self.lifecycle, records=self.moderation_records)
 
     @cached_property
     def reactions(self) -> ReactionService:
@@ -306,7 +308,35 @@ class Container:
         from chalicelib.services.chat import ChatService
 
         return ChatService(self.message_repo, self.user_repo, self.media, DynamoRateLimits(self.table), self.joins,
-                           self.ticket_repo, retention=timedelta(days=self.settings.chat_retention_days))
+                           self.ticket_repo, self.block_list, self.moderation_records,
+                           retention=timedelta(days=self.settings.chat_retention_days))
+
+    @cached_property
+    def block_list(self) -> BlockList:
+        from chalicelib.adapters.dynamodb.safety import DynamoBlocks
+
+        return DynamoBlocks(self.table)
+
+    @cached_property
+    def moderation_records(self) -> ModerationRecords:
+        from chalicelib.adapters.dynamodb.safety import DynamoModerationLog
+        from chalicelib.services.safety import ModerationRecords
+
+        return ModerationRecords(DynamoModerationLog(self.table), self.space_repo,
+                                 retention=timedelta(days=self.settings.chat_retention_days))
+
+    @cached_property
+    def reports(self) -> ReportService:
+        from chalicelib.adapters.dynamodb.safety import DynamoReports
+        from chalicelib.services.safety import ReportService
+
+        return ReportService(DynamoReports(self.table), self.space_repo, self.message_repo)
+
+    @cached_property
+    def blocks(self) -> BlockService:
+        from chalicelib.services.safety import BlockService
+
+        return BlockService(self.block_list, self.user_repo)
 
     @cached_property
     def participants(self) -> ParticipantsService:

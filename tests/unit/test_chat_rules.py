@@ -61,3 +61,41 @@ def test_the_author_host_and_cohosts_delete() -> None:
         check_delete(SPACE, caller, message())
     with pytest.raises(Forbidden):
         check_delete(SPACE, "bob", message(to="bob"))
+
+
+class Blocks:
+    """A ``BlockList`` in memory: (blocker, blocked) pairs."""
+
+    def __init__(self, *pairs: tuple[str, str]) -> None:
+        self.pairs = set(pairs)
+
+    def block(self, user_id: str, blocked: str, now: datetime) -> bool:
+        new = (user_id, blocked) not in self.pairs
+        self.pairs.add((user_id, blocked))
+        return new
+
+    def unblock(self, user_id: str, blocked: str) -> bool:
+        gone = (user_id, blocked) in self.pairs
+        self.pairs.discard((user_id, blocked))
+        return gone
+
+    def page(self, user_id: str, page: object) -> object:
+        raise NotImplementedError
+
+    def blockers_among(self, user_id: str, candidates: list[str]) -> set[str]:
+        return {c for c in candidates if (c, user_id) in self.pairs}
+
+
+def test_a_join_is_refused_to_whoever_the_host_or_a_cohost_blocks() -> None:
+    from chalicelib.domain.errors import Banned
+    from chalicelib.services.joins import JoinService
+    from tests.fakes import FakeMedia, Gate, InMemoryMembers, InMemorySpaces
+
+    spaces = InMemorySpaces(SPACE)
+    joins = JoinService(InMemoryMembers(spaces), FakeMedia(), Gate(), blocks=Blocks(("host", "troll"), ("co", "pest"),
+                                                                                    ("co", "host")))
+    for user in ("troll", "pest"):
+        with pytest.raises(Banned):
+            joins.join(user, "sp_1")
+    assert joins.join("alice", "sp_1").role == "listener"
+    assert joins.join("host", "sp_1").role == "host"  # a co-host's block never locks the host out

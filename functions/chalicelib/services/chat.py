@@ -24,12 +24,22 @@ from chalicelib.domain.chat import (
     new_message_id,
 )
 from chalicelib.domain.clock import utcnow
-from chalicelib.domain.errors import Banned, ChatMuted, NotFound, RateLimited, TicketRequired, UpstreamUnavailable
+from chalicelib.domain.errors import (
+    Banned,
+    ChatMuted,
+    Forbidden,
+    NotFound,
+    RateLimited,
+    TicketRequired,
+    UpstreamUnavailable,
+)
+from chalicelib.domain.moderation import ModerationAction
 from chalicelib.domain.pages import Page, PageRequest
-from chalicelib.domain.roles import needs_ticket, rate_window, role_of
+from chalicelib.domain.roles import check_moderate, needs_ticket, rate_window, role_of
 from chalicelib.domain.spaces import Space, SpaceState
-from chalicelib.ports import MediaServer, MessageRepository, RateLimiter, TicketGate, UserRepository
+from chalicelib.ports import BlockList, MediaServer, MessageRepository, RateLimiter, TicketGate, UserRepository
 from chalicelib.services.joins import JoinService
+from chalicelib.services.safety import ModerationRecords
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +52,8 @@ class ChatService:
     limits: RateLimiter
     joins: JoinService
     tickets: TicketGate
+    blocks: BlockList
+    records: ModerationRecords
     retention: timedelta
 
     def send(self, caller: str, space_id: str, text: str, to_user_id: str | None = None) -> Message:
@@ -54,6 +66,8 @@ class ChatService:
             raise ChatMuted("a host muted your messages in this Space; you can still listen")
         if to_user_id is not None:
             check_recipient(caller, to_user_id, known=self.users.get(to_user_id) is not None)
+            if self.blocks.blockers_among(caller, [to_user_id]):
+                raise Forbidden("this person does not accept private messages from you")
         self._take_rate(space.id, caller)
         now = utcnow()
         message = Message(id=new_message_id(now), space_id=space.id, from_user_id=caller, to_user_id=to_user_id,
@@ -88,12 +102,26 @@ class ChatService:
         check_delete(space, caller, message)
         if not self.messages.remove(space.id, message.id):
             raise NotFound(f"no message {message_id} in this Space")
+        if caller != message.from_user_id:
+            self.records.record(space.id, ModerationAction.message_delete, caller, target=message.from_user_id,
+                                message_id=message.id)
         if space.state is SpaceState.live:
             try:
                 self.media.send_data(space.id, TOPIC_CHAT, {"deleted": message.id}, to=message.parties or None)
             except UpstreamUnavailable:  # history is the truth: a client that missed it reloads without it
                 log.warning("deletion notice for %s in %s not delivered", message.id, space.id)
         return message
+
+    def set_chat_mute(self, caller: str, space_id: str, user_id: str, *, muted: bool) -> bool:
+        """Chat-mute (or unmute) someone in the live Space (host or co-host; a co-host cannot mute
+        the host or another co-host). They keep listening. False: it already was so."""
+        space = self._space(self.messages.sender_view(space_id, caller), space_id)
+        check_moderate(space, caller, user_id, action="chat-muted")
+        changed = self.messages.set_chat_mute(space.id, user_id, muted=muted, by=caller, now=utcnow())
+        if changed:
+            action = ModerationAction.chat_mute if muted else ModerationAction.chat_unmute
+            self.records.record(space.id, action, caller, target=user_id)
+        return changed
 
     def _take_rate(self, space_id: str, caller: str) -> None:
         now = utcnow()

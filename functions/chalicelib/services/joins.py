@@ -1,13 +1,13 @@
 """Joining a live Space: who is admitted, with which role, and the media credentials they get."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from chalicelib.domain.errors import NotFound, TicketRequired
+from chalicelib.domain.errors import Banned, NotFound, TicketRequired
 from chalicelib.domain.media import JoinGrant
 from chalicelib.domain.roles import Member, Role, check_admission, needs_ticket
 from chalicelib.domain.spaces import Space, SpaceState
-from chalicelib.ports import MediaServer, MemberRepository, TicketGate
+from chalicelib.ports import BlockList, MediaServer, MemberRepository, TicketGate
 
 
 @dataclass
@@ -15,11 +15,15 @@ class JoinService:
     members: MemberRepository
     media: MediaServer
     tickets: TicketGate
+    blocks: BlockList | None = field(default=None, kw_only=True)
 
     def admit(self, space: Space, user_id: str, member: Member | None) -> Role:
-        """The caller's role if they may be in the live Space: not banned, and on a ticketed
-        Space a paid ticket unless they are on the stage (host, co-host, invited speaker)."""
+        """The caller's role if they may be in the live Space: not banned, not blocked by its host
+        or a co-host, and on a ticketed Space a paid ticket unless they are on the stage (host,
+        co-host, invited speaker)."""
         role = check_admission(space, user_id, member)
+        if role is not Role.host and self.blocks is not None and self.blocks.blockers_among(user_id, [space.host_id, *space.cohost_ids]):
+            raise Banned("the host of this Space blocked you")
         if needs_ticket(space, role) and not self.tickets.has_paid_ticket(space.id, user_id):
             raise TicketRequired("this Space is ticketed: buy a ticket to join",
                                  details={"space_id": space.id})

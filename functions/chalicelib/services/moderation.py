@@ -2,14 +2,16 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from chalicelib.domain.clock import utcnow
 from chalicelib.domain.errors import InvalidState, NotFound, UpstreamUnavailable
+from chalicelib.domain.moderation import ModerationAction
 from chalicelib.domain.roles import Member, Role, StageChanged, check_mute, check_remove, role_of, with_role
 from chalicelib.domain.spaces import Space
 from chalicelib.ports import MediaServer, MemberRepository
 from chalicelib.services.lifecycle import SpaceLifecycle
+from chalicelib.services.safety import ModerationRecords
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +36,7 @@ class ModerationService:
     members: MemberRepository
     media: MediaServer
     lifecycle: SpaceLifecycle
+    records: ModerationRecords | None = field(default=None, kw_only=True)
 
     def mute(self, caller: str, space_id: str, user_id: str) -> MuteResult:
         """Mute someone's microphone. They may turn it back on themselves (LiveKit does not let
@@ -41,6 +44,8 @@ class ModerationService:
         space, _ = self._read(space_id, caller)
         check_mute(space, caller, user_id)
         result = self.media.mute_microphone(space.id, user_id)
+        if self.records is not None and caller != user_id:
+            self.records.record(space.id, ModerationAction.microphone_mute, caller, target=user_id)
         return MuteResult(space.id, user_id, connected=result is not None, muted=bool(result))
 
     def remove(self, caller: str, space_id: str, user_id: str) -> Removal:
@@ -63,6 +68,8 @@ class ModerationService:
             if not already:
                 self.members.unban(space.id, user_id, restore=previous.value, now=utcnow())
             raise
+        if self.records is not None and not already:
+            self.records.record(space.id, ModerationAction.remove, caller, target=user_id)
         if previous is not Role.listener:
             self.lifecycle.after_role_change(with_role(space, user_id, Role.listener), user_id, Role.listener.value)
         return Removal(space.id, user_id, disconnected=disconnected)

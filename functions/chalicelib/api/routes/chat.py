@@ -3,7 +3,20 @@ from __future__ import annotations
 
 from chalice.app import Blueprint
 
-from chalicelib.api.chat_schemas import MessageIn, MessageOut, MessagePage
+from chalicelib.api.chat_schemas import (
+    BlockedUserOut,
+    BlockOut,
+    BlockPage,
+    ChatMuteOut,
+    MessageIn,
+    MessageOut,
+    MessagePage,
+    ModerationEntryOut,
+    ModerationLogPage,
+    ReportIn,
+    ReportOut,
+    ReportPage,
+)
 from chalicelib.api.routing import Call, Reply, endpoint
 from chalicelib.api.schemas import PageQuery
 from chalicelib.container import get_container
@@ -35,3 +48,71 @@ def list_messages(call: Call, space_id: str) -> MessagePage:
 def delete_message(call: Call, space_id: str, message_id: str) -> Reply:
     get_container().chat.delete(call.user_id, space_id, message_id)
     return Reply(None, status=204)
+
+
+# -- moderation ------------------------------------------------------------------------------
+def _chat_mute(call: Call, space_id: str, user_id: str, muted: bool) -> ChatMuteOut:
+    changed = get_container().chat.set_chat_mute(call.user_id, space_id, user_id, muted=muted)
+    return ChatMuteOut(space_id=space_id, user_id=user_id, chat_muted=muted, changed=changed)
+
+
+@endpoint(bp, "PUT", "/v1/spaces/{space_id}/chat-mutes/{user_id}", tag=TAG, response=ChatMuteOut,
+          errors=(401, 403, 404, 409), summary="Chat-mute someone: they still listen but cannot send messages "
+                                               "(host or co-host)")
+def chat_mute(call: Call, space_id: str, user_id: str) -> ChatMuteOut:
+    return _chat_mute(call, space_id, user_id, True)
+
+
+@endpoint(bp, "DELETE", "/v1/spaces/{space_id}/chat-mutes/{user_id}", tag=TAG, response=ChatMuteOut,
+          errors=(401, 403, 404, 409), summary="Let a chat-muted person send messages again (host or co-host)")
+def chat_unmute(call: Call, space_id: str, user_id: str) -> ChatMuteOut:
+    return _chat_mute(call, space_id, user_id, False)
+
+
+@endpoint(bp, "GET", "/v1/spaces/{space_id}/moderation-log", tag=TAG, query=PageQuery, response=ModerationLogPage,
+          errors=(400, 401, 403, 404), summary="Every moderation action in the Space, who did it and when, newest "
+                                               "first (host only)")
+def moderation_log(call: Call, space_id: str) -> ModerationLogPage:
+    page = call.page(f"modlog:{space_id}")
+    found = get_container().moderation_records.page(call.user_id, space_id, page.request)
+    return ModerationLogPage(items=[ModerationEntryOut.of(e) for e in found.items], next_cursor=page.next_cursor(found))
+
+
+# -- reports ---------------------------------------------------------------------------------
+@endpoint(bp, "POST", "/v1/reports", tag=TAG, status=201, body=ReportIn, response=ReportOut, idempotent=True,
+          errors=(400, 401), summary="Report a Space, a person in it or a message (anyone); admins read reports")
+def report(call: Call) -> Reply:
+    b = call.body
+    made = get_container().reports.report(call.user_id, b.space_id, b.reason, user_id=b.user_id,
+                                          message_id=b.message_id)
+    return Reply(ReportOut.of(made), status=201)
+
+
+@endpoint(bp, "GET", "/v1/admin/reports", tag=TAG, query=PageQuery, response=ReportPage, admin=True,
+          errors=(400, 401, 403), summary="Every report, newest first (admin)")
+def admin_reports(call: Call) -> ReportPage:
+    page = call.page("reports")
+    found = get_container().reports.page(page.request)
+    return ReportPage(items=[ReportOut.of(r) for r in found.items], next_cursor=page.next_cursor(found))
+
+
+# -- personal blocks -------------------------------------------------------------------------
+@endpoint(bp, "PUT", "/v1/me/blocks/{user_id}", tag=TAG, response=BlockOut, errors=(400, 401, 404),
+          summary="Block someone: they cannot join Spaces you host or co-host (403 banned) nor message you "
+                  "privately")
+def block(call: Call, user_id: str) -> BlockOut:
+    return BlockOut(user_id=user_id, blocked=True, changed=get_container().blocks.block(call.user_id, user_id))
+
+
+@endpoint(bp, "DELETE", "/v1/me/blocks/{user_id}", tag=TAG, response=BlockOut, errors=(401,),
+          summary="Unblock someone")
+def unblock(call: Call, user_id: str) -> BlockOut:
+    return BlockOut(user_id=user_id, blocked=False, changed=get_container().blocks.unblock(call.user_id, user_id))
+
+
+@endpoint(bp, "GET", "/v1/me/blocks", tag=TAG, query=PageQuery, response=BlockPage, errors=(400, 401),
+          summary="The people you block")
+def blocks(call: Call) -> BlockPage:
+    page = call.page(f"blocks:{call.user_id}")
+    found = get_container().blocks.page(call.user_id, page.request)
+    return BlockPage(items=[BlockedUserOut.of(b) for b in found.items], next_cursor=page.next_cursor(found))

@@ -1,0 +1,74 @@
+"""Moderation records: the per-Space log of who did what, reports, and personal blocks.
+
+Every moderation action in a Space (chat mutes, deletions by a moderator, pins, microphone mutes,
+removals) becomes a ``ModerationEntry`` the host can list. Reports go to the admins. A block is
+personal: someone I block cannot join Spaces I host or co-host and cannot message me privately.
+"""
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from enum import Enum
+
+from pydantic import BaseModel
+
+from chalicelib.domain.errors import field_error
+
+REASON_MAX = 500
+
+
+class ModerationAction(str, Enum):
+    chat_mute = "chat_mute"
+    chat_unmute = "chat_unmute"
+    message_delete = "message_delete"
+    pin = "pin"
+    unpin = "unpin"
+    microphone_mute = "microphone_mute"
+    remove = "remove"
+
+
+class ModerationEntry(BaseModel):
+    id: str
+    space_id: str
+    action: ModerationAction
+    actor_id: str
+    target_user_id: str | None = None
+    message_id: str | None = None
+    at: datetime
+
+
+class Report(BaseModel):
+    id: str
+    space_id: str
+    reporter_id: str
+    user_id: str | None = None
+    message_id: str | None = None
+    message_text: str | None = None  # the reported message as it read (it may be deleted later)
+    reason: str
+    created_at: datetime
+
+
+class Block(BaseModel):
+    user_id: str
+    blocked_user_id: str
+    created_at: datetime
+
+
+def new_entry_id() -> str:
+    return "ml_" + secrets.token_hex(8)
+
+
+def new_report_id() -> str:
+    return "rp_" + secrets.token_hex(10)
+
+
+def clean_reason(reason: str) -> str:
+    cleaned = " ".join(reason.split())
+    if not 1 <= len(cleaned) <= REASON_MAX:
+        raise field_error("reason", f"must be 1 to {REASON_MAX} characters")
+    return cleaned
+
+
+def check_block(user_id: str, target: str) -> None:
+    if user_id == target:
+        raise field_error("user_id", "you cannot block yourself")

@@ -1,0 +1,94 @@
+"""Moderation records: the per-Space log (the host reads it), reports (admins read them) and
+personal blocks (the join and private-message checks read them)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from chalicelib.domain.clock import utcnow
+from chalicelib.domain.errors import NotFound, field_error
+from chalicelib.domain.moderation import (
+    Block,
+    ModerationAction,
+    ModerationEntry,
+    Report,
+    check_block,
+    clean_reason,
+    new_entry_id,
+    new_report_id,
+)
+from chalicelib.domain.pages import Page, PageRequest
+from chalicelib.domain.roles import require_host
+from chalicelib.ports import (
+    BlockList,
+    MessageRepository,
+    ModerationLog,
+    ReportRepository,
+    SpaceRepository,
+    UserRepository,
+)
+
+
+@dataclass
+class ModerationRecords:
+    log: ModerationLog
+    spaces: SpaceRepository
+    retention: timedelta
+
+    def record(self, space_id: str, action: ModerationAction, actor: str, *, target: str | None = None,
+               message_id: str | None = None) -> ModerationEntry:
+        now = utcnow()
+        entry = ModerationEntry(id=new_entry_id(), space_id=space_id, action=action, actor_id=actor,
+                                target_user_id=target, message_id=message_id, at=now)
+        self.log.record(entry, expires_at=int((now + self.retention).timestamp()))
+        return entry
+
+    def page(self, caller: str, space_id: str, page: PageRequest) -> Page[ModerationEntry]:
+        """The Space's moderation log, newest first (the host only)."""
+        space = self.spaces.require(space_id)
+        require_host(space, caller)
+        return self.log.page(space.id, page)
+
+
+@dataclass
+class ReportService:
+    reports: ReportRepository
+    spaces: SpaceRepository
+    messages: MessageRepository
+
+    def report(self, caller: str, space_id: str, reason: str, *, user_id: str | None = None,
+               message_id: str | None = None) -> Report:
+        reason, text = clean_reason(reason), None
+        space = self.spaces.get(space_id)
+        if space is None:
+            raise field_error("space_id", "is not a Space")
+        if message_id is not None:
+            message = self.messages.get(space.id, message_id)
+            if message is None or not message.visible_to(caller):
+                raise field_error("message_id", "is not a message of this Space you can see")
+            user_id, text = user_id or message.from_user_id, message.text
+        report = Report(id=new_report_id(), space_id=space.id, reporter_id=caller, user_id=user_id,
+                        message_id=message_id, message_text=text, reason=reason, created_at=utcnow())
+        self.reports.add(report)
+        return report
+
+    def page(self, page: PageRequest) -> Page[Report]:
+        return self.reports.page(page)
+
+
+@dataclass
+class BlockService:
+    blocks: BlockList
+    users: UserRepository
+
+    def block(self, caller: str, target: str) -> bool:
+        check_block(caller, target)
+        if self.users.get(target) is None:
+            raise NotFound(f"no user {target}")
+        return self.blocks.block(caller, target, utcnow())
+
+    def unblock(self, caller: str, target: str) -> bool:
+        return self.blocks.unblock(caller, target)
+
+    def page(self, caller: str, page: PageRequest) -> Page[Block]:
+        return self.blocks.page(caller, page)
