@@ -239,13 +239,14 @@ class InMemoryQueue:
 
 @dataclass
 class InMemoryIdempotencyStore:
-    records: dict[str, tuple[IdempotencyRecord, int]] = field(default_factory=dict)  # scope -> (record, expires)
+    records: dict[str, tuple[IdempotencyRecord, int]] = field(default_factory=dict)  # scope -> (record, held until)
 
-    def claim(self, scope: str, fingerprint: str, *, now: int, expires_at: int) -> IdempotencyRecord | None:
+    def claim(self, scope: str, fingerprint: str, *, now: int, lease_until: int,
+              expires_at: int) -> IdempotencyRecord | None:
         held = self.records.get(scope)
         if held is not None and held[1] >= now:
             return held[0]
-        self.records[scope] = (IdempotencyRecord(status="in_progress", fingerprint=fingerprint), expires_at)
+        self.records[scope] = (IdempotencyRecord(status="in_progress", fingerprint=fingerprint), lease_until)
         return None
 
     def complete(self, scope: str, *, status_code: int, body: str, expires_at: int) -> None:

@@ -44,7 +44,7 @@ if TYPE_CHECKING:  # types only: each import below happens inside the builder th
     from chalicelib.services.dev_payments import DevPayments
     from chalicelib.services.following_feed import FollowingFeed
     from chalicelib.services.health import HealthCheck
-    from chalicelib.services.idempotency import Idempotency
+    from chalicelib.services.idempotency import ClaimLease, Idempotency
     from chalicelib.services.joins import JoinService
     from chalicelib.services.lifecycle import SpaceLifecycle
     from chalicelib.services.media_events import MediaEventService
@@ -206,7 +206,15 @@ class Container:
         from chalicelib.adapters.dynamodb.idempotency import DynamoIdempotencyStore
         from chalicelib.services.idempotency import Idempotency
 
-        return Idempotency(DynamoIdempotencyStore(self.table), ttl_seconds=self.settings.idempotency_ttl_seconds)
+        return Idempotency(DynamoIdempotencyStore(self.table), ttl_seconds=self.settings.idempotency_ttl_seconds,
+                           lease=self.claim_lease)
+
+    @cached_property
+    def claim_lease(self) -> ClaimLease:
+        from chalicelib import invocation
+        from chalicelib.services.idempotency import ClaimLease
+
+        return ClaimLease(self.settings.claim_lease_seconds, invocation.remaining_ms)
 
     @cached_property
     def health(self) -> HealthCheck:
@@ -372,7 +380,8 @@ class Container:
         from chalicelib.adapters.dynamodb.processed_events import DynamoProcessedEvents
         from chalicelib.services.stripe_webhooks import StripeWebhooks
 
-        return StripeWebhooks(DynamoProcessedEvents(self.table), self.payment_gateway, self.tickets, self.payouts)
+        return StripeWebhooks(DynamoProcessedEvents(self.table), self.payment_gateway, self.tickets, self.payouts,
+                              lease=self.claim_lease)
 
     @cached_property
     def dev_payments(self) -> DevPayments:

@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     secrets_arn: str = ""
 
     idempotency_ttl_seconds: int = 24 * 3600
+    # How long an in-progress Idempotency-Key or webhook-event claim holds (never past the Lambda
+    # invocation's own deadline): after it, a retry runs the work again (its process has died).
+    claim_lease_seconds: int = 60
 
     # LiveKit: where apps connect, where the API calls it (empty: same host over http(s)), how
     # long a join token lets a client connect, and when an idle room closes by itself. The API

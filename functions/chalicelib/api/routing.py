@@ -15,6 +15,7 @@ from typing import Any
 from chalice.app import Blueprint, Response
 from pydantic import BaseModel, ValidationError
 
+from chalicelib import invocation
 from chalicelib.api.auth import Principal, authenticate
 from chalicelib.api.errors import JSON_HEADERS, error_response, from_airwaves_error, validation_details
 from chalicelib.api.paging import ListPage
@@ -137,6 +138,7 @@ def _register_preflight(bp: Blueprint, path: str) -> None:
 
 def _handle(spec: Endpoint, view: Callable[..., Any], request: Any, path_params: dict[str, str]) -> Response:
     settings = get_settings()
+    invocation.bind(getattr(request, "lambda_context", None))
     headers = {k.lower(): v for k, v in (request.headers or {}).items()}
     principal = authenticate(headers.get("authorization"), settings) if spec.auth else None
     if spec.admin and principal is not None:

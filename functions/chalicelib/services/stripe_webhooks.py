@@ -2,9 +2,11 @@
 
 The signature is checked on the raw body by the SDK, and the event translated into our types,
 in the gateway (``adapters/stripe.py``): nothing here reads Stripe's wire format. Each event id is
-claimed once with a conditional put; if handling fails the claim is released so Stripe's retry
-runs it again. Handlers are themselves order-proof (conditional state changes), so a duplicate
-that slips past the claim, or events in any order, still change nothing twice.
+claimed with a conditional put holding a short lease (``ClaimLease``), and recorded done once
+handled. If handling fails the claim is released so Stripe's retry runs it again; if the process
+dies first (a timeout, a kill) the lease runs out and the retry runs it again. A delivery that
+finds a live lease answers 409 so Stripe retries later. Handlers are themselves order-proof
+(conditional state changes), so a re-run, a duplicate, or events in any order change nothing twice.
 
 Tickets are found by OUR ids in the PaymentIntent's metadata, never by Stripe's object ids.
 """
@@ -12,8 +14,9 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from chalicelib.domain.errors import Conflict
 from chalicelib.domain.payments import (
     AccountUpdated,
     AnyPaymentEvent,
@@ -22,7 +25,9 @@ from chalicelib.domain.payments import (
     PaymentEnded,
     PaymentSucceeded,
 )
+from chalicelib.faults import kill_point
 from chalicelib.ports import PaymentGateway, ProcessedEvents
+from chalicelib.services.idempotency import ClaimLease
 from chalicelib.services.payouts import PayoutService
 from chalicelib.services.tickets import TicketService
 
@@ -45,18 +50,27 @@ class StripeWebhooks:
     gateway: PaymentGateway
     tickets: TicketService
     payouts: PayoutService
+    lease: ClaimLease = field(default_factory=lambda: ClaimLease(60))
 
     def receive(self, payload: bytes, signature: str | None) -> WebhookResult:
         event = self.gateway.verify_event(payload, signature)
         if not event.event_id:
             return WebhookResult(event.event_id, event.type, "ignored_no_id")
-        if not self.events.claim(SOURCE, event.event_id, now=int(time.time()), ttl_seconds=EVENT_TTL_SECONDS):
+        now = int(time.time())
+        claim = self.events.claim(SOURCE, event.event_id, now=now, lease_until=self.lease.until(now))
+        if claim == "done":
             return WebhookResult(event.event_id, event.type, "duplicate")
+        if claim == "in_progress":
+            raise Conflict("this event is being handled by another delivery; retry later",
+                           details={"event_id": event.event_id}, code="in_progress")
+        kill_point("webhook.claimed")
         try:
             outcome = self._route(event)
         except BaseException:
             self.events.release(SOURCE, event.event_id)
             raise
+        kill_point("webhook.handled")
+        self.events.complete(SOURCE, event.event_id, expires_at=int(time.time()) + EVENT_TTL_SECONDS)
         log.info("stripe event %s %s: %s", event.event_id, event.type, outcome)
         return WebhookResult(event.event_id, event.type, outcome)
 

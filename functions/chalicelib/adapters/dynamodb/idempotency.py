@@ -1,6 +1,8 @@
 """Idempotency records: ``IDEM#<caller>#<key>/IDEM``, claimed with one conditional put.
 
 Only storage lives here; the in-progress -> completed flow lives in ``services/idempotency.py``.
+An in-progress record holds its key until ``lease_until`` only; after that (its process died
+before completing or releasing) the next claim takes it over. ``expires_at`` is the table's TTL.
 """
 from __future__ import annotations
 
@@ -13,14 +15,17 @@ class DynamoIdempotencyStore:
     def __init__(self, table: Table) -> None:
         self.table = table
 
-    def claim(self, scope: str, fingerprint: str, *, now: int, expires_at: int) -> IdempotencyRecord | None:
+    def claim(self, scope: str, fingerprint: str, *, now: int, lease_until: int,
+              expires_at: int) -> IdempotencyRecord | None:
         """Take the key for this request; return the existing record when someone holds it."""
         try:
             self.table.put(
                 {"PK": keys.idempotency_pk(scope), "SK": keys.IDEMPOTENCY, "status": "in_progress",
-                 "fingerprint": fingerprint, "expires_at": expires_at},
-                ConditionExpression="attribute_not_exists(PK) OR expires_at < :now",
-                ExpressionAttributeValues=values({":now": now}),
+                 "fingerprint": fingerprint, "lease_until": lease_until, "expires_at": expires_at},
+                ConditionExpression=("attribute_not_exists(PK) OR expires_at < :now"
+                                     " OR (#s = :in_progress AND lease_until < :now)"),
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues=values({":now": now, ":in_progress": "in_progress"}),
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
             return None
@@ -34,7 +39,7 @@ class DynamoIdempotencyStore:
     def complete(self, scope: str, *, status_code: int, body: str, expires_at: int) -> None:
         self.table.update(
             keys.idempotency_pk(scope), keys.IDEMPOTENCY,
-            UpdateExpression="SET #s = :s, status_code = :c, body = :b, expires_at = :e",
+            UpdateExpression="SET #s = :s, status_code = :c, body = :b, expires_at = :e REMOVE lease_until",
             ExpressionAttributeNames={"#s": "status"},
             ExpressionAttributeValues=values({":s": "completed", ":c": status_code, ":b": body, ":e": expires_at}),
         )

@@ -55,7 +55,7 @@ def my_tickets(call: Call) -> BuyerTicketPage:
 
 @endpoint(bp, "POST", "/v1/webhooks/stripe", tag="webhooks", auth=False, response=StripeWebhookOut,
           summary="Stripe events (platform and Connect endpoints); Stripe-Signature is verified on the raw body",
-          errors=(400, 503))
+          errors=(400, 409, 503))
 def stripe_webhook(call: Call) -> StripeWebhookOut:
     result = get_container().stripe_webhooks.receive(call.raw_body, call.headers.get("stripe-signature"))
     return StripeWebhookOut(event_id=result.event_id, type=result.type, outcome=result.outcome)
