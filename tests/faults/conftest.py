@@ -39,7 +39,7 @@ class MotoProcess:
     server: Server
     url: str
 
-    def client(self, service: str):  # noqa: ANN201 - a boto3 client
+    def client(self, service: str):
         return boto3.client(service, endpoint_url=self.url, region_name="us-east-1",
                             aws_access_key_id="testing", aws_secret_access_key="testing")
 

@@ -95,7 +95,7 @@ def test_a_stripe_event_whose_process_died_after_its_claim_is_handled_on_redeliv
 
 
 def test_an_idempotency_key_whose_process_died_after_its_claim_succeeds_on_retry(api_process, moto_process, world):
-    api, kit, space = world
+    api, _kit, space = world
     api.make_user("cy", followers=0)
 
     def buy() -> HttpResponse:
@@ -116,7 +116,7 @@ def test_an_idempotency_key_whose_process_died_after_its_claim_succeeds_on_retry
 
 
 def test_an_idempotency_key_whose_process_died_after_the_work_reruns_it_once(api_process, moto_process, world):
-    api, kit, space = world
+    api, _kit, space = world
     api.make_user("dee", followers=0)
 
     def buy() -> HttpResponse:
