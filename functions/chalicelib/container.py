@@ -262,7 +262,7 @@ class Container:
     def big_follows(self) -> BigAccountFollows:
         from chalicelib.services.big_accounts import BigAccountFollows
 
-        return BigAccountFollows(self.big_accounts)
+        return BigAccountFollows(self.big_accounts, self.feed_repo, self.space_repo)
 
     @cached_property
     def following_feed(self) -> FollowingFeed:
@@ -373,7 +373,8 @@ class Container:
         from chalicelib.services.tickets import TicketService
 
         return TicketService(self.space_repo, self.ticket_repo, self.payout_repo, self.payment_gateway,
-                             self.fee_schedule, hold=timedelta(minutes=self.settings.ticket_hold_minutes))
+                             self.fee_schedule, hold=timedelta(minutes=self.settings.ticket_hold_minutes),
+                             members=self.member_repo)
 
     @cached_property
     def stripe_webhooks(self) -> StripeWebhooks:

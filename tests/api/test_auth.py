@@ -119,3 +119,27 @@ def test_dev_tokens_exist_only_in_the_local_stage(api, monkeypatch):
     reset_container()
     res = api.call("POST", "/v1/dev/tokens", body={"user_id": "alice", "admin": True})
     assert res.status_code == 404 and res.json["error"]["code"] == "not_found"
+
+
+@pytest.mark.parametrize("scope", [7, {"admin": True}, ["admin", 3], 1.5, True])
+def test_a_scope_claim_of_the_wrong_shape_is_401_never_a_grant(scope):
+    token = jwt.encode(claims(scope=scope), SECRET, algorithm="HS256")
+    with pytest.raises(Unauthenticated):
+        authenticate(f"Bearer {token}", hs_settings())
+
+
+def test_a_list_scope_is_read_as_scopes():
+    token = jwt.encode(claims(scope=["admin", "x"]), SECRET, algorithm="HS256")
+    assert authenticate(f"Bearer {token}", hs_settings()).scopes == frozenset({"admin", "x"})
+
+
+@pytest.mark.parametrize("scope", [7, {"admin": "yes"}])
+def test_through_the_api_an_odd_scope_is_a_clean_401(api, scope):
+    from chalicelib.settings import get_settings
+
+    s = get_settings()
+    token = jwt.encode({**claims(scope=scope), "iss": s.jwt_issuer, "aud": s.jwt_audience},
+                       s.jwt_dev_secret, algorithm="HS256")
+    res = api.call("PUT", "/v1/admin/users/bob", headers={"Authorization": f"Bearer {token}"},
+                   body={"handle": "bob", "display_name": "Bob"})
+    assert res.status_code == 401 and res.json["error"]["code"] == "unauthenticated", res.body

@@ -197,3 +197,26 @@ def test_stale_entries_are_skipped_and_paging_still_reaches_everything(api, c, r
     assert sorted(ids) == sorted(fresh) and len(ids) == len(set(ids))
     runner.drain()
     assert feed_pages(api, "me", limit=2)[0] == list(reversed(fresh))
+
+
+def _following_ids(api, user: str) -> list[str]:
+    res = api.call("GET", "/v1/spaces?state=live&following=true", as_user=user)
+    assert res.status_code == 200, res.body
+    return [s["id"] for s in res.json["items"]]
+
+
+def test_following_someone_already_live_shows_their_space_at_once(api, c, runner):
+    for u in ("late", "star", "guest", "fan2"):
+        person(c, u)
+    space = c.spaces.create("star", title="already on")
+    c.stage.add_speaker("star", space.id, "guest")
+    runner.drain()
+    assert _following_ids(api, "late") == []
+    assert api.call("PUT", "/v1/me/following/star", as_user="late").status_code in (200, 201)
+    assert _following_ids(api, "late") == [space.id], "no fan-out ran after the follow"
+    assert api.call("PUT", "/v1/me/following/guest", as_user="fan2").status_code in (200, 201)
+    assert _following_ids(api, "fan2") == [space.id], "a speaker on stage counts too"
+    c.spaces.end("star", space.id)
+    runner.drain()
+    assert _following_ids(api, "late") == [] and _following_ids(api, "fan2") == []
+    assert c.big_accounts.live_keys_of(["star", "guest"]) == [], "the live-in index is cleaned at the end"

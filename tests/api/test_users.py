@@ -139,3 +139,34 @@ def test_threshold_is_configurable_down_to_everyone(api, monkeypatch):
     verdict = api.call("GET", "/v1/me/eligibility", as_user="newbie").json
     assert verdict["can_host"] is True and verdict["required_followers"] == 0
     assert api.call("POST", "/v1/spaces", as_user="newbie", body={"title": "First"}).status_code == 201
+
+
+def _ticketed_reasons(api, user: str) -> list[str]:
+    res = api.call("GET", "/v1/me/eligibility", as_user=user)
+    assert res.status_code == 200, res.body
+    return res.json["ticketed_reasons"]
+
+
+def test_spaces_that_go_live_at_once_count_as_hosted_for_ticketed_eligibility(api):
+    api.make_user("direct", 5000, birthdate="1990-01-01")
+    assert "not_enough_recent_spaces" in _ticketed_reasons(api, "direct")
+    for i in range(3):
+        made = api.call("POST", "/v1/spaces", as_user="direct", body={"title": f"live now {i}"})
+        assert made.status_code == 201, made.body
+        assert api.call("POST", f"/v1/spaces/{made.json['id']}/end", as_user="direct").status_code == 200
+    assert "not_enough_recent_spaces" not in _ticketed_reasons(api, "direct")
+
+
+def test_the_hosted_history_on_the_profile_stays_bounded(api):
+    from chalicelib.domain.users import HOSTED_STARTS_KEPT
+    from tests.helpers import container
+
+    api.make_user("busy", 5000, birthdate="1990-01-01")
+    for i in range(HOSTED_STARTS_KEPT + 5):
+        made = api.call("POST", "/v1/spaces", as_user="busy", body={"title": f"again {i}"})
+        assert made.status_code == 201, made.body
+        assert api.call("POST", f"/v1/spaces/{made.json['id']}/end", as_user="busy").status_code == 200
+    starts = container().user_repo.get("busy").hosted_starts
+    assert len(starts) == HOSTED_STARTS_KEPT
+    assert starts == sorted(starts), "the oldest went first"
+    assert "not_enough_recent_spaces" not in _ticketed_reasons(api, "busy")

@@ -99,6 +99,15 @@ def test_a_signed_body_that_is_not_json_is_400(stripe, api):
     assert res.status_code == 400 and res.json["error"]["code"] == "validation_error"
 
 
+@pytest.mark.parametrize("body", [b"[]", b'[{"id": "evt_1", "type": "payment_intent.succeeded"}]', b"3", b'"x"',
+                                  b"null", b"\xff\xfe"])
+def test_a_signed_body_that_is_json_but_not_an_object_is_400(stripe, api, body):
+    res = stripe.post(body, stripe.sign(body, stripe.secret))
+    assert res.status_code == 400, res.body
+    assert res.json["error"]["code"] == "validation_error"
+    assert res.json["error"]["details"] == [{"field": "body", "message": "is not a Stripe event"}]
+
+
 def test_events_for_other_objects_or_types_are_acknowledged_and_ignored(stripe, api, sale):
     space, t = sale
     res = stripe.send("payment_intent.succeeded", {"id": "pi_other", "object": "payment_intent", "metadata": {}})

@@ -71,3 +71,16 @@ def test_a_ticket_to_another_space_does_not_admit(stripe, api, live_ticketed):
     stripe.pay(t)
     res = join(api, space["id"], "nobody")
     assert res.status_code == 403 and res.json["error"]["code"] == "ticket_required"
+
+
+def test_someone_removed_from_the_space_cannot_buy_a_ticket(stripe, api, live_ticketed):
+    """Join would refuse them and nothing would refund them: the purchase is refused instead."""
+    space, _, _ = live_ticketed
+    removed = api.call("POST", f"/v1/spaces/{space['id']}/participants/nobody/remove", as_user="hana")
+    assert removed.status_code == 200, removed.body
+    res = api.call("POST", f"/v1/spaces/{space['id']}/tickets", as_user="nobody")
+    assert res.status_code == 403 and res.json["error"]["code"] == "banned"
+    opened = stripe.wire.to("POST", "/v1/payment_intents")
+    assert all(r.params.get("metadata[buyer_id]") != "nobody" for r in opened), "no payment was opened"
+    mine = api.call("GET", "/v1/me/tickets", as_user="nobody").json["items"]
+    assert mine == []

@@ -9,6 +9,7 @@ timeout cannot charge, refund or create twice. SDK errors leave as ours: Stripe 
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from threading import Lock
@@ -237,15 +238,22 @@ class StripeGateway:
             raise UpstreamUnavailable("Stripe webhooks are not configured in this stage")
         if not signature:
             raise _bad_signature("is missing")
+        try:
+            text = payload.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise _not_an_event() from exc
         for secret in secrets:
             try:
-                event = stripe.Webhook.construct_event(payload, signature, secret)
+                stripe.WebhookSignature.verify_header(text, signature, secret, stripe.Webhook.DEFAULT_TOLERANCE)
             except stripe.SignatureVerificationError:
                 continue
-            except ValueError as exc:  # not JSON, or not an event
-                raise ValidationFailed("body: is not a Stripe event",
-                                       details=[{"field": "body", "message": "is not a Stripe event"}]) from exc
-            return payment_event(event.to_dict())
+            try:
+                event = json.loads(text)
+            except ValueError as exc:  # signed, but not JSON
+                raise _not_an_event() from exc
+            if not isinstance(event, dict):  # signed JSON, but an array, a number...
+                raise _not_an_event()
+            return payment_event(event)
         raise _bad_signature("does not match this payload")
 
     def ping(self) -> None:
@@ -312,6 +320,11 @@ def payment_event(event: dict[str, Any]) -> AnyPaymentEvent:
     if kind == "account.updated":
         return AccountUpdated(*base, account=account_state(obj))
     return OtherPaymentEvent(*base)
+
+
+def _not_an_event() -> ValidationFailed:
+    return ValidationFailed("body: is not a Stripe event",
+                            details=[{"field": "body", "message": "is not a Stripe event"}])
 
 
 def _bad_signature(message: str) -> ValidationFailed:

@@ -79,9 +79,19 @@ def authenticate(authorization: str | None, settings: Settings) -> Principal:
     sub = claims.get("sub")
     if not isinstance(sub, str) or not sub:
         raise Unauthenticated("the token names no user")
-    scope = claims.get("scope", "")
-    scopes = frozenset(scope.split() if isinstance(scope, str) else scope or [])
-    return Principal(user_id=sub, scopes=scopes)
+    return Principal(user_id=sub, scopes=_scopes(claims.get("scope")))
+
+
+def _scopes(scope: object) -> frozenset[str]:
+    """``scope`` as OAuth writes it (one space-separated string), or a list of strings. Any
+    other shape (a number, an object...) is a malformed token, never a grant."""
+    if scope is None:
+        return frozenset()
+    if isinstance(scope, str):
+        return frozenset(scope.split())
+    if isinstance(scope, list) and all(isinstance(s, str) for s in scope):
+        return frozenset(scope)
+    raise Unauthenticated("the token's scope claim is not a string or a list of strings")
 
 
 def mint_dev_token(user_id: str, *, admin: bool, settings: Settings) -> tuple[str, int]:

@@ -10,6 +10,10 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, Field
 
+# The profile keeps only its newest hosted starts: enough for any "hosted N in the window" rule
+# (the newest N decide it), and the item never grows with a creator's history.
+HOSTED_STARTS_KEPT = 20
+
 
 class User(BaseModel):
     id: str
@@ -35,6 +39,10 @@ class HostingPolicy:
     ticketed_min_age_years: int = 18
     ticketed_min_recent_spaces: int = 3
     ticketed_recent_window_days: int = 30
+
+    def __post_init__(self) -> None:
+        if self.ticketed_min_recent_spaces > HOSTED_STARTS_KEPT:
+            raise ValueError(f"ticketed_min_recent_spaces may be at most {HOSTED_STARTS_KEPT}")
 
 
 @dataclass(frozen=True)

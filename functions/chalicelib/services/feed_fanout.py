@@ -68,19 +68,28 @@ class FeedFanout:
             # Off the stage: readers already ignore entries via people not on stage; the big index
             # forgets it now, and fanned entries go when the Space ends.
             self.big.unindex_live(space, job.user_id)
+        else:
+            self.big.forget_live_in(space, job.user_id)
 
     def ended(self, job: Ended) -> None:
         space = self.spaces.get(job.space_id, consistent=True)
         if space is None:
             return
-        for user_id in self.big.modes(sorted(on_stage(space))):
-            self.big.unindex_live(space, user_id)
+        people = sorted(on_stage(space))
+        big = self.big.modes(people)
+        for user_id in people:
+            if user_id in big:
+                self.big.unindex_live(space, user_id)
+            else:
+                self.big.forget_live_in(space, user_id)
         self.queue.send([UnfeedPage(space_id=space.id, user_id=u) for u in sorted(self.big.fanned(space.id))])
 
     def _spread(self, space: Space, user_id: str, mode: FeedMode, *, notify: bool) -> list[Job]:
         """Index a big account now; return the page jobs that reach ``user_id``'s followers."""
         if mode in (FeedMode.promoting, FeedMode.big):
             self.big.index_live(space, user_id)
+        else:
+            self.big.note_live_in(space, user_id)
         feed = mode is not FeedMode.big
         if feed:
             self.big.note_fanned(space.id, user_id)

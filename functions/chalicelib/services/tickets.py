@@ -15,7 +15,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from chalicelib.domain.clock import utcnow
-from chalicelib.domain.errors import AirwavesError, AlreadyExists, Forbidden, InvalidState, SoldOut, UpstreamUnavailable
+from chalicelib.domain.errors import (
+    AirwavesError,
+    AlreadyExists,
+    Banned,
+    Forbidden,
+    InvalidState,
+    SoldOut,
+    UpstreamUnavailable,
+)
 from chalicelib.domain.fees import FeeSchedule
 from chalicelib.domain.jobs import RefundsPage
 from chalicelib.domain.pages import Page, PageRequest, Position
@@ -32,6 +40,7 @@ from chalicelib.domain.tickets import (
     Ticket,
 )
 from chalicelib.ports import (
+    MemberRepository,
     PaymentGateway,
     PayoutRepository,
     SpaceRepository,
@@ -66,6 +75,7 @@ class TicketService:
     fees: FeeSchedule
     hold: timedelta = timedelta(minutes=15)
     clock: Callable[[], datetime] = field(default=utcnow)
+    members: MemberRepository | None = None  # who was removed (banned) from a Space
 
     # -- buying ----------------------------------------------------------------------------------
     def buy(self, buyer_id: str, space_id: str) -> Purchase:
@@ -76,6 +86,10 @@ class TicketService:
             raise InvalidState("this Space is free: no ticket is needed", details={"ticketed": False})
         if space.role_of(buyer_id) != "listener":
             raise Forbidden("hosts, co-hosts and speakers join without a ticket")
+        if self.members is not None:
+            member = self.members.get(space_id, buyer_id, consistent=True)
+            if member is not None and member.banned:  # join would refuse them: sell nothing
+                raise Banned("you were removed from this Space")
         if space.state not in (SpaceState.scheduled, SpaceState.live):
             raise InvalidState(f"tickets are not sold for a Space that is {space.state.value}",
                                details={"state": space.state.value})

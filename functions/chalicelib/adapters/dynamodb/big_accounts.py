@@ -4,7 +4,8 @@
   No item: an ordinary account (fanned out on write).
 - ``USER#<f>/BIGFOLLOWS`` ``{ids: SS}``: the big accounts ``f`` follows (a hint; readers confirm
   each against the follow edge, so a stale id never shows a Space).
-- ``USER#<b>/LIVEIN`` ``{keys: SS}``: feed keys of the live Spaces ``b`` is on stage in, and
+- ``USER#<b>/LIVEIN`` ``{keys: SS}``: feed keys of the live Spaces ``b`` is on stage in (kept for
+  ordinary accounts too, so following someone already live shows their Space at once), and
   ``BIGLIVE/<b>#<space>`` ``{key, via}``: the same for all big accounts, for readers who follow
   so many big accounts that reading the whole (small) partition is cheaper.
 - ``SPACE#<id>/FANOUT`` ``{users: SS}``: whose followers got feed entries, to remove them at the end.
@@ -88,6 +89,18 @@ class DynamoBigAccounts:
                         "ExpressionAttributeValues": values({":k": {feed_key(space)}})}},
             {"Delete": {"Key": keys.key(keys.BIG_LIVE_PK, keys.big_live_sk(big_id, space.id))}},
         ])
+
+    def note_live_in(self, space: Space, user_id: str) -> None:
+        """An ordinary account's half of ``index_live``: only its own ``LIVEIN`` (so a new
+        follower finds the Space at once), not the big accounts' shared partition."""
+        self.table.update(keys.user_pk(user_id), keys.LIVE_IN, UpdateExpression="ADD #k :k",
+                          ExpressionAttributeNames={"#k": "keys"},
+                          ExpressionAttributeValues=values({":k": {feed_key(space)}}))
+
+    def forget_live_in(self, space: Space, user_id: str) -> None:
+        self.table.update(keys.user_pk(user_id), keys.LIVE_IN, UpdateExpression="DELETE #k :k",
+                          ExpressionAttributeNames={"#k": "keys"},
+                          ExpressionAttributeValues=values({":k": {feed_key(space)}}))
 
     def live_keys_of(self, big_ids: Sequence[str]) -> list[BigLive]:
         """The live Spaces these accounts are on stage in."""

@@ -12,10 +12,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from chalicelib.adapters.dynamodb import keys
-from chalicelib.adapters.dynamodb.table import Table, TransactionCanceled, serialize, values
+from chalicelib.adapters.dynamodb.table import ConditionFailed, Table, TransactionCanceled, serialize, values
 from chalicelib.domain.errors import Conflict, InvalidState, NotFound
 from chalicelib.domain.pages import Page, PageRequest
 from chalicelib.domain.spaces import MAX_UPCOMING_PER_HOST, Space, SpaceState
+from chalicelib.domain.users import HOSTED_STARTS_KEPT
 
 LISTED_STATES = (SpaceState.live, SpaceState.scheduled)
 _SET_FIELDS = ("cohost_ids", "speaker_ids")
@@ -84,6 +85,8 @@ class DynamoSpaces:
         writes += [{"Put": {"Item": serialize(_topic_item(space, t))}} for t in space.topics]
         if space.state is SpaceState.scheduled:
             writes.append(self._upcoming_change(space.host_id, +1))
+        elif space.state is SpaceState.live and space.started_at:
+            writes.append(self._hosted_start(space))  # live at once: it counts as hosted too
         try:
             self.table.transact(writes)
         except TransactionCanceled as exc:
@@ -93,6 +96,8 @@ class DynamoSpaces:
                     code="invalid_state", details={"limit": MAX_UPCOMING_PER_HOST},
                 ) from exc
             raise
+        if space.state is SpaceState.live:
+            self._trim_hosted_starts(space.host_id)
 
     def save_details(self, before: Space, after: Space) -> None:
         """Persist an edit of a scheduled Space (title, topics, start), only while still scheduled."""
@@ -123,6 +128,8 @@ class DynamoSpaces:
         if host_update:
             writes.append(host_update)
         self._run(writes, after.id)
+        if after.state is SpaceState.live:
+            self._trim_hosted_starts(after.host_id)
 
     def list_page(self, state: SpaceState, topic: str | None, page: PageRequest) -> Page[Space]:
         """A page of live (newest first) or scheduled (soonest first) Spaces, optionally by topic.
@@ -190,6 +197,32 @@ class DynamoSpaces:
             "Key": keys.key(keys.user_pk(after.host_id), keys.PROFILE),
             "UpdateExpression": " ".join(parts), "ExpressionAttributeValues": values(vals),
         }}
+
+    def _hosted_start(self, space: Space) -> dict[str, Any]:
+        assert space.started_at is not None
+        return {"Update": {
+            "Key": keys.key(keys.user_pk(space.host_id), keys.PROFILE),
+            "UpdateExpression": "SET hosted_starts = list_append(if_not_exists(hosted_starts, :empty), :now)",
+            "ExpressionAttributeValues": values({":empty": [], ":now": [space.started_at.isoformat()]}),
+        }}
+
+    def _trim_hosted_starts(self, host_id: str) -> None:
+        """Keep only the newest ``HOSTED_STARTS_KEPT`` starts on the profile. The removal is
+        conditional on the length read, so a concurrent append is never lost (a failed trim is
+        left to the next start)."""
+        item = self.table.get(keys.user_pk(host_id), keys.PROFILE, consistent=True)
+        starts = (item or {}).get("hosted_starts") or []
+        excess = len(starts) - HOSTED_STARTS_KEPT
+        if excess <= 0:
+            return
+        try:
+            self.table.update(
+                keys.user_pk(host_id), keys.PROFILE,
+                UpdateExpression="REMOVE " + ", ".join(f"hosted_starts[{i}]" for i in range(excess)),
+                ConditionExpression="size(hosted_starts) = :n",
+                ExpressionAttributeValues=values({":n": len(starts)}))
+        except ConditionFailed:
+            return
 
     def _run(self, writes: list[dict[str, Any]], space_id: str) -> None:
         try:
