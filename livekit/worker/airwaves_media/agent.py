@@ -69,6 +69,12 @@ async def entrypoint(ctx: JobContext) -> None:
     ctx.shutdown("the Space ended")
 
 
+def space_load(server: AgentServer) -> float:
+    """Load as the share of this worker's Space capacity in use (``AIRWAVES_MEDIA_MAX_SPACES``,
+    sized from ``make bench``), not host CPU: a busy neighbour must not make it refuse Spaces."""
+    return len(server.active_jobs) / max(1, int(os.environ.get("AIRWAVES_MEDIA_MAX_SPACES", "20")))
+
+
 def build_server() -> AgentServer:
     executor = JobExecutorType(os.environ.get("AIRWAVES_MEDIA_EXECUTOR", "process"))
     settings = Settings.from_env()
@@ -78,7 +84,7 @@ def build_server() -> AgentServer:
         permissions=WorkerPermissions(can_publish=False, can_subscribe=True, can_publish_data=False, hidden=True),
         num_idle_processes=int(os.environ.get("AIRWAVES_MEDIA_IDLE_PROCESSES", "1")),
         shutdown_process_timeout=float(os.environ.get("AIRWAVES_MEDIA_FINALIZE_TIMEOUT", "300")),
-        load_threshold=0.9, port=int(os.environ.get("AIRWAVES_MEDIA_HTTP_PORT", "0"))))
+        load_fnc=space_load, load_threshold=1.0, port=int(os.environ.get("AIRWAVES_MEDIA_HTTP_PORT", "0"))))
 
 
 async def run() -> None:

@@ -1,0 +1,134 @@
+"""A Space as the API would set it up, without the API: a room on the real server, the Space in
+the stand-in API, join tokens with the role attribute the API sets, the worker's dispatch."""
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from airwaves_media.codec import RATE, decode
+from airwaves_media.playlist import Playlist
+from livekit import api
+from tests.integration import audio_clients as ac
+from tests.media.conftest import S3, LiveKit
+from tests.media.fake_api import FakeMediaApi
+
+
+@dataclass
+class Space:
+    lk: LiveKit
+    fake_api: FakeMediaApi
+    s3: S3
+    space_id: str = field(default_factory=lambda: f"sp-{secrets.token_hex(4)}")
+    started_at: float = 0.0
+    clients: list[ac.Client] = field(default_factory=list)
+    tones: list[ac.Tone] = field(default_factory=list)
+
+    def lkapi(self) -> api.LiveKitAPI:
+        return api.LiveKitAPI(self.lk.api_url, self.lk.api_key, self.lk.api_secret)
+
+    async def open(self, *, stage: list[str], recording: bool = True, clips_enabled: bool = True) -> None:
+        async with self.lkapi() as lk:
+            await lk.room.create_room(api.CreateRoomRequest(name=self.space_id, empty_timeout=120))
+        self.started_at = self.fake_api.add_space(self.space_id, stage=stage, recording=recording,
+                                                  clips_enabled=clips_enabled)
+
+    def token(self, identity: str, role: str, *, can_publish: bool) -> str:
+        grants = api.VideoGrants(room_join=True, room=self.space_id, can_publish=can_publish, can_subscribe=True,
+                                 can_publish_data=False)
+        return (api.AccessToken(self.lk.api_key, self.lk.api_secret).with_identity(identity)
+                .with_grants(grants).with_attributes({"role": role}).to_jwt())
+
+    async def join(self, identity: str, role: str, *, hz: float | None = None, silent: bool = False,
+                   can_publish: bool = True) -> ac.Tone | None:
+        client = await ac.connect(self.lk.url, self.token(identity, role, can_publish=can_publish))
+        self.clients.append(client)
+        if hz is None:
+            return None
+        tone = ac.Tone(hz, silent=silent)
+        await tone.publish(client)
+        self.tones.append(tone)
+        return tone
+
+    async def dispatch(self) -> None:
+        async with self.lkapi() as lk:
+            await lk.agent_dispatch.create_dispatch(api.CreateAgentDispatchRequest(
+                agent_name="airwaves-media", room=self.space_id, metadata=json.dumps({"space_id": self.space_id})))
+
+    async def wait_for_worker(self, timeout: float = 30) -> None:
+        polls = self.fake_api.polls.get(self.space_id, 0)
+        await ac.eventually(lambda: self.fake_api.polls.get(self.space_id, 0) >= polls + 2, timeout,
+                            "the worker polling the Space")
+
+    async def set_role(self, identity: str, role: str) -> None:
+        async with self.lkapi() as lk:
+            await lk.room.update_participant(api.UpdateParticipantRequest(
+                room=self.space_id, identity=identity, attributes={"role": role}))
+
+    async def delete_room(self) -> float:
+        for tone in self.tones:
+            await tone.stop()
+        async with self.lkapi() as lk:
+            await lk.room.delete_room(api.DeleteRoomRequest(room=self.space_id))
+        return time.time()
+
+    async def close(self) -> None:
+        for tone in self.tones:
+            await tone.stop()
+        for client in self.clients:
+            await client.close()
+
+    def offset(self) -> float:
+        return time.time() - self.started_at
+
+    async def wait_for_replay(self, timeout: float = 60) -> dict:
+        def available() -> bool:
+            last = self.fake_api.last_recording(self.space_id)
+            return bool(last and last["state"] == "available")
+
+        await ac.eventually(available, timeout, "the replay to be available", every=0.1)
+        report = self.fake_api.last_recording(self.space_id)
+        assert report is not None
+        return report
+
+    # -- what was stored ------------------------------------------------------------------
+    def playlist(self) -> Playlist:
+        from datetime import UTC, datetime
+
+        text = self.s3.get(f"spaces/{self.space_id}/hls/playlist.m3u8").decode()
+        return Playlist.parse(text, datetime.fromtimestamp(self.started_at, UTC))
+
+    def hls_timeline(self) -> np.ndarray:
+        """The HLS segments decoded and laid at their playlist offsets on the Space's timeline."""
+        playlist = self.playlist()
+        total = int(playlist.end_offset * RATE) + RATE
+        out = np.zeros(total, dtype=np.int16)
+        for seg in playlist.segments:
+            pcm = decode(self.s3.get(f"spaces/{self.space_id}/hls/{seg.uri}"), "mpegts")
+            at = round(seg.offset * RATE)
+            out[at:at + pcm.size] = pcm[: max(0, total - at)]
+        return out
+
+    def ogg(self) -> np.ndarray:
+        return decode(self.s3.get(f"spaces/{self.space_id}/recording.ogg"))
+
+
+def window(pcm: np.ndarray, a: float, b: float) -> np.ndarray:
+    return pcm[int(a * RATE):int(b * RATE)]
+
+
+def band_energy(pcm: np.ndarray, hz: float, width: float = 15.0) -> float:
+    """The share of the window's spectral energy within ``width`` Hz of ``hz``."""
+    x = pcm.astype(np.float64)
+    spectrum = np.abs(np.fft.rfft((x - x.mean()) * np.hanning(len(x)))) ** 2
+    freqs = np.fft.rfftfreq(len(x), 1 / RATE)
+    total = spectrum.sum() or 1.0
+    return float(spectrum[np.abs(freqs - hz) < width].sum() / total)
+
+
+async def sleep_until(space: Space, offset: float) -> None:
+    await asyncio.sleep(max(0.0, offset - space.offset()))
