@@ -103,6 +103,10 @@ def parameters() -> dict[str, Any]:
             "Origin of the web app allowed to call the API from browsers (CORS), e.g. "
             "https://app.example.com; empty: no browser app may call it.", default="",
             AllowedPattern=r"^(https?://[A-Za-z0-9.-]+(:\d+)?)?$"),
+        "PublicBaseUrl": parameter(
+            "Public address of the API where share pages (/s/{id}) are served, e.g. https://api.example.com; "
+            "empty: share pages link relatively.", default="",
+            AllowedPattern=r"^(https://[A-Za-z0-9.-]+(:\d+)?(/[A-Za-z0-9._~/-]*)?)?$"),
         "PayoutsReturnUrl": parameter(
             "Where Stripe sends a creator who finished Connect onboarding (your app's deep link or web page).",
             AllowedPattern=r"^https://.+"),
@@ -281,6 +285,7 @@ class AppTemplate:
             "payouts_return_url": ref("PayoutsReturnUrl"),
             "payouts_refresh_url": ref("PayoutsRefreshUrl"),
             "web_app_url": ref("WebAppOrigin"),
+            "public_base_url": ref("PublicBaseUrl"),
             "cors_allowed_origins": sub('["${WebAppOrigin}"]'),
         }
         for fn in self.schedule_targets():
@@ -422,7 +427,7 @@ class AppTemplate:
                                                              "ApiThrottleRateLimit", "ApiThrottleBurstLimit"]},
                 {"Label": {"default": "Push"}, "Parameters": ["ApnsPlatformApplicationArn", "FcmPlatformApplicationArn"]},
                 {"Label": {"default": "Payouts"}, "Parameters": ["PayoutsReturnUrl", "PayoutsRefreshUrl"]},
-                {"Label": {"default": "Web app"}, "Parameters": ["WebAppOrigin"]},
+                {"Label": {"default": "Web app"}, "Parameters": ["WebAppOrigin", "PublicBaseUrl"]},
                 {"Label": {"default": "Operations"}, "Parameters": ["AlarmEmail", "LogRetentionDays"]},
             ]}},
             "Parameters": parameters(),

@@ -52,10 +52,12 @@ if TYPE_CHECKING:  # types only: each import below happens inside the builder th
     from chalicelib.services.notifications import DeviceService, Notifier
     from chalicelib.services.participants import ParticipantsService
     from chalicelib.services.payouts import PayoutService
+    from chalicelib.services.pins import PinService
     from chalicelib.services.reactions import ReactionService
     from chalicelib.services.reminders import ReminderService
     from chalicelib.services.safety import BlockService, ModerationRecords, ReportService
     from chalicelib.services.schedules import ScheduledHandlers, SpaceSchedules
+    from chalicelib.services.share import ShareService
     from chalicelib.services.spaces import SpaceService
     from chalicelib.services.stage import StageService
     from chalicelib.services.stripe_webhooks import StripeWebhooks
@@ -339,6 +341,21 @@ class Container:
         from chalicelib.services.safety import ReportService
 
         return ReportService(DynamoReports(self.table), self.space_repo, self.message_repo)
+
+    @cached_property
+    def pins(self) -> PinService:
+        from chalicelib.adapters.dynamodb.pins import DynamoPins
+        from chalicelib.services.pins import PinService
+
+        return PinService(self.space_repo, DynamoPins(self.table), self.media, self.moderation_records)
+
+    @cached_property
+    def share(self) -> ShareService:
+        from chalicelib.services.share import ShareService
+
+        s = self.settings
+        return ShareService(self.space_repo, self.user_repo, public_base_url=s.public_base_url,
+                            web_app_url=s.web_app_url)
 
     @cached_property
     def blocks(self) -> BlockService:

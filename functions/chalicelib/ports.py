@@ -20,6 +20,7 @@ from chalicelib.domain.moderation import Block, ModerationEntry, Report
 from chalicelib.domain.notifications import Push
 from chalicelib.domain.pages import JsonObject, Page, PageRequest
 from chalicelib.domain.payments import AccountState, AnyPaymentEvent, TicketRef
+from chalicelib.domain.pins import Pin
 from chalicelib.domain.roles import Member
 from chalicelib.domain.schedules import ScheduledInvocation
 from chalicelib.domain.spaces import Space, SpaceState
@@ -212,6 +213,13 @@ class BlockList(Protocol):
     def unblock(self, user_id: str, blocked: str) -> bool: ...
     def page(self, user_id: str, page: PageRequest) -> Page[Block]: ...
     def blockers_among(self, user_id: str, candidates: Sequence[str]) -> set[str]: ...
+
+
+class PinStore(Protocol):
+    """A Space's pinned content; ``set_pin`` answers the Space as it now reads (``InvalidState``
+    unless it is scheduled or live)."""
+
+    def set_pin(self, space_id: str, pin: Pin | None) -> Space: ...
 
 
 # -- money (tickets, payouts, Stripe) --------------------------------------------------------------

@@ -96,6 +96,10 @@ class Settings(BaseSettings):
     # In-room messages (and the moderation log) expire by DynamoDB TTL this long after they
     # were written: the Space's chat retention.
     chat_retention_days: int = 30
+    # Share pages (``GET /s/{id}``): where the API is publicly reached (empty: the page's links
+    # are relative). A share page links into ``web_app_url`` when set, and mobile apps open
+    # ``airwaves://spaces/<id>``.
+    public_base_url: str = ""
 
     # Browsers: the web app origins allowed to call the API (CORS; JSON list in the environment,
     # exact ``scheme://host[:port]`` values, none by default) and where the web app lives (the

@@ -99,3 +99,31 @@ def test_a_join_is_refused_to_whoever_the_host_or_a_cohost_blocks() -> None:
             joins.join(user, "sp_1")
     assert joins.join("alice", "sp_1").role == "listener"
     assert joins.join("host", "sp_1").role == "host"  # a co-host's block never locks the host out
+
+
+def test_pin_urls_are_http_or_https_with_a_host() -> None:
+    from chalicelib.domain.pins import PIN_URL_MAX, clean_pin_url, make_pin
+
+    assert clean_pin_url(" https://example.com/a?b=1#c ") == "https://example.com/a?b=1#c"
+    assert clean_pin_url("HTTP://EXAMPLE.com:8080") == "HTTP://EXAMPLE.com:8080"
+    for bad in ("javascript:alert(1)", "data:text/html,x", "//example.com", "https:///x", "https://a b",
+                "https://u:p@example.com", "https://example.com:x", "https://[::1", "http://e.com/" + "a" * PIN_URL_MAX,
+                "https://example.com/\u202e"):
+        with pytest.raises(ValidationFailed) as exc:
+            clean_pin_url(bad)
+        assert field_of(exc) == "url", bad
+    with pytest.raises(ValidationFailed):
+        make_pin(None, None, by="host", now=NOW)
+    assert make_pin("  a  b ", None, by="host", now=NOW).text == "a b"
+
+
+def test_the_share_page_escapes_everything_and_says_where_the_space_is() -> None:
+    from chalicelib.domain.share import ShareLinks, SharePage, render_share_page, shareable, status_line
+
+    evil = SPACE.model_copy(update={"title": '"><script>x</script>', "listener_count": 7})
+    html = render_share_page(SharePage(evil, "<b>", None, ShareLinks('/s/"x', None, "airwaves://spaces/sp_1")))
+    assert "<script>" not in html and "<b>" not in html and '"x' not in html and "&quot;&gt;&lt;script&gt;" in html
+    assert status_line(evil) == "Live now · 7 listening"
+    later = SPACE.model_copy(update={"state": SpaceState.scheduled, "scheduled_start": NOW})
+    assert status_line(later) == "Starts Mon 01 Jun 2026, 12:00 UTC"
+    assert not shareable(SPACE.model_copy(update={"state": SpaceState.canceled})) and not shareable(None)

@@ -9,6 +9,7 @@ from pydantic import Field
 from chalicelib.api.schemas import Out, Request
 from chalicelib.domain.chat import TEXT_MAX, Message
 from chalicelib.domain.moderation import REASON_MAX, Block, ModerationEntry, Report
+from chalicelib.domain.pins import PIN_TEXT_MAX, PIN_URL_MAX
 
 USER_ID_PATTERN = r"^[A-Za-z0-9_.:@-]{1,128}$"
 
@@ -112,3 +113,11 @@ class BlockedUserOut(Out):
 class BlockPage(Out):
     items: list[BlockedUserOut]
     next_cursor: str | None
+
+
+# -- pins ------------------------------------------------------------------------------------
+class PinIn(Request):
+    text: str | None = Field(default=None, max_length=4 * PIN_TEXT_MAX,
+                             description=f"1 to {PIN_TEXT_MAX} characters")
+    url: str | None = Field(default=None, max_length=4 * PIN_URL_MAX,
+                            description=f"an http or https URL with a host, at most {PIN_URL_MAX} characters")

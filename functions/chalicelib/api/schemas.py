@@ -158,6 +158,13 @@ class JoinOut(Out):
         return cls(livekit_url=grant.livekit_url, token=grant.token, role=grant.role, expires_at=grant.expires_at)
 
 
+class PinOut(Out):
+    text: str | None
+    url: str | None = Field(description="an http(s) URL; render it escaped")
+    pinned_by: str
+    pinned_at: datetime
+
+
 class SpaceOut(Out):
     id: str
     host_id: str
@@ -173,6 +180,8 @@ class SpaceOut(Out):
     peak_listener_count: int
     ticket: TicketOut | None
     recording: bool
+    pinned: PinOut | None = Field(default=None, description="what the host or a co-host pinned (null: nothing); "
+                                                            "changes are told on the data topic airwaves.pin")
     subscriber_count: int = Field(description="reminders set plus tickets sold")
     join: JoinOut | None = Field(default=None, description="the host's credentials, on a live Space's create")
 

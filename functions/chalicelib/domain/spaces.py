@@ -13,6 +13,7 @@ from enum import Enum
 from pydantic import BaseModel, Field
 
 from chalicelib.domain.errors import InvalidState, field_error
+from chalicelib.domain.pins import Pin
 
 TITLE_MAX = 70
 TOPICS_MAX = 3
@@ -78,6 +79,7 @@ class Space(BaseModel):
     peak_listener_count: int = 0
     ticket: Ticketing | None = None
     recording: bool = False
+    pinned: Pin | None = None
     subscriber_count: int = 0
     created_at: datetime
     updated_at: datetime

@@ -13,12 +13,13 @@ from chalicelib.api.chat_schemas import (
     MessagePage,
     ModerationEntryOut,
     ModerationLogPage,
+    PinIn,
     ReportIn,
     ReportOut,
     ReportPage,
 )
 from chalicelib.api.routing import Call, Reply, endpoint
-from chalicelib.api.schemas import PageQuery
+from chalicelib.api.schemas import PageQuery, SpaceOut
 from chalicelib.container import get_container
 
 bp = Blueprint(__name__)
@@ -76,6 +77,20 @@ def moderation_log(call: Call, space_id: str) -> ModerationLogPage:
     page = call.page(f"modlog:{space_id}")
     found = get_container().moderation_records.page(call.user_id, space_id, page.request)
     return ModerationLogPage(items=[ModerationEntryOut.of(e) for e in found.items], next_cursor=page.next_cursor(found))
+
+
+# -- pins ------------------------------------------------------------------------------------
+@endpoint(bp, "PUT", "/v1/spaces/{space_id}/pin", tag=TAG, body=PinIn, response=SpaceOut,
+          errors=(400, 401, 403, 404, 409), summary="Pin a short text and/or an http(s) link to the Space (host or "
+                                                    "co-host); clients are told on airwaves.pin")
+def pin(call: Call, space_id: str) -> SpaceOut:
+    return SpaceOut.of(get_container().pins.pin(call.user_id, space_id, call.body.text, call.body.url))
+
+
+@endpoint(bp, "DELETE", "/v1/spaces/{space_id}/pin", tag=TAG, response=SpaceOut, errors=(401, 403, 404, 409),
+          summary="Unpin (host or co-host); clients are told on airwaves.pin")
+def unpin(call: Call, space_id: str) -> SpaceOut:
+    return SpaceOut.of(get_container().pins.unpin(call.user_id, space_id))
 
 
 # -- reports ---------------------------------------------------------------------------------
