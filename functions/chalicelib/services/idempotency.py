@@ -13,14 +13,17 @@ with the full TTL, and from then on the answer is replayed.
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from chalicelib.domain.errors import AlreadyExists
+from chalicelib.domain.errors import AirwavesError, AlreadyExists
 from chalicelib.faults import kill_point
 from chalicelib.ports import IdempotencyStore
+
+log = logging.getLogger(__name__)
 
 
 def fingerprint(method: str, path: str, body: bytes) -> str:
@@ -81,8 +84,13 @@ class Idempotency:
             self.store.release(scope)
             raise
         kill_point("idempotency.ran")
-        if 200 <= status < 300:
-            self.store.complete(scope, status_code=status, body=body, expires_at=int(time.time()) + self.ttl)
-        else:
-            self.store.release(scope)
+        try:
+            if 200 <= status < 300:
+                self.store.complete(scope, status_code=status, body=body, expires_at=int(time.time()) + self.ttl)
+            else:
+                self.store.release(scope)
+        except AirwavesError as exc:
+            # The work is done: answering 503 now would invite a retry that does it again. The
+            # claim's lease ends by itself; until then a retry with this key is told "in progress".
+            log.warning("could not record the outcome of Idempotency-Key %s: %s", scope, exc.message)
         return status, body, False

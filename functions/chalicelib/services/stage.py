@@ -150,6 +150,8 @@ class StageService:
             rule(space, member)
             before = role_of(space, user_id)
             if before is to:
+                if to.publishes:  # a retry of a grant whose hand-lowering failed finishes it
+                    self.members.lower_hand(space.id, user_id)
                 return RoleChange(space.id, user_id, to, before, live=False)
             try:
                 live = self._store_and_apply(space, caller, user_id, before, to)

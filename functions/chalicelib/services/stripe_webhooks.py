@@ -16,7 +16,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-from chalicelib.domain.errors import Conflict
+from chalicelib.domain.errors import AirwavesError, Conflict
 from chalicelib.domain.payments import (
     AccountUpdated,
     AnyPaymentEvent,
@@ -70,7 +70,10 @@ class StripeWebhooks:
             self.events.release(SOURCE, event.event_id)
             raise
         kill_point("webhook.handled")
-        self.events.complete(SOURCE, event.event_id, expires_at=int(time.time()) + EVENT_TTL_SECONDS)
+        try:
+            self.events.complete(SOURCE, event.event_id, expires_at=int(time.time()) + EVENT_TTL_SECONDS)
+        except AirwavesError as exc:  # handled all the same; a redelivery after the lease re-runs harmlessly
+            log.warning("could not record stripe event %s as done: %s", event.event_id, exc.message)
         log.info("stripe event %s %s: %s", event.event_id, event.type, outcome)
         return WebhookResult(event.event_id, event.type, outcome)
 
