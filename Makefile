@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STRIPE_MOCK_VERSION ?= v0.197.0
 export AIRWAVES_CACHE ?= $(HOME)/.cache/airwaves
 
-.PHONY: up test lint bench install servers livekit-server stripe-mock redis-server clean template worker-install test-media
+.PHONY: up test lint bench install servers livekit-server stripe-mock redis-server clean template worker-install test-media web web-typecheck chromium
 
 $(VENV)/.installed: requirements-dev.txt functions/requirements.txt pyproject.toml .python-version
 	@command -v $(PYTHON) >/dev/null || { echo "Python $(PYTHON_VERSION) is needed"; exit 1; }
@@ -39,11 +39,31 @@ redis-server:
 
 servers: livekit-server stripe-mock redis-server
 
-up: install servers
+# The web app (web/): npm ci from the committed lockfile, then one esbuild bundle into web/dist.
+WEB_SOURCES := $(wildcard web/src/*.ts) web/index.html web/styles.css web/build.mjs web/tsconfig.json
+web/node_modules/.installed: web/package-lock.json web/package.json
+	@command -v npm >/dev/null || { echo "Node.js and npm are needed for the web app"; exit 1; }
+	cd web && npm ci --no-audit --no-fund
+	@touch $@
+
+web/dist/app.js: web/node_modules/.installed $(WEB_SOURCES)
+	cd web && npm run --silent build
+
+web: web/dist/app.js
+
+web-typecheck: web/node_modules/.installed
+	cd web && npm run --silent typecheck
+
+# Debian's chromium for the browser tests (Playwright drives it; it never downloads a browser).
+chromium:
+	@command -v chromium >/dev/null || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update && $$SUDO apt-get install -y chromium; }
+
+up: install servers web
 	$(BIN)/python -m infra.local.stack
 
 # Lint and type checks first (seconds), then every test tier.
-test: lint servers worker-install
+test: lint servers worker-install web chromium
 	$(BIN)/python -m pytest
 	$(MAKE) test-media
 
@@ -51,7 +71,7 @@ test: lint servers worker-install
 test-media: worker-install servers
 	PYTHONPATH=livekit/worker:. $(WORKER_VENV)/bin/python -m pytest --confcutdir=tests/media -p no:cacheprovider tests/media
 
-lint: install
+lint: install web-typecheck
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 

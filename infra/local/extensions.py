@@ -2,4 +2,5 @@
 provisioning steps and loops with ``infra.local.stack``."""
 import infra.local.livekit_server
 import infra.local.scheduler_runner
-import infra.local.stripe_mock  # noqa: F401 - stripe-mock at http://127.0.0.1:12111
+import infra.local.stripe_mock  # stripe-mock at http://127.0.0.1:12111
+import infra.local.web_app  # noqa: F401 - the web app at http://127.0.0.1:8080

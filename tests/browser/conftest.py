@@ -1,0 +1,158 @@
+"""Browser fixtures: Debian's chromium driven by Playwright (never ``playwright install``), fake
+microphones fed generated tones, and the web app served against a real API on a free loopback
+port (the in-process app on moto, the real livekit-server with its webhooks forwarded).
+
+Under ``CI=true`` a missing chromium fails the run (``make test`` installs it); elsewhere the
+browser tests skip.
+"""
+from __future__ import annotations
+
+import http.server
+import shutil
+import threading
+import wave
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.real_servers import unavailable
+
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ROOT / ".local" / "screenshots"
+_HOP = {"host", "content-length", "connection", "keep-alive", "transfer-encoding"}
+
+
+def write_tone(path: Path, hz: float, seconds: float = 10.0, rate: int = 48_000) -> Path:
+    """A mono 16-bit WAV of a pure tone (chromium loops its fake capture file)."""
+    t = np.arange(int(seconds * rate)) / rate
+    samples = (0.5 * 32767 * np.sin(2 * np.pi * hz * t)).astype("<i2")
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(samples.tobytes())
+    return path
+
+
+class ApiOverHttp:
+    """The in-process API (``LockedApi``) on a real loopback HTTP port, for the browser."""
+
+    def __init__(self, api) -> None:
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _forward(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP}
+                res = api.call(self.command, self.path, raw=body, headers=headers)
+                payload = res.body if isinstance(res.body, bytes) else (res.body or "").encode()
+                self.send_response(res.status_code)
+                for name, value in (res.headers or {}).items():
+                    if name.lower() not in _HOP:
+                        self.send_header(name, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def do_GET(self) -> None:
+                self._forward()
+
+            def do_POST(self) -> None:
+                self._forward()
+
+            def do_PUT(self) -> None:
+                self._forward()
+
+            def do_PATCH(self) -> None:
+                self._forward()
+
+            def do_DELETE(self) -> None:
+                self._forward()
+
+            def do_OPTIONS(self) -> None:
+                self._forward()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, name="api-http", daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@dataclass
+class WebStack:
+    api_url: str
+    web_url: str
+
+
+@pytest.fixture
+def web_stack(live_api, monkeypatch):
+    """The web app at a free port, calling the API at another (CORS allows exactly that origin)."""
+    from chalicelib.container import reset_container
+    from infra.local.web_app import DIST, WebAppServer
+
+    if not (DIST / "app.js").exists():
+        unavailable("the web app build", f"{DIST / 'app.js'} is missing; run `make web`")
+    api = ApiOverHttp(live_api)
+    web = WebAppServer(api.url, port=0)
+    monkeypatch.setenv("AIRWAVES_CORS_ALLOWED_ORIGINS", f'["{web.url}"]')
+    reset_container()
+    yield WebStack(api_url=api.url, web_url=web.url)
+    web.close()
+    api.close()
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not path:
+        unavailable("chromium", "Debian's chromium is not installed (make test installs it: apt-get install chromium)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def playwright_driver():
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError as exc:
+        unavailable("playwright", str(exc))
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture
+def browser_with_tone(playwright_driver, chromium_path, tmp_path):
+    """``launch(hz)``: a chromium whose fake microphone plays a ``hz`` tone."""
+    browsers = []
+
+    def launch(hz: float):
+        tone = write_tone(tmp_path / f"tone-{int(hz)}.wav", hz)
+        browser = playwright_driver.chromium.launch(executable_path=chromium_path, args=[
+            "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-audio-capture={tone}", "--autoplay-policy=no-user-gesture-required"])
+        browsers.append(browser)
+        return browser
+
+    yield launch
+    for b in browsers:
+        b.close()
+
+
+@pytest.fixture
+def screenshot():
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+
+    def save(page, name: str) -> Path:
+        path = SCREENSHOTS / f"{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        return path
+
+    return save

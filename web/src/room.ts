@@ -1,0 +1,135 @@
+// One LiveKit connection to a Space: plays what the stage says, measures it (a WebAudio analyser
+// per remote track, which the level meter and the browser tests read), turns the microphone on
+// and off, and hands data messages and live captions to the page.
+import {
+  DisconnectReason,
+  type Participant,
+  type RemoteTrack,
+  Room,
+  RoomEvent,
+  Track,
+} from "livekit-client";
+
+export interface Caption { speaker: string; id: string; text: string; final: boolean }
+
+export interface RoomHandlers {
+  data(topic: string, message: unknown, from: string | undefined): void;
+  caption(caption: Caption): void;
+  canPublishChanged(canPublish: boolean): void;
+  speaking(identities: string[]): void;
+  ended(reason: "ended" | "removed" | "lost"): void;
+}
+
+export class SpaceRoom {
+  readonly room = new Room({ adaptiveStream: false, dynacast: false });
+  private audio: AudioContext;
+  private analysers = new Map<string, AnalyserNode>();
+  private elements: HTMLMediaElement[] = [];
+
+  constructor(private handlers: RoomHandlers, private sink: HTMLElement) {
+    this.audio = new AudioContext();
+    const r = this.room;
+    r.on(RoomEvent.TrackSubscribed, (track) => this.play(track));
+    r.on(RoomEvent.TrackUnsubscribed, (track) => this.stopPlaying(track));
+    r.on(RoomEvent.DataReceived, (payload, participant, _kind, topic) => {
+      if (!topic) return;
+      try {
+        handlers.data(topic, JSON.parse(new TextDecoder().decode(payload)), participant?.identity);
+      } catch { /* not JSON: not one of ours */ }
+    });
+    r.on(RoomEvent.ParticipantPermissionsChanged, (_prev, participant) => {
+      if (participant === r.localParticipant) handlers.canPublishChanged(this.canPublish);
+    });
+    r.on(RoomEvent.ActiveSpeakersChanged, (speakers: Participant[]) => handlers.speaking(speakers.map((s) => s.identity)));
+    r.on(RoomEvent.TranscriptionReceived, (segments, participant) => {
+      for (const s of segments) handlers.caption({ speaker: participant?.identity ?? "", id: s.id, text: s.text, final: s.final });
+    });
+    r.registerTextStreamHandler("lk.transcription", async (reader, info) => {
+      const attrs = reader.info.attributes ?? {};
+      const id = attrs["lk.segment_id"] ?? reader.info.id;
+      let text = "";
+      for await (const chunk of reader) {
+        text += chunk;
+        handlers.caption({ speaker: info.identity, id, text, final: false });
+      }
+      handlers.caption({ speaker: info.identity, id, text, final: attrs["lk.transcription_final"] !== "false" });
+    });
+    r.on(RoomEvent.Disconnected, (reason?: DisconnectReason) => {
+      if (reason === DisconnectReason.CLIENT_INITIATED) return;
+      const removed = reason === DisconnectReason.PARTICIPANT_REMOVED;
+      const ended = reason === DisconnectReason.ROOM_DELETED || reason === DisconnectReason.ROOM_CLOSED;
+      handlers.ended(removed ? "removed" : ended ? "ended" : "lost");
+    });
+  }
+
+  async connect(url: string, token: string): Promise<void> {
+    await this.audio.resume();
+    await this.room.connect(url, token, { autoSubscribe: true });
+    await this.room.startAudio();
+    this.handlers.canPublishChanged(this.canPublish);
+  }
+
+  get canPublish(): boolean {
+    return this.room.localParticipant.permissions?.canPublish ?? false;
+  }
+
+  get micOn(): boolean {
+    return this.room.localParticipant.isMicrophoneEnabled;
+  }
+
+  async setMic(on: boolean): Promise<void> {
+    await this.room.localParticipant.setMicrophoneEnabled(on);
+  }
+
+  async leave(): Promise<void> {
+    await this.room.disconnect();
+    for (const el of this.elements) el.remove();
+    this.elements = [];
+    this.analysers.clear();
+    await this.audio.close();
+  }
+
+  /** The loudest frequency (Hz) in what this page hears right now, or null in silence. */
+  peakHz(): number | null {
+    let best = -Infinity;
+    let hz: number | null = null;
+    for (const a of this.analysers.values()) {
+      const bins = new Float32Array(a.frequencyBinCount);
+      a.getFloatFrequencyData(bins);
+      for (let i = 1; i < bins.length; i++) {
+        if (bins[i]! > best) { best = bins[i]!; hz = (i * this.audio.sampleRate) / a.fftSize; }
+      }
+    }
+    return best > -70 ? hz : null;
+  }
+
+  /** Loudness 0..1 of what this page hears (the level meter). */
+  level(): number {
+    let peak = 0;
+    for (const a of this.analysers.values()) {
+      const samples = new Float32Array(a.fftSize);
+      a.getFloatTimeDomainData(samples);
+      for (const v of samples) peak = Math.max(peak, Math.abs(v));
+    }
+    return Math.min(1, peak);
+  }
+
+  private play(track: RemoteTrack): void {
+    if (track.kind !== Track.Kind.Audio) return;
+    const el = track.attach();
+    el.setAttribute("aria-hidden", "true");
+    this.sink.appendChild(el);
+    this.elements.push(el);
+    const source = this.audio.createMediaStreamSource(new MediaStream([track.mediaStreamTrack]));
+    const analyser = this.audio.createAnalyser();
+    analyser.fftSize = 8192;
+    analyser.smoothingTimeConstant = 0.2;
+    source.connect(analyser);
+    this.analysers.set(track.sid ?? track.mediaStreamTrack.id, analyser);
+  }
+
+  private stopPlaying(track: RemoteTrack): void {
+    for (const el of track.detach()) el.remove();
+    this.analysers.delete(track.sid ?? track.mediaStreamTrack.id);
+  }
+}
