@@ -9,7 +9,18 @@ from chalice.app import Chalice, SQSEvent
 
 from chalicelib.api.cors import cors_middleware
 from chalicelib.api.errors import contract_error_middleware
-from chalicelib.api.routes import chat, livekit_webhook, notifications, rooms, share, spaces, system, tickets, users
+from chalicelib.api.routes import (
+    chat,
+    livekit_webhook,
+    media,
+    notifications,
+    rooms,
+    share,
+    spaces,
+    system,
+    tickets,
+    users,
+)
 from chalicelib.container import get_container
 from chalicelib.domain.schedules import ScheduledInvocation, ScheduleKind
 from chalicelib.settings import get_settings
@@ -26,6 +37,7 @@ app.register_blueprint(share.bp)
 app.register_blueprint(livekit_webhook.bp)
 app.register_blueprint(tickets.bp)
 app.register_blueprint(notifications.bp)
+app.register_blueprint(media.bp)
 
 
 # -- schedules and the work queue: thin entries into the same services --------------------------

@@ -20,11 +20,13 @@ SERVICE_GRANTS = {
     "scheduler": "schedules",
     "sqs": "send_to_queues",
     "sns": "push",
+    "s3": "media",
 }
 
 GRANTS_BY_KIND = {
-    # HTTP routes and both webhooks: all data, schedules per Space, fan-out jobs, device registration.
-    "api": ["table", "secrets", "schedules", "send_to_queues", "push"],
+    # HTTP routes and both webhooks: all data, schedules per Space, fan-out jobs, device registration,
+    # and recorded media (replay URLs, playback playlists, deletes): the only kind that touches S3.
+    "api": ["table", "secrets", "schedules", "send_to_queues", "push", "media"],
     # Invoked by Scheduler (reminder, start, no-show): may reschedule, fan out and notify.
     "lambda": ["table", "secrets", "schedules", "send_to_queues", "push"],
     # SQS consumers: read their own queue; may re-enqueue a split batch and notify.
@@ -46,6 +48,10 @@ SCHEDULE_GROUP_ACTIONS = ["scheduler:GetScheduleGroup"]  # the health probe
 QUEUE_SEND_ACTIONS = ["sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"]
 QUEUE_CONSUME_ACTIONS = ["sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
                          "sqs:ReceiveMessage"]
+# Recorded media: presigned GETs are signed with the API's role, so it needs GetObject; it writes
+# playback playlists, deletes a replay's objects, and lists only under the Space prefix.
+MEDIA_OBJECT_ACTIONS = ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"]
+MEDIA_PREFIX = "spaces/"
 PUSH_ENDPOINT_ACTIONS = ["sns:DeleteEndpoint", "sns:GetEndpointAttributes", "sns:Publish"]
 
 
@@ -92,6 +98,11 @@ def function_policy(*, log_group: str, grants: list[str], queues: list[str], own
         "consume_own_queue": lambda: [statement(QUEUE_CONSUME_ACTIONS, get_att(own_queue, "Arn"))]
         if own_queue else [],
         "push": push_statements,
+        "media": lambda: [
+            statement(MEDIA_OBJECT_ACTIONS, sub(f"${{MediaBucket.Arn}}/{MEDIA_PREFIX}*")),
+            statement(["s3:ListBucket"], get_att("MediaBucket", "Arn"),
+                      Condition={"StringLike": {"s3:prefix": [f"{MEDIA_PREFIX}*"]}}),
+        ],
     }
     statements: list[Any] = [statement(["logs:CreateLogStream", "logs:PutLogEvents"],
                                        sub(f"${{{log_group}.Arn}}"))]

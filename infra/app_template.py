@@ -24,6 +24,7 @@ CLUSTER_TEMPLATE = "infra/livekit-cluster.yaml"
 STAGE = "prod"
 LIVEKIT_WEBHOOK_PATH = "v1/webhooks/livekit"
 STRIPE_WEBHOOK_PATH = "v1/webhooks/stripe"
+REPLAY_RETENTION_CHOICES = [7, 14, 30, 60, 90]
 SQS_VISIBILITY_FACTOR = 6     # AWS: a queue's visibility timeout >= 6 x its consumer's timeout
 MAX_RECEIVES = 5              # deliveries before a message moves to the dead-letter queue
 
@@ -120,6 +121,10 @@ def parameters() -> dict[str, Any]:
         "AlarmEmail": parameter("Email subscribed to the alarm topic; empty: subscribe yourself.", default=""),
         "LogRetentionDays": parameter("Days the functions' logs are kept.", type_="Number", default=30,
                                       AllowedValues=[7, 14, 30, 60, 90, 180, 365]),
+        "ReplayRetentionDays": parameter(
+            "Days a Space's replay, clips and transcript are kept after it ends. The media bucket's lifecycle "
+            "rule removes objects a day later than this (S3 counts from an object's creation).",
+            type_="Number", default=30, AllowedValues=REPLAY_RETENTION_CHOICES),
     }
 
 
@@ -166,6 +171,45 @@ def table_resource(project_dir: Path) -> dict[str, Any]:
             "DeletionProtectionEnabled": True,
         },
     }
+
+
+def media_bucket_resource() -> dict[str, Any]:
+    """Recorded media (``spaces/<id>/...``, written by the media worker, presigned by the API):
+    encrypted, no public access, TLS only, objects expire a day after the replay does."""
+    return {
+        "Type": "AWS::S3::Bucket",
+        "DeletionPolicy": "Retain",
+        "UpdateReplacePolicy": "Retain",
+        "Properties": {
+            "BucketEncryption": {"ServerSideEncryptionConfiguration": [
+                {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}, "BucketKeyEnabled": True}]},
+            "PublicAccessBlockConfiguration": {"BlockPublicAcls": True, "BlockPublicPolicy": True,
+                                               "IgnorePublicAcls": True, "RestrictPublicBuckets": True},
+            "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
+            "LifecycleConfiguration": {"Rules": [
+                {"Id": "expire-recorded-media", "Status": "Enabled", "Prefix": "spaces/",
+                 "ExpirationInDays": {"Fn::FindInMap": ["ReplayRetention", ref("ReplayRetentionDays"),
+                                                        "ObjectDays"]},
+                 "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1}}]},
+            # presigned playlists and segments play in browsers (hls.js fetches them cross-origin)
+            "CorsConfiguration": {"CorsRules": [{"AllowedMethods": ["GET", "HEAD"], "AllowedOrigins": ["*"],
+                                                 "AllowedHeaders": ["*"], "MaxAge": 3600}]},
+        },
+    }
+
+
+def media_bucket_policy() -> dict[str, Any]:
+    return {"Type": "AWS::S3::BucketPolicy", "Properties": {"Bucket": ref("MediaBucket"), "PolicyDocument": {
+        "Version": "2012-10-17", "Statement": [{
+            "Sid": "TlsOnly", "Effect": "Deny", "Principal": "*",
+            "Action": ["s3:DeleteObject", "s3:GetObject", "s3:ListBucket", "s3:PutObject"],
+            "Resource": [get_att("MediaBucket", "Arn"), sub("${MediaBucket.Arn}/*")],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]}}}
+
+
+def mappings() -> dict[str, Any]:
+    """Objects outlive the replay by a day (CloudFormation has no arithmetic, hence a map)."""
+    return {"ReplayRetention": {str(days): {"ObjectDays": days + 1} for days in REPLAY_RETENTION_CHOICES}}
 
 
 def secret_resource(keys: set[str]) -> dict[str, Any]:
@@ -287,6 +331,8 @@ class AppTemplate:
             "web_app_url": ref("WebAppOrigin"),
             "public_base_url": ref("PublicBaseUrl"),
             "cors_allowed_origins": sub('["${WebAppOrigin}"]'),
+            "media_bucket": ref("MediaBucket"),
+            "replay_retention_days": ref("ReplayRetentionDays"),
         }
         for fn in self.schedule_targets():
             wiring[f"{fn.name}_function_arn"] = app_policies.function_arn(fn.function_name)
@@ -396,6 +442,10 @@ class AppTemplate:
             "AlarmTopicArn": {"Description": "Alarms publish here", "Value": ref("AlarmTopic")},
             "ScheduleGroupName": {"Description": "EventBridge Scheduler group of per-Space schedules",
                                   "Value": ref("ScheduleGroup")},
+            "MediaBucketName": {"Description": "Recorded media (the media worker's AIRWAVES_MEDIA_BUCKET)",
+                                "Value": ref("MediaBucket")},
+            "MediaBucketArn": {"Description": "Recorded media bucket ARN (grant the worker spaces/* only)",
+                               "Value": get_att("MediaBucket", "Arn")},
         }
         for queue_id in sorted(self.queues):
             out[f"{queue_id}Url"] = {"Description": f"SQS queue {self.queue_names[queue_id]}", "Value": ref(queue_id)}
@@ -408,6 +458,8 @@ class AppTemplate:
         self.check_chalice_output()
         self.resources["Table"] = table_resource(self.project_dir)
         self.resources["AppSecrets"] = secret_resource(secret_keys(self.project_dir))
+        self.resources["MediaBucket"] = media_bucket_resource()
+        self.resources["MediaBucketPolicy"] = media_bucket_policy()
         self.add_queues()
         self.add_scheduler()
         self.add_functions()
@@ -429,8 +481,10 @@ class AppTemplate:
                 {"Label": {"default": "Payouts"}, "Parameters": ["PayoutsReturnUrl", "PayoutsRefreshUrl"]},
                 {"Label": {"default": "Web app"}, "Parameters": ["WebAppOrigin", "PublicBaseUrl"]},
                 {"Label": {"default": "Operations"}, "Parameters": ["AlarmEmail", "LogRetentionDays"]},
+                {"Label": {"default": "Recorded media"}, "Parameters": ["ReplayRetentionDays"]},
             ]}},
             "Parameters": parameters(),
+            "Mappings": mappings(),
             "Rules": rules(),
             "Conditions": conditions(),
             "Resources": resources,

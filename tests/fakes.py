@@ -148,6 +148,7 @@ class FakeMedia:
     connected: dict[tuple[str, str], str] = field(default_factory=dict)  # (space, user) -> role
     rooms: set[str] = field(default_factory=set)
     sent: list[tuple[str, str, JsonObject, list[str]]] = field(default_factory=list)
+    dispatches: dict[tuple[str, str], JsonObject] = field(default_factory=dict)
     down: bool = False
 
     @property
@@ -202,6 +203,14 @@ class FakeMedia:
 
     def verify_webhook(self, body: bytes, authorization: str | None) -> MediaEvent:
         raise NotImplementedError("webhooks are tested against the real adapter")
+
+    def dispatch_agent(self, space_id: str, agent_name: str, metadata: JsonObject) -> bool:
+        """Agent dispatch: one per (room, agent), as the real adapter checks ``list_dispatch``."""
+        self._up()
+        if (space_id, agent_name) in self.dispatches:
+            return False
+        self.dispatches[(space_id, agent_name)] = metadata
+        return True
 
 
 @dataclass

@@ -48,6 +48,7 @@ class FakeLiveKit(LiveKitMedia):
     rooms: dict[str, dict[str, FakeConnection]] = field(default_factory=dict)
     calls: list[tuple] = field(default_factory=list)
     sent: list[dict] = field(default_factory=list)
+    dispatches: dict[tuple[str, str], dict] = field(default_factory=dict)
     down: bool = False
 
     def __post_init__(self) -> None:
@@ -118,6 +119,14 @@ class FakeLiveKit(LiveKitMedia):
         self._server("participants", space_id)
         return [MediaParticipant(identity=c.identity, sid=c.sid, role=c.role, publishing=c.publishing, muted=c.muted)
                 for c in self.rooms.get(space_id, {}).values()]
+
+    def dispatch_agent(self, space_id: str, agent_name: str, metadata: dict) -> bool:
+        """One dispatch per (room, agent), as the real adapter's ``list_dispatch`` check keeps it."""
+        self._server("dispatch_agent", space_id, agent_name)
+        if (space_id, agent_name) in self.dispatches:
+            return False
+        self.dispatches[(space_id, agent_name)] = metadata
+        return True
 
     def ping(self) -> None:
         self._server("ping")

@@ -25,11 +25,13 @@ if TYPE_CHECKING:  # types only: each import below happens inside the builder th
         FeedEntries,
         HealthProbe,
         MediaServer,
+        MediaStore,
         MemberRepository,
         MessageRepository,
         PaymentGateway,
         PayoutRepository,
         PushGateway,
+        RecordingRepository,
         ReminderRepository,
         Scheduler,
         SecretReader,
@@ -54,6 +56,7 @@ if TYPE_CHECKING:  # types only: each import below happens inside the builder th
     from chalicelib.services.payouts import PayoutService
     from chalicelib.services.pins import PinService
     from chalicelib.services.reactions import ReactionService
+    from chalicelib.services.recordings import ClipService, MediaPolicy, MediaWorkerService, ReplayService
     from chalicelib.services.reminders import ReminderService
     from chalicelib.services.safety import BlockService, ModerationRecords, ReportService
     from chalicelib.services.schedules import ScheduledHandlers, SpaceSchedules
@@ -233,9 +236,12 @@ class Container:
         from chalicelib.services.feed_events import FeedEvents
         from chalicelib.services.lifecycle import SpaceLifecycle
         from chalicelib.services.media_room import MediaRoom
+        from chalicelib.services.recordings import MediaRecordings
 
         return SpaceLifecycle(media_room=MediaRoom(self.media), feed=FeedEvents(self.work_queue),
-                              schedules=self.space_schedules, money=self.ticket_refunds)
+                              schedules=self.space_schedules, money=self.ticket_refunds,
+                              recordings=MediaRecordings(self.media, self.space_repo, self.recording_repo,
+                                                         self.media_policy))
 
     @cached_property
     def space_schedules(self) -> SpaceSchedules:
@@ -375,6 +381,49 @@ class Container:
         from chalicelib.services.media_events import MediaEventService
 
         return MediaEventService(self.member_repo, DynamoPresence(self.table), self.media, self.spaces)
+
+    # -- recorded media (replays, clips, transcripts; the media worker's side) -------------------
+    @cached_property
+    def media_store(self) -> MediaStore:
+        from chalicelib.adapters.media_store import S3MediaStore
+
+        return S3MediaStore(self.settings.media_bucket, region=self.settings.aws_region)
+
+    @cached_property
+    def recording_repo(self) -> RecordingRepository:
+        from chalicelib.adapters.dynamodb.recordings import DynamoRecordings
+
+        return DynamoRecordings(self.table)
+
+    @cached_property
+    def media_policy(self) -> MediaPolicy:
+        from chalicelib.services.recordings import MediaPolicy
+
+        s = self.settings
+        return MediaPolicy(retention=timedelta(days=s.replay_retention_days),
+                           url_ttl=timedelta(seconds=s.media_url_ttl_seconds), clip_seconds=s.clip_seconds,
+                           clips_per_minute=s.clips_per_user_per_minute, language=s.media_language)
+
+    @cached_property
+    def media_worker(self) -> MediaWorkerService:
+        from chalicelib.services.recordings import MediaWorkerService
+
+        return MediaWorkerService(self.space_repo, self.recording_repo, self.media_store, self.media_policy)
+
+    @cached_property
+    def replays(self) -> ReplayService:
+        from chalicelib.services.recordings import MediaAccess, ReplayService
+
+        return ReplayService(self.space_repo, self.recording_repo, self.media_store, MediaAccess(self.ticket_repo),
+                             self.media_policy)
+
+    @cached_property
+    def clips(self) -> ClipService:
+        from chalicelib.adapters.dynamodb.rate_limits import DynamoRateLimits
+        from chalicelib.services.recordings import ClipService, MediaAccess
+
+        return ClipService(self.member_repo, self.recording_repo, self.media_store, MediaAccess(self.ticket_repo),
+                           DynamoRateLimits(self.table), self.joins, self.media_policy)
 
     # -- money (Stripe Connect, tickets, webhooks) ------------------------------------------------
     @cached_property

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Literal, Protocol
 
 from chalicelib.domain.chat import Message, SenderView
@@ -21,6 +21,7 @@ from chalicelib.domain.notifications import Push
 from chalicelib.domain.pages import JsonObject, Page, PageRequest
 from chalicelib.domain.payments import AccountState, AnyPaymentEvent, TicketRef
 from chalicelib.domain.pins import Pin
+from chalicelib.domain.recordings import Clip, Replay, TranscriptSegment
 from chalicelib.domain.roles import Member
 from chalicelib.domain.schedules import ScheduledInvocation
 from chalicelib.domain.spaces import Space, SpaceState
@@ -155,6 +156,10 @@ class MediaServer(HealthProbe, Protocol):
     def send_data(self, space_id: str, topic: str, payload: JsonObject, to: Sequence[str] | None = None) -> None: ...
     def participants(self, space_id: str) -> list[MediaParticipant]: ...
     def verify_webhook(self, body: bytes, authorization: str | None) -> MediaEvent: ...
+    def dispatch_agent(self, space_id: str, agent_name: str, metadata: JsonObject) -> bool:
+        """Ask the server to send agent ``agent_name`` to the room unless a dispatch of it exists
+        there already (True: one was created)."""
+        ...
 
 
 class MemberRepository(Protocol):
@@ -220,6 +225,38 @@ class PinStore(Protocol):
     unless it is scheduled or live)."""
 
     def set_pin(self, space_id: str, pin: Pin | None) -> Space: ...
+
+
+# -- recorded media (replays, clips, transcripts) -------------------------------------------------
+class MediaStore(HealthProbe, Protocol):
+    """The object store the media worker writes to (S3). Keys are ``domain/recordings.py``'s."""
+
+    def presign_get(self, key: str, ttl: timedelta, *, download_name: str | None = None) -> str: ...
+    def read_text(self, key: str) -> str | None: ...
+    def put_text(self, key: str, text: str, content_type: str) -> None: ...
+    def delete_prefix(self, prefix: str) -> int: ...
+
+
+class StaleReplay(Exception):
+    """The replay changed since it was read (``RecordingRepository.put_replay``)."""
+
+
+class RecordingRepository(Protocol):
+    """A Space's replay (on the Space item), its clips and its transcript segments."""
+
+    def put_replay(self, space_id: str, replay: Replay, *, if_updated_at: datetime | None) -> None:
+        """Store ``replay`` only if the stored one was last updated at ``if_updated_at`` (None:
+        there is none yet); else ``StaleReplay``."""
+        ...
+    def create_clip(self, clip: Clip, *, expires_at: datetime) -> None: ...
+    def get_clip(self, clip_id: str) -> Clip | None: ...
+    def clips_page(self, space_id: str, page: PageRequest) -> Page[Clip]: ...
+    def pending_clips(self, space_id: str) -> list[Clip]: ...
+    def finish_clip(self, clip: Clip) -> bool: ...  # only a pending clip moves; False otherwise
+    def delete_clips(self, space_id: str) -> int: ...
+    def add_segments(self, space_id: str, segments: Sequence[TranscriptSegment], *, expires_at: datetime) -> int: ...
+    def segments(self, space_id: str) -> list[TranscriptSegment]: ...
+    def delete_segments(self, space_id: str) -> int: ...
 
 
 # -- money (tickets, payouts, Stripe) --------------------------------------------------------------

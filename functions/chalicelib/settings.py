@@ -107,6 +107,17 @@ class Settings(BaseSettings):
     cors_allowed_origins: list[str] = []
     web_app_url: str = ""
 
+    # Recorded media (issue 13): the bucket the media worker writes to (``spaces/<id>/...``), how long
+    # a replay stays after its Space ends (the bucket's lifecycle rule keeps objects a day longer),
+    # how long the URLs the API answers stay valid, how long a clip is, and the transcript language.
+    # The worker authenticates to ``/internal/media/...`` with the secret ``media_worker_secret``.
+    media_bucket: str = ""
+    replay_retention_days: int = 30
+    media_url_ttl_seconds: int = 6 * 3600
+    clip_seconds: int = 30
+    clips_per_user_per_minute: int = 6
+    media_language: str = "en"
+
     @property
     def is_local(self) -> bool:
         return self.stage in ("local", "test")

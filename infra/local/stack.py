@@ -17,6 +17,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from infra.local.stage import apply_stage_environment, make_moto_dynamodb_atomic
 
@@ -79,8 +80,18 @@ def provision() -> None:
     from chalicelib.adapters.dynamodb.schema import ensure_table
 
     ensure_table(boto3.client("dynamodb"), os.environ["AIRWAVES_TABLE_NAME"])
+    ensure_media_bucket(boto3.client("s3"), os.environ.get("AIRWAVES_MEDIA_BUCKET", ""))
     for step in PROVISIONERS:
         step()
+
+
+def ensure_media_bucket(client: Any, bucket: str) -> None:
+    """The recorded-media bucket (the media worker writes, the API presigns), if it is missing."""
+    if not bucket:
+        return
+    existing = {b["Name"] for b in client.list_buckets().get("Buckets", [])}
+    if bucket not in existing:
+        client.create_bucket(Bucket=bucket)
 
 
 def start_api() -> object:

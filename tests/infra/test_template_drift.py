@@ -171,6 +171,9 @@ IAM_ACTIONS_OF = {
     "sqs:SendMessageBatch": ["sqs:SendMessage"],
     "sqs:DeleteMessageBatch": ["sqs:DeleteMessage"],
     "sqs:ChangeMessageVisibilityBatch": ["sqs:ChangeMessageVisibility"],
+    "s3:ListObjectsV2": ["s3:ListBucket"],
+    "s3:DeleteObjects": ["s3:DeleteObject"],
+    "s3:HeadObject": ["s3:GetObject"],
 }
 
 

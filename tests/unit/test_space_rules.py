@@ -44,6 +44,8 @@ ALLOWED = {
     (SpaceState.live, Action.end): SpaceState.ended,
     (SpaceState.scheduled, Action.cancel): SpaceState.canceled,
     (SpaceState.scheduled, Action.edit): SpaceState.scheduled,
+    (SpaceState.scheduled, Action.media_options): SpaceState.scheduled,
+    (SpaceState.live, Action.media_options): SpaceState.live,
 }
 
 

@@ -174,9 +174,11 @@ class LiveKitMedia:
         return token, now + self.token_ttl
 
     # -- server API --------------------------------------------------------------------------
-    def _call(self, what: str, make: Callable[[Any], Awaitable[T]], *, if_missing: Any = _RAISE) -> T:
+    def _call(self, what: str, make: Callable[[Any], Awaitable[T]], *, if_missing: Any = _RAISE,
+              service: str = "room") -> T:
         """Run one server API call on the shared loop. "Not found" answers ``if_missing`` when
-        given; any other refusal or a transport failure is ``UpstreamUnavailable``."""
+        given; any other refusal or a transport failure is ``UpstreamUnavailable``. ``service``
+        names the SDK's service client (``room``, ``agent_dispatch``)."""
         self._require_keys()
         from livekit import api
 
@@ -187,9 +189,9 @@ class LiveKitMedia:
 
             client = runner.client(self.api_url, *self._pair(), self.api_timeout)
             try:
-                return await make(client.room)
+                return await make(getattr(client, service))
             except aiohttp.ServerDisconnectedError:  # a stale pooled connection: one retry
-                return await make(client.room)
+                return await make(getattr(client, service))
 
         try:
             return runner.run(attempt(), self.api_timeout + 1)
@@ -289,6 +291,22 @@ class LiveKitMedia:
                 muted=all(t.muted for t in mics),
                 joined_at=datetime.fromtimestamp(p.joined_at, UTC) if p.joined_at else None))
         return people
+
+    def dispatch_agent(self, space_id: str, agent_name: str, metadata: JsonObject) -> bool:
+        """Explicit agent dispatch to the room (``AgentDispatchService``), unless one of
+        ``agent_name`` is there already: listing first keeps repeated go-live and option changes
+        from stacking workers in one room."""
+        from livekit import api
+
+        async def dispatch(service: Any) -> bool:
+            existing = await service.list_dispatch(room_name=space_id)
+            if any(d.agent_name == agent_name for d in existing):
+                return False
+            await service.create_dispatch(api.CreateAgentDispatchRequest(
+                agent_name=agent_name, room=space_id, metadata=json.dumps(metadata, ensure_ascii=False)))
+            return True
+
+        return self._call("dispatch the media worker", dispatch, service="agent_dispatch")
 
     def ping(self) -> None:
         from livekit import api

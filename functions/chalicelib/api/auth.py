@@ -50,6 +50,19 @@ def _bearer(authorization: str | None) -> str:
     return token.strip()
 
 
+def authenticate_media_worker(authorization: str | None) -> None:
+    """The media worker's routes (``/internal/media/...``): the bearer must be the stage's
+    ``media_worker_secret``. No secret configured: nothing is accepted."""
+    import hmac
+
+    from chalicelib.secrets import get_secret
+
+    expected = get_secret("media_worker_secret")
+    token = _bearer(authorization)
+    if not expected or not hmac.compare_digest(token.encode(), expected.encode()):
+        raise Unauthenticated("this route is for the media worker")
+
+
 def authenticate(authorization: str | None, settings: Settings) -> Principal:
     import jwt
 

@@ -17,9 +17,10 @@ _STATUS_TEXT = {400: "Invalid request (`validation_error`)", 401: "Missing or in
 
 def build_openapi(*, server_url: str | None = None) -> dict[str, Any]:
     models: set[type[BaseModel]] = {ErrorOut}
-    for ep in ENDPOINTS:
+    public = [ep for ep in ENDPOINTS if not ep.internal]  # the media worker's routes stay out
+    for ep in public:
         models.update(m for m in (ep.body, ep.response) if m is not None)
-    bodies = {ep.body for ep in ENDPOINTS if ep.body is not None}
+    bodies = {ep.body for ep in public if ep.body is not None}
     keyed: list[tuple[type[BaseModel], JsonSchemaMode]] = [
         (m, "validation" if m in bodies else "serialization") for m in sorted(models, key=lambda m: m.__name__)]
     refs, defs = models_json_schema(keyed, ref_template="#/components/schemas/{model}")
@@ -29,7 +30,7 @@ def build_openapi(*, server_url: str | None = None) -> dict[str, Any]:
         return refs[(model, mode)]
 
     paths: dict[str, Any] = {}
-    for ep in ENDPOINTS:
+    for ep in public:
         op: dict[str, Any] = {"summary": ep.summary, "tags": [ep.tag],
                               "operationId": re.sub(r"[^A-Za-z0-9]+", "_", f"{ep.method}_{ep.path}").strip("_").lower()}
         params = [{"name": n, "in": "path", "required": True, "schema": {"type": "string"}}

@@ -16,7 +16,7 @@ from chalice.app import Blueprint, Response
 from pydantic import BaseModel, ValidationError
 
 from chalicelib import invocation
-from chalicelib.api.auth import Principal, authenticate
+from chalicelib.api.auth import Principal, authenticate, authenticate_media_worker
 from chalicelib.api.errors import JSON_HEADERS, error_response, from_airwaves_error, validation_details
 from chalicelib.api.paging import ListPage
 from chalicelib.domain.errors import AirwavesError, ValidationFailed
@@ -40,6 +40,7 @@ class Endpoint:
     idempotent: bool = False
     errors: tuple[int, ...] = ()
     content_types: tuple[str, ...] = ("application/json",)
+    internal: bool = False  # the media worker's: its bearer secret instead of a user token, not in OpenAPI
 
 
 ENDPOINTS: list[Endpoint] = []
@@ -99,9 +100,10 @@ def endpoint(bp: Blueprint, method: str, path: str, *, summary: str, tag: str, s
              body: type[BaseModel] | None = None, query: type[BaseModel] | None = None,
              response: type[BaseModel] | None = None, auth: bool = True, admin: bool = False,
              idempotent: bool = False, errors: tuple[int, ...] = (),
-             content_types: tuple[str, ...] = ("application/json",)) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    spec = Endpoint(method, path, summary, tag, status, body, query, response, auth, admin,
-                    idempotent, errors, content_types)
+             content_types: tuple[str, ...] = ("application/json",),
+             internal: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    spec = Endpoint(method, path, summary, tag, status, body, query, response, auth and not internal, admin,
+                    idempotent, errors, content_types, internal)
     ENDPOINTS.append(spec)
 
     def register(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -140,6 +142,8 @@ def _handle(spec: Endpoint, view: Callable[..., Any], request: Any, path_params:
     settings = get_settings()
     invocation.bind(getattr(request, "lambda_context", None))
     headers = {k.lower(): v for k, v in (request.headers or {}).items()}
+    if spec.internal:
+        authenticate_media_worker(headers.get("authorization"))
     principal = authenticate(headers.get("authorization"), settings) if spec.auth else None
     if spec.admin and principal is not None:
         principal.require_admin()

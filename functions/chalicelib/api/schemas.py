@@ -19,10 +19,11 @@ from pydantic import (
     model_validator,
 )
 
-from chalicelib.domain.clock import to_rfc3339
+from chalicelib.domain.clock import to_rfc3339, utcnow
 from chalicelib.domain.media import JoinGrant
+from chalicelib.domain.recordings import PublicReplayState
 from chalicelib.domain.roles import RoleName
-from chalicelib.domain.spaces import Space, TicketOffer
+from chalicelib.domain.spaces import MediaOptions, Space, TicketOffer
 from chalicelib.domain.users import Eligibility, User
 
 if TYPE_CHECKING:  # only for the `.of` constructors; keeps the services off the cold path
@@ -126,18 +127,31 @@ class SpaceCreateIn(Request):
     topics: list[str] = Field(default_factory=list, description="at most 3")
     scheduled_start: AwareDatetime | None = Field(default=None, description="absent: start now (state `live`)")
     ticket: TicketIn | None = None
+    recording: bool = Field(default=False, description="record the stage (replay and download)")
+    captions: bool = Field(default=True, description="transcribe the stage live (captions, transcript)")
+    clips_enabled: bool = Field(default=True, description="listeners may clip the last seconds while live")
+
+    def options(self) -> MediaOptions:
+        return MediaOptions(recording=self.recording, captions=self.captions, clips_enabled=self.clips_enabled)
 
 
 class SpacePatchIn(Request):
-    title: str | None = None
-    topics: list[str] | None = None
-    scheduled_start: AwareDatetime | None = None
+    title: str | None = Field(default=None, description="scheduled Spaces only")
+    topics: list[str] | None = Field(default=None, description="scheduled Spaces only")
+    scheduled_start: AwareDatetime | None = Field(default=None, description="scheduled Spaces only")
+    recording: bool | None = Field(default=None, description="also while live: start or stop recording")
+    captions: bool | None = Field(default=None, description="also while live")
+    clips_enabled: bool | None = Field(default=None, description="also while live")
 
     @model_validator(mode="after")
     def _something(self) -> SpacePatchIn:
-        if self.title is None and self.topics is None and self.scheduled_start is None:
-            raise ValueError("give at least one of title, topics, scheduled_start")
+        if all(getattr(self, name) is None for name in type(self).model_fields):
+            raise ValueError("give at least one of title, topics, scheduled_start, recording, captions, "
+                             "clips_enabled")
         return self
+
+    def options(self) -> MediaOptions:
+        return MediaOptions(recording=self.recording, captions=self.captions, clips_enabled=self.clips_enabled)
 
 
 class TicketOut(Out):
@@ -165,6 +179,19 @@ class PinOut(Out):
     pinned_at: datetime
 
 
+class ReplaySummaryOut(Out):
+    state: PublicReplayState = Field(description="`processing` while recording and until the worker finalizes it")
+    duration_seconds: float
+    expires_at: datetime | None = Field(description="when the replay goes away (set once the Space has ended)")
+
+    @classmethod
+    def of_space(cls, space: Space) -> ReplaySummaryOut | None:
+        replay = space.replay
+        if replay is None or not replay.visible(utcnow()):
+            return None
+        return cls(state=replay.public_state(), duration_seconds=replay.duration_seconds, expires_at=replay.expires_at)
+
+
 class SpaceOut(Out):
     id: str
     host_id: str
@@ -182,14 +209,17 @@ class SpaceOut(Out):
     recording: bool
     pinned: PinOut | None = Field(default=None, description="what the host or a co-host pinned (null: nothing); "
                                                             "changes are told on the data topic airwaves.pin")
+    captions: bool
+    clips_enabled: bool
+    replay: ReplaySummaryOut | None = Field(default=None, description="the recording, once there is one")
     subscriber_count: int = Field(description="reminders set plus tickets sold")
     join: JoinOut | None = Field(default=None, description="the host's credentials, on a live Space's create")
 
     @classmethod
     def of(cls, space: Space, join: JoinGrant | None = None) -> SpaceOut:
-        data = space.model_dump(exclude={"created_at", "updated_at"})
+        data = space.model_dump(exclude={"created_at", "updated_at", "replay"})
         data["state"] = space.state.value
-        return cls(**data, join=JoinOut.of(join) if join else None)
+        return cls(**data, join=JoinOut.of(join) if join else None, replay=ReplaySummaryOut.of_space(space))
 
 
 class SpaceListQuery(Request):

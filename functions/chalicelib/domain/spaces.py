@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from chalicelib.domain.errors import InvalidState, field_error
 from chalicelib.domain.pins import Pin
+from chalicelib.domain.recordings import Replay
 
 TITLE_MAX = 70
 TOPICS_MAX = 3
@@ -38,6 +39,7 @@ class Action(str, Enum):
     end = "end"
     cancel = "cancel"
     edit = "edit"
+    media_options = "change recording, captions or clips of"
 
 
 _TRANSITIONS: dict[tuple[SpaceState, Action], SpaceState] = {
@@ -45,6 +47,8 @@ _TRANSITIONS: dict[tuple[SpaceState, Action], SpaceState] = {
     (SpaceState.live, Action.end): SpaceState.ended,
     (SpaceState.scheduled, Action.cancel): SpaceState.canceled,
     (SpaceState.scheduled, Action.edit): SpaceState.scheduled,
+    (SpaceState.scheduled, Action.media_options): SpaceState.scheduled,
+    (SpaceState.live, Action.media_options): SpaceState.live,
 }
 
 
@@ -55,6 +59,19 @@ class TicketOffer:
     price_cents: int
     currency: str
     quantity: int
+
+
+@dataclass(frozen=True)
+class MediaOptions:
+    """Recording, captions and clips as asked (None: not given, so the default or unchanged)."""
+
+    recording: bool | None = None
+    captions: bool | None = None
+    clips_enabled: bool | None = None
+
+    def given(self) -> dict[str, bool]:
+        return {k: v for k, v in (("recording", self.recording), ("captions", self.captions),
+                                  ("clips_enabled", self.clips_enabled)) if v is not None}
 
 
 class Ticketing(BaseModel):
@@ -80,6 +97,9 @@ class Space(BaseModel):
     ticket: Ticketing | None = None
     recording: bool = False
     pinned: Pin | None = None
+    captions: bool = True
+    clips_enabled: bool = True
+    replay: Replay | None = None
     subscriber_count: int = 0
     created_at: datetime
     updated_at: datetime
@@ -100,6 +120,16 @@ class Space(BaseModel):
 
     def can_moderate(self, user_id: str) -> bool:
         return user_id == self.host_id or user_id in self.cohost_ids
+
+    @property
+    def stage_ids(self) -> list[str]:
+        """Everyone on stage (host, co-hosts, speakers): the people recorded and transcribed."""
+        return [self.host_id, *self.cohost_ids, *self.speaker_ids]
+
+    @property
+    def needs_media_worker(self) -> bool:
+        """Whether the media worker should be in the room (recording, clips or captions on)."""
+        return self.recording or self.captions or self.clips_enabled
 
 
 def next_state(current: SpaceState, action: Action) -> SpaceState:

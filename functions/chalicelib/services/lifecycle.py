@@ -12,7 +12,9 @@ The order is the rule, and it is fixed here, in ``SpaceLifecycle.__init__``:
    cancel answers 503 and its retry queues them again) never hides the steps above.
 
 ``before_*`` hooks run before the change is stored and may refuse it; ``after_*`` hooks run once
-it is stored. ``after_role_change`` runs when someone joins or leaves a live Space's stage.
+it is stored. ``after_role_change`` runs when someone joins or leaves a live Space's stage;
+``after_media_options`` when the host changes recording, captions or clips (``recordings``, the
+optional participant of recorded media, runs right after the media room).
 """
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ class LifecycleParticipant(Protocol):
     def after_reschedule(self, before: Space, after: Space) -> None: ...
     def after_cancel(self, space: Space) -> None: ...
     def after_role_change(self, space: Space, user_id: str, role: str) -> None: ...
+    def after_media_options(self, before: Space, after: Space) -> None: ...
 
 
 class QuietParticipant:
@@ -59,11 +62,16 @@ class QuietParticipant:
     def after_role_change(self, space: Space, user_id: str, role: str) -> None:
         return None
 
+    def after_media_options(self, before: Space, after: Space) -> None:
+        return None
+
 
 class SpaceLifecycle:
     def __init__(self, *, media_room: LifecycleParticipant, feed: LifecycleParticipant,
-                 schedules: LifecycleParticipant, money: LifecycleParticipant) -> None:
-        self.participants: tuple[LifecycleParticipant, ...] = (media_room, feed, schedules, money)
+                 schedules: LifecycleParticipant, money: LifecycleParticipant,
+                 recordings: LifecycleParticipant | None = None) -> None:
+        first = (media_room, recordings) if recordings is not None else (media_room,)
+        self.participants: tuple[LifecycleParticipant, ...] = (*first, feed, schedules, money)
 
     @classmethod
     def quiet(cls) -> SpaceLifecycle:
@@ -102,3 +110,7 @@ class SpaceLifecycle:
     def after_role_change(self, space: Space, user_id: str, role: str) -> None:
         for p in self.participants:
             p.after_role_change(space, user_id, role)
+
+    def after_media_options(self, before: Space, after: Space) -> None:
+        for p in self.participants:
+            p.after_media_options(before, after)

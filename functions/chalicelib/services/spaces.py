@@ -10,6 +10,7 @@ from chalicelib.domain.errors import Forbidden, InvalidState, NotEligible, field
 from chalicelib.domain.pages import Page, PageRequest
 from chalicelib.domain.spaces import (
     Action,
+    MediaOptions,
     Space,
     SpaceState,
     Ticketing,
@@ -44,7 +45,8 @@ class SpaceService:
 
     # -- create and edit ---------------------------------------------------------------------
     def create(self, host_id: str, *, title: str, topics: list[str] | None = None,
-               scheduled_start: datetime | None = None, ticket: TicketOffer | None = None) -> Space:
+               scheduled_start: datetime | None = None, ticket: TicketOffer | None = None,
+               options: MediaOptions | None = None) -> Space:
         now = utcnow()
         title = clean_title(title)
         topics = clean_topics(topics or [])
@@ -63,7 +65,7 @@ class SpaceService:
             state=SpaceState.scheduled if scheduled_start else SpaceState.live,
             scheduled_start=scheduled_start, started_at=None if scheduled_start else now,
             ticket=ticketing, created_at=now, updated_at=now,
-        )
+        ).model_copy(update=(options or MediaOptions()).given())
         if space.state is SpaceState.live:
             self.lifecycle.before_start(space)
         self.spaces.create(space)
@@ -74,12 +76,17 @@ class SpaceService:
         return space
 
     def edit(self, caller: str, space_id: str, *, title: str | None = None, topics: list[str] | None = None,
-             scheduled_start: datetime | None = None) -> Space:
+             scheduled_start: datetime | None = None, options: MediaOptions | None = None) -> Space:
+        """Edit a scheduled Space; recording, captions and clips may also change while live."""
         space = self.spaces.require(space_id)
         self._require_host(space, caller)
-        next_state(space.state, Action.edit)
+        media = (options or MediaOptions()).given()
+        if title is not None or topics is not None or scheduled_start is not None:
+            next_state(space.state, Action.edit)
+        if media:
+            next_state(space.state, Action.media_options)
         now = utcnow()
-        changes: dict[str, object] = {"updated_at": now}
+        changes: dict[str, object] = {"updated_at": now, **media}
         if title is not None:
             changes["title"] = clean_title(title)
         if topics is not None:
@@ -93,6 +100,8 @@ class SpaceService:
         self.spaces.save_details(space, after)
         if after.scheduled_start != space.scheduled_start:
             self.lifecycle.after_reschedule(space, after)
+        if any(getattr(after, k) != getattr(space, k) for k in media):
+            self.lifecycle.after_media_options(space, after)
         return after
 
     # -- transitions -------------------------------------------------------------------------

@@ -6,7 +6,7 @@ itself, so the table's layout reads here in one screen:
 
 | item | PK | SK |
 |---|---|---|
-| Space | ``SPACE#<id>`` | ``META``, ``TOPIC#<t>``, ``MEMBER#<u>``, ``TICKET#<id>``, ``BUYER#<u>``, ``REMINDER#<u>``, ``SESSION#<sid>``, ``FANOUT`` |
+| Space | ``SPACE#<id>`` | ``META`` (with the ``replay`` map), ``TOPIC#<t>``, ``MEMBER#<u>``, ``TICKET#<id>``, ``BUYER#<u>``, ``REMINDER#<u>``, ``SESSION#<sid>``, ``FANOUT``, ``SEGMENT#<id>`` |
 | user | ``USER#<id>`` | ``PROFILE``, ``FOLLOWS#<u>``, ``DEVICES``, ``PAYOUTS``, ``STRIPE_CUSTOMER``, ``FEEDMODE``, ``BIGFOLLOWS``, ``LIVEIN`` |
 | device owner | ``DEVICE#<id>`` | ``OWNER`` |
 | feed entry | ``FEED#<u>`` | ``LIVE#<start>#<space>`` (``domain.feed.feed_key``) |
@@ -19,10 +19,12 @@ itself, so the table's layout reads here in one screen:
 | in-room chat | ``SPACE#<id>`` | ``MSG#<message id>``, ``CHATMUTE#<u>``, ``MODLOG#<time>#<id>`` |
 | personal block | ``USER#<id>`` | ``BLOCK#<blocked user>`` |
 | report | ``REPORT#<id>`` | ``REPORT`` |
+| clip | ``CLIP#<id>`` | ``CLIP`` |
 
 GSI1: a host's Spaces ``HOST#<id>``, followers ``FOLLOWERS#<id>``, raised hands ``HANDS#<space>``,
-a buyer's tickets ``TICKETS#<buyer>``, every report ``REPORTS`` (by time). GSI2: listed Spaces ``LIST#<state>[#TOPIC#<t>]``, pending
-holds ``HOLDS#<space>``.
+a buyer's tickets ``TICKETS#<buyer>``, every report ``REPORTS`` (by time), a Space's clips
+``CLIPS#<space>``. GSI2: listed Spaces ``LIST#<state>[#TOPIC#<t>]``, pending holds ``HOLDS#<space>``,
+pending clips ``PENDINGCLIPS#<space>``.
 """
 from __future__ import annotations
 
@@ -59,6 +61,8 @@ MODLOG = "MODLOG#"
 BLOCK = "BLOCK#"
 REPORT = "REPORT"
 REPORTS_GSI1 = "REPORTS"
+SEGMENT = "SEGMENT#"
+CLIP = "CLIP"
 
 
 def key(pk: str, sk: str) -> dict[str, Any]:
@@ -102,6 +106,22 @@ def idempotency_pk(scope: str) -> str:
 
 def webhook_event_pk(source: str, event_id: str) -> str:
     return f"EVENT#{source}#{event_id}"
+
+
+def clip_pk(clip_id: str) -> str:
+    return f"CLIP#{clip_id}"
+
+
+def segment_sk(segment_id: str) -> str:
+    return f"{SEGMENT}{segment_id}"
+
+
+def space_clips_gsi1(space_id: str) -> str:
+    return f"CLIPS#{space_id}"
+
+
+def pending_clips_gsi2(space_id: str) -> str:
+    return f"PENDINGCLIPS#{space_id}"
 
 
 def rate_pk(name: str) -> str:

@@ -17,7 +17,7 @@ def create_space(call: Call) -> SpaceOut:
     b: SpaceCreateIn = call.body
     c = get_container()
     space = c.spaces.create(call.user_id, title=b.title, topics=b.topics, scheduled_start=b.scheduled_start,
-                            ticket=b.ticket.offer() if b.ticket else None)
+                            ticket=b.ticket.offer() if b.ticket else None, options=b.options())
     return SpaceOut.of(space, join=c.joins.host_credentials(space))
 
 
@@ -28,11 +28,12 @@ def get_space(call: Call, space_id: str) -> SpaceOut:
 
 
 @endpoint(bp, "PATCH", "/v1/spaces/{space_id}", tag="spaces", body=SpacePatchIn, response=SpaceOut,
-          summary="Edit a scheduled Space (host)", errors=(400, 401, 403, 404, 409))
+          summary="Edit a scheduled Space; recording, captions and clips also while live (host)",
+          errors=(400, 401, 403, 404, 409))
 def patch_space(call: Call, space_id: str) -> SpaceOut:
     b: SpacePatchIn = call.body
     return SpaceOut.of(get_container().spaces.edit(call.user_id, space_id, title=b.title, topics=b.topics,
-                                                   scheduled_start=b.scheduled_start))
+                                                   scheduled_start=b.scheduled_start, options=b.options()))
 
 
 @endpoint(bp, "POST", "/v1/spaces/{space_id}/start", tag="spaces", response=SpaceOut, idempotent=True,
