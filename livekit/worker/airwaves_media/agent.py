@@ -9,6 +9,7 @@ exists rather than trusting the reason).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -87,14 +88,52 @@ def build_server() -> AgentServer:
         load_fnc=space_load, load_threshold=1.0, port=int(os.environ.get("AIRWAVES_MEDIA_HTTP_PORT", "0"))))
 
 
+async def redispatch_orphans(settings: Settings, stop: asyncio.Event, every: float) -> None:
+    """Recover Spaces whose worker died: LiveKit does not dispatch a job again when its worker
+    goes away, so every ``every`` seconds each worker looks for rooms that have our dispatch but
+    no ``airwaves-media`` participant, twice in a row (a fresh dispatch is still joining), and
+    dispatches them again. The new job reads the replay's playlist back from S3 and goes on; the
+    time nobody was in the room is a gap in the replay (``#EXT-X-DISCONTINUITY``)."""
+    missing: set[str] = set()
+    async with api.LiveKitAPI(settings.http_livekit_url, settings.livekit_api_key, settings.livekit_api_secret) as lk:
+        while not stop.is_set():
+            try:
+                seen: set[str] = set()
+                for room in (await lk.room.list_rooms(api.ListRoomsRequest())).rooms:
+                    ours = [d for d in await lk.agent_dispatch.list_dispatch(room.name) if d.agent_name == AGENT_NAME]
+                    if not ours:
+                        continue
+                    people = (await lk.room.list_participants(api.ListParticipantsRequest(room=room.name))).participants
+                    if any(p.identity == IDENTITY for p in people):
+                        continue
+                    seen.add(room.name)
+                    if room.name in missing:
+                        log.warning("room %s lost its media worker: dispatching it again", room.name)
+                        for d in ours:
+                            await lk.agent_dispatch.delete_dispatch(d.id, room.name)
+                        await lk.agent_dispatch.create_dispatch(api.CreateAgentDispatchRequest(
+                            agent_name=AGENT_NAME, room=room.name, metadata=ours[0].metadata))
+                        seen.discard(room.name)
+                missing = seen
+            except Exception:
+                log.exception("the orphan sweep failed; trying again")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), every)
+
+
 async def run() -> None:
+    settings = Settings.from_env()
     server = build_server()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     task = asyncio.create_task(server.run(devmode=False))
+    sweep = asyncio.create_task(redispatch_orphans(
+        settings, stop, float(os.environ.get("AIRWAVES_MEDIA_SWEEP_SECONDS", "5"))))
     await asyncio.wait([task, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED)
+    stop.set()
+    await sweep
     await server.aclose()  # jobs run their shutdown callbacks: open runs are closed and uploaded
 
 

@@ -45,6 +45,7 @@ class HlsRun:
         self.workdir = workdir
         self.first_seq = first_seq
         self.offset = offset
+        self.uploaded_end = offset  # where the segments handed out so far end (Space seconds)
         self.local_playlist = workdir / f"run-{first_seq:06d}.m3u8"
         self.container = av.open(str(self.local_playlist), mode="w", format="hls", options={
             "hls_time": f"{segment_seconds:g}", "hls_list_size": "0", "hls_segment_type": "mpegts",

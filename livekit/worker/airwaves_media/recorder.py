@@ -33,7 +33,7 @@ class Recorder:
         self.workdir = workdir
         self.playlist = Playlist(started_at)
         self.run: HlsRun | None = None
-        self.run_end = 0.0  # offset where the open run's uploaded segments end
+        self.runs = 0
         self.reported_recording = False
         self.finalized = False
 
@@ -53,8 +53,8 @@ class Recorder:
 
     def start(self, offset: float) -> None:
         if self.run is None:
-            self.run = HlsRun(self.workdir, self.playlist.next_seq, offset)
-            self.run_end = offset
+            self.runs += 1
+            self.run = HlsRun(self.workdir / f"run-{self.runs}", self.playlist.next_seq, offset)
 
     def write(self, pcm: np.ndarray) -> None:
         if self.run is not None:
@@ -62,16 +62,16 @@ class Recorder:
 
     async def stop(self) -> None:
         """Close the open run (its last, shorter segment is cut) and upload what it made."""
-        if self.run is None:
+        run, self.run = self.run, None  # detached first: the mix goes on while this uploads
+        if run is None:
             return
-        self.run.close()
-        await self.flush()
-        shutil.rmtree(self.workdir, ignore_errors=True)
-        self.run = None
+        run.close()
+        await self.flush(run)
+        shutil.rmtree(run.workdir, ignore_errors=True)
 
-    async def flush(self) -> None:
+    async def flush(self, run: HlsRun | None = None) -> None:
         """Upload the segments cut since the last flush, then the playlist that names them."""
-        run = self.run
+        run = run or self.run
         if run is None:
             return
         added = False
@@ -79,8 +79,8 @@ class Recorder:
             body = seg.path.read_bytes()
             await asyncio.to_thread(self.store.put, f"{hls_prefix(self.space_id)}{seg.path.name}", body, "video/mp2t")
             seg.path.unlink(missing_ok=True)
-            self.playlist.add(self.run_end, seg.duration, seq=seg.seq)
-            self.run_end += seg.duration
+            self.playlist.add(run.uploaded_end, seg.duration, seq=seg.seq)
+            run.uploaded_end += seg.duration
             added = True
         if added:
             await self.put_playlist()

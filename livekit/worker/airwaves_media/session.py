@@ -135,7 +135,10 @@ class Session:
                 pcm = self.mixer.pull(n)
                 self.ring.write(pcm)
                 if self.recorder:
-                    self.recorder.write(pcm)
+                    try:
+                        self.recorder.write(pcm)
+                    except Exception:  # the clock must go on whatever the encoder does
+                        log.exception("encoding %s failed", self.space_id)
             await asyncio.sleep(TICK)
 
     async def _poll(self) -> None:
