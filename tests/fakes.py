@@ -332,7 +332,8 @@ class InMemoryTickets:
             return False
         return self._move(ticket, status=to_status, released_at=now)
 
-    def mark_paid(self, ticket: Ticket, now: datetime, payment_intent_id: str | None = None) -> MarkPaid:
+    def mark_paid(self, ticket: Ticket, now: datetime, payment_intent_id: str | None = None, *,
+                  received_cents: int | None = None) -> MarkPaid:
         if self.items.get(ticket.id, ticket).status != ticket.status:
             return "stale"
         self._move(ticket, status=PAID, paid_at=now, payment_intent_id=payment_intent_id or ticket.payment_intent_id)

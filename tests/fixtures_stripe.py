@@ -106,11 +106,14 @@ class StripeKit:
         payload = self.event(kind, obj, **kw)
         return self.post(payload, self.sign(payload, self.connect_secret if connect else self.secret))
 
-    def payment_event(self, kind: str, ticket: dict, **kw):
-        """A PaymentIntent event for a ticket bought through the API (``ticket`` is its 201 body)."""
+    def payment_event(self, kind: str, ticket: dict, *, fields: dict | None = None, **kw):
+        """A PaymentIntent event for a ticket bought through the API (``ticket`` is its 201 body),
+        as Stripe sends it (``fields`` overrides parts of the PaymentIntent)."""
+        succeeded = kind.endswith("succeeded")
         obj = {"id": ticket["payment_intent_id"], "object": "payment_intent", "amount": ticket["amount_cents"],
-               "currency": ticket["currency"], "status": "succeeded" if kind.endswith("succeeded") else "requires_payment_method",
-               "metadata": {"ticket_id": ticket["ticket_id"], "space_id": ticket["space_id"]}}
+               "amount_received": ticket["amount_cents"] if succeeded else 0,
+               "currency": ticket["currency"], "status": "succeeded" if succeeded else "requires_payment_method",
+               "metadata": {"ticket_id": ticket["ticket_id"], "space_id": ticket["space_id"]}, **(fields or {})}
         return self.send(kind, obj, **kw)
 
     def pay(self, ticket: dict, **kw):
@@ -118,11 +121,12 @@ class StripeKit:
         assert res.status_code == 200, res.body
         return res
 
-    def refund_event(self, ticket: dict, *, full: bool = True, **kw):
+    def refund_event(self, ticket: dict, *, full: bool = True, fields: dict | None = None, **kw):
         obj = {"id": "ch_test", "object": "charge", "amount": ticket["amount_cents"],
+               "amount_refunded": ticket["amount_cents"] if full else 1, "currency": ticket["currency"],
                "payment_intent": ticket["payment_intent_id"], "refunded": full,
                "metadata": {"ticket_id": ticket["ticket_id"], "space_id": ticket["space_id"]},
-               "refunds": {"object": "list", "data": [{"id": "re_test", "object": "refund"}]}}
+               "refunds": {"object": "list", "data": [{"id": "re_test", "object": "refund"}]}, **(fields or {})}
         return self.send("charge.refunded", obj, **kw)
 
     # -- set-up through the API --------------------------------------------------------------

@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # types only: each import below happens inside the builder th
         MediaStore,
         MemberRepository,
         MessageRepository,
+        PaymentAnomalies,
         PaymentGateway,
         PayoutRepository,
         PushGateway,
@@ -448,7 +449,13 @@ class Container:
         from chalicelib.services.stripe_webhooks import StripeWebhooks
 
         return StripeWebhooks(DynamoProcessedEvents(self.table), self.payment_gateway, self.tickets, self.payouts,
-                              lease=self.claim_lease)
+                              self.payment_anomalies, lease=self.claim_lease)
+
+    @cached_property
+    def payment_anomalies(self) -> PaymentAnomalies:
+        from chalicelib.adapters.dynamodb.payment_anomalies import DynamoPaymentAnomalies
+
+        return DynamoPaymentAnomalies(self.table)
 
     @cached_property
     def dev_payments(self) -> DevPayments:

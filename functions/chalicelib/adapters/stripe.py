@@ -17,10 +17,13 @@ from typing import Any
 
 from chalicelib.domain.errors import Conflict, UpstreamUnavailable, ValidationFailed
 from chalicelib.domain.payments import (
+    CONNECT,
+    PLATFORM,
     AccountState,
     AccountUpdated,
     AnyPaymentEvent,
     ChargeRefunded,
+    Endpoint,
     OtherPaymentEvent,
     PaymentEnded,
     PaymentSucceeded,
@@ -242,7 +245,10 @@ class StripeGateway:
             text = payload.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise _not_an_event() from exc
-        for secret in secrets:
+        endpoints: tuple[Endpoint, ...] = (PLATFORM, CONNECT)
+        for endpoint, secret in zip(endpoints, self.config.webhook_secrets, strict=True):
+            if not secret:
+                continue
             try:
                 stripe.WebhookSignature.verify_header(text, signature, secret, stripe.Webhook.DEFAULT_TOLERANCE)
             except stripe.SignatureVerificationError:
@@ -253,7 +259,7 @@ class StripeGateway:
                 raise _not_an_event() from exc
             if not isinstance(event, dict):  # signed JSON, but an array, a number...
                 raise _not_an_event()
-            return payment_event(event)
+            return payment_event(event, endpoint)
         raise _bad_signature("does not match this payload")
 
     def ping(self) -> None:
@@ -288,15 +294,15 @@ def _str(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
-def payment_event(event: dict[str, Any]) -> AnyPaymentEvent:
+def payment_event(event: dict[str, Any], endpoint: Endpoint = PLATFORM) -> AnyPaymentEvent:
     """A verified Stripe event as one of ours. An event without the object we need becomes an
     ``OtherPaymentEvent`` that names why; it changes nothing."""
     kind = _str(event.get("type"))
     account = event.get("account")
-    # the fields of ``PaymentEvent``, in order: event_id, type, created, connected_account
-    base: tuple[str, str, int, str | None] = (
+    # the fields of ``PaymentEvent``, in order: event_id, type, created, connected_account, endpoint
+    base: tuple[str, str, int, str | None, Endpoint] = (
         _str(event.get("id")), kind, _int(event.get("created")),
-        account if isinstance(account, str) and account else None)
+        account if isinstance(account, str) and account else None, endpoint)
     data = event.get("data")
     obj = data.get("object") if isinstance(data, dict) else None
     if not isinstance(obj, dict):

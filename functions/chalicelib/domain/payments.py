@@ -7,7 +7,23 @@ metadata; ``connected_account`` is set when the event came from a Connect endpoi
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Final, Literal
+
+Endpoint = Literal["platform", "connect"]
+PLATFORM: Final = "platform"
+CONNECT: Final = "connect"
+
+# What may arrive on the Connect endpoint: events about connected accounts themselves. Our
+# ticket payments are destination charges made on the platform, so their PaymentIntent and
+# charge events come to the platform endpoint only; on the Connect endpoint they are refused.
+CONNECT_EVENT_TYPES: frozenset[str] = frozenset({
+    "account.updated", "account.application.authorized", "account.application.deauthorized",
+    "account.external_account.created", "account.external_account.updated",
+    "account.external_account.deleted", "capability.updated", "person.created", "person.updated",
+    "person.deleted", "payout.created", "payout.paid", "payout.failed", "payout.canceled",
+    "payout.updated",
+})
 
 
 @dataclass(frozen=True)
@@ -35,6 +51,7 @@ class PaymentEvent:
     type: str
     created: int  # Stripe's ``created`` (epoch seconds)
     connected_account: str | None  # the Connect account the event is about, if any
+    endpoint: Endpoint  # whose secret verified it: the platform endpoint's or the Connect one's
 
 
 @dataclass(frozen=True)
@@ -75,6 +92,30 @@ class OtherPaymentEvent(PaymentEvent):
     """A verified event of a type we do not act on, or one without the object we need."""
 
     reason: str = "ignored_type"
+
+
+@dataclass(frozen=True)
+class PaymentAnomaly:
+    """A verified event that did not match what we hold, kept for ops; it changed nothing."""
+
+    event_id: str
+    type: str
+    endpoint: Endpoint
+    reason: str  # machine-readable: "payment_intent_mismatch", "amount_mismatch", ...
+    at: int  # when we received it (epoch seconds)
+    space_id: str | None = None
+    ticket_id: str | None = None
+    details: dict[str, str | int | None] = field(default_factory=dict)
+
+
+class PaymentMismatch(Exception):
+    """A verified event names one of our tickets but does not match it (another PaymentIntent,
+    another amount or currency...): nothing moves, and the webhook records it for ops."""
+
+    def __init__(self, reason: str, **details: str | int | None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.details = details
 
 
 AnyPaymentEvent = PaymentSucceeded | PaymentEnded | ChargeRefunded | AccountUpdated | OtherPaymentEvent

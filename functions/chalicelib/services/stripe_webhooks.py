@@ -8,7 +8,11 @@ dies first (a timeout, a kill) the lease runs out and the retry runs it again. A
 finds a live lease answers 409 so Stripe retries later. Handlers are themselves order-proof
 (conditional state changes), so a re-run, a duplicate, or events in any order change nothing twice.
 
-Tickets are found by OUR ids in the PaymentIntent's metadata, never by Stripe's object ids.
+Tickets are found by OUR ids in the PaymentIntent's metadata, and then the event must match the
+ticket: its PaymentIntent is the one stored on the ticket, and a success received the ticket's
+amount in its currency. Events verified with the Connect endpoint's secret are accepted only for
+Connect's own event types (our ticket charges are made on the platform). Anything that does not
+match is recorded for ops (``PaymentAnomalies``) and changes nothing.
 """
 from __future__ import annotations
 
@@ -18,15 +22,20 @@ from dataclasses import dataclass, field
 
 from chalicelib.domain.errors import AirwavesError, Conflict
 from chalicelib.domain.payments import (
+    CONNECT,
+    CONNECT_EVENT_TYPES,
     AccountUpdated,
     AnyPaymentEvent,
     ChargeRefunded,
     OtherPaymentEvent,
+    PaymentAnomaly,
     PaymentEnded,
+    PaymentMismatch,
     PaymentSucceeded,
+    TicketRef,
 )
 from chalicelib.faults import kill_point
-from chalicelib.ports import PaymentGateway, ProcessedEvents
+from chalicelib.ports import PaymentAnomalies, PaymentGateway, ProcessedEvents
 from chalicelib.services.idempotency import ClaimLease
 from chalicelib.services.payouts import PayoutService
 from chalicelib.services.tickets import TicketService
@@ -50,6 +59,7 @@ class StripeWebhooks:
     gateway: PaymentGateway
     tickets: TicketService
     payouts: PayoutService
+    anomalies: PaymentAnomalies
     lease: ClaimLease = field(default_factory=lambda: ClaimLease(60))
 
     def receive(self, payload: bytes, signature: str | None) -> WebhookResult:
@@ -78,16 +88,31 @@ class StripeWebhooks:
         return WebhookResult(event.event_id, event.type, outcome)
 
     def _route(self, event: AnyPaymentEvent) -> str:
+        try:
+            return self._handle(event)
+        except PaymentMismatch as mismatch:
+            ref = _ticket_of(event)
+            self._record(event, mismatch.reason, ref, **mismatch.details)
+            return "mismatch_" + mismatch.reason
+
+    def _handle(self, event: AnyPaymentEvent) -> str:
+        if event.endpoint == CONNECT and event.type not in CONNECT_EVENT_TYPES:
+            raise PaymentMismatch("not_a_connect_event", connected_account=event.connected_account)
         match event:
             case PaymentSucceeded(ticket=None) | PaymentEnded(ticket=None):
                 return "ignored_not_ours"
             case PaymentSucceeded(ticket=ticket) if ticket is not None:
-                return self.tickets.payment_succeeded(ticket.space_id, ticket.ticket_id, event.payment_intent_id)
+                return self.tickets.payment_succeeded(ticket.space_id, ticket.ticket_id, event.payment_intent_id,
+                                                      amount_received=event.amount_received, currency=event.currency)
             case PaymentEnded(ticket=ticket) if ticket is not None:
-                return self.tickets.payment_ended(ticket.space_id, ticket.ticket_id, failed=event.failed)
+                return self.tickets.payment_ended(ticket.space_id, ticket.ticket_id, event.payment_intent_id,
+                                                  failed=event.failed)
             case ChargeRefunded():
                 return self._charge_refunded(event)
             case AccountUpdated():
+                if event.connected_account and event.connected_account != event.account.account_id:
+                    raise PaymentMismatch("connect_account_mismatch", connected_account=event.connected_account,
+                                          account=event.account.account_id)
                 applied = self.payouts.account_updated(event.account, event.created)
                 return "account_updated" if applied else "ignored_stale_or_unknown"
             case OtherPaymentEvent():
@@ -95,7 +120,8 @@ class StripeWebhooks:
         return "ignored_type"
 
     def _charge_refunded(self, charge: ChargeRefunded) -> str:
-        """Only a full refund makes a ticket ``refunded``; a partial one leaves it paid."""
+        """Only a full refund of the ticket's own PaymentIntent makes it ``refunded``; a partial
+        one leaves it paid."""
         if not charge.refunded_in_full:
             return "ignored_partial_refund"
         ref = charge.ticket
@@ -103,4 +129,19 @@ class StripeWebhooks:
             ref = self.gateway.ticket_of_payment(charge.payment_intent_id)
         if ref is None:
             return "ignored_not_ours"
-        return self.tickets.refunded(ref.space_id, ref.ticket_id, charge.refund_id)
+        return self.tickets.charge_refunded(ref.space_id, ref.ticket_id, charge.payment_intent_id, charge.refund_id,
+                                            currency=charge.currency)
+
+    def _record(self, event: AnyPaymentEvent, reason: str, ref: TicketRef | None,
+                **details: str | int | None) -> None:
+        log.warning("stripe event %s %s does not match (%s): %s", event.event_id, event.type, reason, details)
+        self.anomalies.record(PaymentAnomaly(
+            event_id=event.event_id, type=event.type, endpoint=event.endpoint, reason=reason, at=int(time.time()),
+            space_id=ref.space_id if ref else None, ticket_id=ref.ticket_id if ref else None, details=details))
+
+
+def _ticket_of(event: AnyPaymentEvent) -> TicketRef | None:
+    match event:
+        case PaymentSucceeded(ticket=ref) | PaymentEnded(ticket=ref) | ChargeRefunded(ticket=ref):
+            return ref
+    return None

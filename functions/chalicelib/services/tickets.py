@@ -27,6 +27,7 @@ from chalicelib.domain.errors import (
 from chalicelib.domain.fees import FeeSchedule
 from chalicelib.domain.jobs import RefundsPage
 from chalicelib.domain.pages import Page, PageRequest, Position
+from chalicelib.domain.payments import PaymentMismatch
 from chalicelib.domain.spaces import Space, SpaceState
 from chalicelib.domain.tickets import (
     CANCELED,
@@ -199,21 +200,32 @@ class TicketService:
         return self.tickets.buyer_page(buyer_id, page)
 
     # -- what Stripe tells us (webhooks) ---------------------------------------------------------
-    def payment_succeeded(self, space_id: str, ticket_id: str, payment_intent_id: str) -> str:
-        """Make the ticket paid. If its seat is gone (hold lapsed and the Space is full, or the
-        Space was canceled or ended) the payment is refunded instead. Returns what happened."""
+    # Each event must match the ticket it names: its PaymentIntent is the one stored on the ticket
+    # (and, for a success, the amount received and the currency are the ticket's). Otherwise
+    # ``PaymentMismatch`` is raised before anything moves; the webhook records it for ops.
+    def _matching(self, space_id: str, ticket_id: str, payment_intent_id: str | None) -> Ticket:
+        ticket = self.tickets.get(space_id, ticket_id)
+        if ticket is None:
+            raise PaymentMismatch("unknown_ticket", payment_intent_id=payment_intent_id)
+        if not payment_intent_id or ticket.payment_intent_id != payment_intent_id:
+            raise PaymentMismatch("payment_intent_mismatch", expected=ticket.payment_intent_id,
+                                  received=payment_intent_id)
+        return ticket
+
+    def payment_succeeded(self, space_id: str, ticket_id: str, payment_intent_id: str, *,
+                          amount_received: int, currency: str) -> str:
+        """Make the ticket paid, booking what Stripe received. If its seat is gone (hold lapsed
+        and the Space is full, or the Space was canceled or ended) the payment is refunded
+        instead. Returns what happened."""
         for _ in range(_RETRIES):
-            ticket = self.tickets.get(space_id, ticket_id)
-            if ticket is None:
-                return "unknown_ticket"
+            ticket = self._matching(space_id, ticket_id, payment_intent_id)
+            if amount_received != ticket.amount_cents or currency.lower() != ticket.currency:
+                raise PaymentMismatch("amount_mismatch", expected_amount=ticket.amount_cents,
+                                      received_amount=amount_received, expected_currency=ticket.currency,
+                                      received_currency=currency.lower())
             if ticket.status in (PAID, REFUNDED):
-                if ticket.payment_intent_id and payment_intent_id != ticket.payment_intent_id:
-                    # a second payment for a ticket that is already settled: give it back
-                    self.gateway.refund_payment(ticket_id=ticket.id, payment_intent_id=payment_intent_id,
-                                                duplicate=True)
-                    return "refunded_duplicate_payment"
                 return "already_" + ticket.status
-            outcome = self.tickets.mark_paid(ticket, self.clock(), payment_intent_id)
+            outcome = self.tickets.mark_paid(ticket, self.clock(), payment_intent_id, received_cents=amount_received)
             if outcome == "paid":
                 return "paid"
             if outcome == "stale":
@@ -224,19 +236,27 @@ class TicketService:
             return "refunded_no_seat"
         raise UpstreamUnavailable("the ticket kept changing; Stripe will retry")
 
-    def payment_ended(self, space_id: str, ticket_id: str, *, failed: bool) -> str:
+    def payment_ended(self, space_id: str, ticket_id: str, payment_intent_id: str, *, failed: bool) -> str:
         """``payment_failed`` / ``canceled``: a pending ticket gives its seat back. A paid ticket
         stays paid (a late or out-of-order failure never un-pays)."""
-        ticket = self.tickets.get(space_id, ticket_id)
-        if ticket is None:
-            return "unknown_ticket"
+        ticket = self._matching(space_id, ticket_id, payment_intent_id)
         if ticket.status != PENDING:
             return "ignored_" + ticket.status
         released = self.tickets.release(ticket, FAILED if failed else CANCELED, self.clock())
         return "released" if released else "ignored_changed"
 
+    def charge_refunded(self, space_id: str, ticket_id: str, payment_intent_id: str | None,
+                        refund_id: str | None, *, currency: str) -> str:
+        """``charge.refunded`` (in full) of the ticket's own PaymentIntent: the ticket is refunded."""
+        ticket = self._matching(space_id, ticket_id, payment_intent_id)
+        if currency and currency.lower() != ticket.currency:
+            raise PaymentMismatch("currency_mismatch", expected_currency=ticket.currency,
+                                  received_currency=currency.lower())
+        return self.refunded(space_id, ticket_id, refund_id)
+
     def refunded(self, space_id: str, ticket_id: str, refund_id: str | None) -> str:
-        """``charge.refunded`` (in full): the ticket is refunded, from whatever state it was in."""
+        """The ticket's money went back (our own refund, or a matched ``charge.refunded``): the
+        ticket is refunded, from whatever state it was in."""
         for _ in range(_RETRIES):
             ticket = self.tickets.get(space_id, ticket_id)
             if ticket is None:

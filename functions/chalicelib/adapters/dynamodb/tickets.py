@@ -68,11 +68,13 @@ def ticket_from_item(item: dict[str, Any]) -> Ticket:
                                   if k not in ("PK", "SK", "hold_until") and not k.startswith("GSI")})
 
 
-def _ledger(ticket: Ticket, kind: Literal["sale", "refund"], at: datetime) -> dict[str, Any]:
+def _ledger(ticket: Ticket, kind: Literal["sale", "refund"], at: datetime, *,
+            amount_cents: int | None = None) -> dict[str, Any]:
+    amount = ticket.amount_cents if amount_cents is None else amount_cents
     return ledger_put(ticket.host_id, LedgerEntry(
         kind=kind, ticket_id=ticket.id, space_id=ticket.space_id, buyer_id=ticket.buyer_id,
-        amount_cents=ticket.amount_cents, platform_fee_cents=ticket.platform_fee_cents,
-        host_net_cents=ticket.host_net_cents, currency=ticket.currency, fee_tier=ticket.fee_tier, at=at))
+        amount_cents=amount, platform_fee_cents=ticket.platform_fee_cents,
+        host_net_cents=amount - ticket.platform_fee_cents, currency=ticket.currency, fee_tier=ticket.fee_tier, at=at))
 
 
 def _set_status(ticket: Ticket, to: str, stamp: str, now: datetime, *, expect: str,
@@ -195,14 +197,17 @@ class DynamoTickets:
         ]
         return self._try(writes)
 
-    def mark_paid(self, ticket: Ticket, now: datetime,
-                  payment_intent_id: str | None = None) -> Literal["paid", "stale", "no_seat"]:
+    def mark_paid(self, ticket: Ticket, now: datetime, payment_intent_id: str | None = None, *,
+                  received_cents: int | None = None) -> Literal["paid", "stale", "no_seat"]:
         """The payment succeeded. From ``pending`` the ticket keeps its seat; from a released
         status it must take a seat again. Sale line, earnings, ``sold`` and ``subscriber_count``
         move in the same transaction.
 
         Returns ``"paid"``, ``"stale"`` (the ticket was not in ``ticket.status`` any more) or
         ``"no_seat"`` (the Space stopped selling, is full, or the buyer holds another ticket)."""
+        # the sale is booked at what Stripe says it received (the webhook only calls this when
+        # that equals the ticket's price, so the refund line later mirrors it exactly)
+        received = ticket.amount_cents if received_cents is None else received_cents
         reclaim = ticket.status != PENDING
         seat = ("SET #t.#sold = #t.#sold + :one, seats_held = if_not_exists(seats_held, :zero) + :one"
                 if reclaim else "SET #t.#sold = #t.#sold + :one")
@@ -225,9 +230,9 @@ class DynamoTickets:
              {"Update": {"Key": _claim_key(ticket.space_id, ticket.buyer_id), "UpdateExpression": "SET #s = :paid",
                          "ConditionExpression": "ticket_id = :tk", "ExpressionAttributeNames": dict(_NAMES),
                          "ExpressionAttributeValues": values({":paid": PAID, ":tk": ticket.id})}}),
-            _ledger(ticket, "sale", now),
-            earnings_change(ticket.host_id, gross=ticket.amount_cents, fee=ticket.platform_fee_cents,
-                            net=ticket.host_net_cents, sold=1, refunded=0),
+            _ledger(ticket, "sale", now, amount_cents=received),
+            earnings_change(ticket.host_id, gross=received, fee=ticket.platform_fee_cents,
+                            net=received - ticket.platform_fee_cents, sold=1, refunded=0),
         ]
         try:
             self.table.transact(writes)
