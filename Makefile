@@ -59,7 +59,7 @@ chromium:
 	@command -v chromium >/dev/null || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 	  $$SUDO apt-get update && $$SUDO apt-get install -y chromium; }
 
-up: install servers web
+up: install servers web worker-install
 	$(BIN)/python -m infra.local.stack
 
 # Lint and type checks first (seconds), then every test tier.
