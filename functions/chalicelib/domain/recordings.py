@@ -162,6 +162,10 @@ def playback_key(space_id: str, offset_seconds: float, window: int) -> str:
     return f"spaces/{space_id}/playback/{round(offset_seconds * 1000)}-{window}.m3u8"
 
 
+def transcript_key(space_id: str, window: int) -> str:
+    return f"spaces/{space_id}/playback/transcript-{window}.vtt"
+
+
 # -- HLS playlists ---------------------------------------------------------------------------------
 @dataclass
 class _Segment:

@@ -39,6 +39,8 @@ from chalicelib.domain.recordings import (
     replay_expiry,
     rewrite_playlist,
     space_prefix,
+    to_webvtt,
+    transcript_key,
 )
 from chalicelib.domain.roles import rate_window
 from chalicelib.domain.spaces import Space, SpaceState
@@ -58,6 +60,7 @@ from chalicelib.services.lifecycle import QuietParticipant
 log = logging.getLogger(__name__)
 
 HLS_CONTENT_TYPE = "application/vnd.apple.mpegurl"
+VTT_CONTENT_TYPE = "text/vtt; charset=utf-8"
 _RETRIES = 4
 
 
@@ -256,7 +259,28 @@ class ReplayService:
         playback = self._playback_url(space, replay) if replay.hls_key else None
         download = (self.store.presign_get(replay.ogg_key, self.policy.url_ttl, download_name=f"{space.id}.ogg")
                     if replay.ogg_key else None)
-        return ReplayView(replay, playback, download, None)
+        return ReplayView(replay, playback, download, self._transcript_url(space))
+
+    def _transcript_url(self, space: Space) -> str | None:
+        """The transcript as WebVTT next to the recording (rewritten per validity window), presigned."""
+        segments = self.recordings.segments(space.id)
+        if not segments:
+            return None
+        key = transcript_key(space.id, self._window())
+        self.store.put_text(key, to_webvtt(segments), VTT_CONTENT_TYPE)
+        return self.store.presign_get(key, self.policy.url_ttl)
+
+    def _window(self) -> int:
+        return int(utcnow().timestamp() // max(1, int(self.policy.url_ttl.total_seconds()) // 2))
+
+    def transcript(self, caller: str, space_id: str) -> list[TranscriptSegment]:
+        """The transcript (seconds since the Space started), with the replay's access rules. It
+        exists with or without a recording (captions alone make one); a deleted replay took it."""
+        space = self.spaces.require(space_id)
+        self.access.check(space, caller)
+        if space.replay is not None and not space.replay.visible(utcnow()):
+            return []
+        return self.recordings.segments(space_id)
 
     def _playback_url(self, space: Space, replay: Replay) -> str | None:
         assert replay.hls_key is not None
@@ -266,8 +290,7 @@ class ReplayService:
         ttl = self.policy.url_ttl
         playable = rewrite_playlist(text, start_offset_seconds=replay.start_offset_seconds,
                                     resolve=PresignUri(replay.hls_key, lambda key: self.store.presign_get(key, ttl)))
-        window = int(utcnow().timestamp() // max(1, int(ttl.total_seconds()) // 2))
-        key = playback_key(space.id, replay.start_offset_seconds, window)
+        key = playback_key(space.id, replay.start_offset_seconds, self._window())
         self.store.put_text(key, playable, HLS_CONTENT_TYPE)
         return self.store.presign_get(key, ttl)
 

@@ -1,7 +1,7 @@
 """Replays, clips and transcripts (public), and the media worker's internal routes."""
 from __future__ import annotations
 
-from chalice.app import Blueprint
+from chalice.app import Blueprint, Response
 
 from chalicelib.api.media_schemas import (
     ClipOut,
@@ -11,11 +11,15 @@ from chalicelib.api.media_schemas import (
     ReplayOut,
     ReplayPatchIn,
     SegmentsIn,
+    TranscriptItemOut,
+    TranscriptOut,
+    TranscriptQuery,
     WorkerSpaceOut,
 )
 from chalicelib.api.routing import Call, endpoint
 from chalicelib.api.schemas import PageQuery
 from chalicelib.container import get_container
+from chalicelib.domain.recordings import to_webvtt
 
 bp = Blueprint(__name__)
 
@@ -40,6 +44,18 @@ def trim_replay(call: Call, space_id: str) -> ReplayOut:
           errors=(401, 403, 404, 409, 503))
 def delete_replay(call: Call, space_id: str) -> None:
     get_container().replays.delete(call.user_id, space_id)
+
+
+@endpoint(bp, "GET", "/v1/spaces/{space_id}/transcript", tag="replays", query=TranscriptQuery, response=TranscriptOut,
+          summary="A Space's transcript (seconds since it started); `?format=vtt` answers WebVTT (text/vtt)",
+          errors=(401, 403, 404))
+def get_transcript(call: Call, space_id: str) -> TranscriptOut | Response:
+    q: TranscriptQuery = call.query
+    segments = get_container().replays.transcript(call.user_id, space_id)
+    if q.format == "vtt":
+        return Response(body=to_webvtt(segments), status_code=200, headers={"Content-Type": "text/vtt; charset=utf-8"})
+    return TranscriptOut(items=[TranscriptItemOut(speaker_id=s.speaker_id, start_seconds=s.start_seconds,
+                                                  end_seconds=s.end_seconds, text=s.text) for s in segments])
 
 
 # -- clips -----------------------------------------------------------------------------------------
