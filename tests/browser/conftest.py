@@ -95,8 +95,10 @@ class WebStack:
 
 @pytest.fixture
 def web_stack(live_api, monkeypatch):
-    """The web app at a free port, calling the API at another (CORS allows exactly that origin)."""
+    """The web app at a free port, calling the API at another (CORS allows exactly that origin),
+    with the local runner draining the work queue as under ``make up`` (feed fan-out)."""
     from chalicelib.container import reset_container
+    from infra.local.scheduler_runner import LocalRunner, provision
     from infra.local.web_app import DIST, WebAppServer
 
     if not (DIST / "app.js").exists():
@@ -105,7 +107,19 @@ def web_stack(live_api, monkeypatch):
     web = WebAppServer(api.url, port=0)
     monkeypatch.setenv("AIRWAVES_CORS_ALLOWED_ORIGINS", f'["{web.url}"]')
     reset_container()
+    provision()
+    runner, stop = LocalRunner(), threading.Event()
+
+    def drain() -> None:
+        while not stop.wait(0.5):
+            with live_api.lock:
+                runner.drain(max_batches=20)
+
+    drainer = threading.Thread(target=drain, name="queue-drain", daemon=True)
+    drainer.start()
     yield WebStack(api_url=api.url, web_url=web.url)
+    stop.set()
+    drainer.join(timeout=10)
     web.close()
     api.close()
 
