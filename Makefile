@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STRIPE_MOCK_VERSION ?= v0.197.0
 export AIRWAVES_CACHE ?= $(HOME)/.cache/airwaves
 
-.PHONY: up test lint bench install servers livekit-server stripe-mock redis-server clean template worker-install test-media web web-typecheck chromium
+.PHONY: up test lint bench install servers livekit-server stripe-mock redis-server loadgen clean template worker-install test-media web web-typecheck chromium
 
 $(VENV)/.installed: requirements-dev.txt functions/requirements.txt pyproject.toml .python-version
 	@command -v $(PYTHON) >/dev/null || { echo "Python $(PYTHON_VERSION) is needed"; exit 1; }
@@ -36,6 +36,10 @@ stripe-mock:
 
 redis-server:
 	@bash infra/local/install_redis.sh
+
+# The Go listener load generator of bench_scale (its own module, pinned by bench/loadgen/go.sum).
+loadgen:
+	@cd bench/loadgen && go build -o $(AIRWAVES_CACHE)/loadgen/loadgen .
 
 servers: livekit-server stripe-mock redis-server
 
@@ -75,7 +79,7 @@ lint: install web-typecheck
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-bench: install servers
+bench: install servers loadgen
 	$(BIN)/python -m bench.run
 
 # Regenerate template.yaml and infra/livekit-cluster.yaml from the Chalice app and configs.
