@@ -72,6 +72,16 @@ class S3MediaStore:
         text: str = answer["Body"].read().decode("utf-8")
         return text
 
+    def exists(self, key: str) -> bool:
+        self._require()
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=key)
+            return True
+        except Exception as exc:
+            if error_code(exc) in ("NoSuchKey", "404", "NotFound"):
+                return False
+            raise UpstreamUnavailable("the media store failed to look up an object", details={"upstream": "s3"}) from exc
+
     def put_text(self, key: str, text: str, content_type: str) -> None:
         self._require()
         self._s3("write a playlist", lambda client: client.put_object(Bucket=self.bucket, Key=key, Body=text.encode("utf-8"),

@@ -156,10 +156,12 @@ def clip_key(space_id: str, clip_id: str) -> str:
     return f"spaces/{space_id}/clips/{clip_id}.ogg"
 
 
-def playback_key(space_id: str, offset_seconds: float, window: int) -> str:
-    """Where the API writes a replay's playable playlist (presigned segment URIs) for one trim and
-    one validity window; rewritten each time it is asked for, so the objects stay few."""
-    return f"spaces/{space_id}/playback/{round(offset_seconds * 1000)}-{window}.m3u8"
+def playback_key(space_id: str, replay: Replay, window: int) -> str:
+    """Where the API writes a replay's playable playlist (presigned segment URIs): one object per
+    version of the replay (a worker report or a trim makes a new one) and validity window, written
+    by the first ask in that window and reused by the others."""
+    version = int(replay.updated_at.timestamp() * 1000) if replay.updated_at else 0
+    return f"spaces/{space_id}/playback/{round(replay.start_offset_seconds * 1000)}-{version}-{window}.m3u8"
 
 
 def transcript_key(space_id: str, window: int) -> str:

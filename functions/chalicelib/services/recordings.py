@@ -261,6 +261,21 @@ class ReplayService:
                     if replay.ogg_key else None)
         return ReplayView(replay, playback, download, self._transcript_url(space))
 
+    def _playback_url(self, space: Space, replay: Replay) -> str | None:
+        """The playable playlist of this replay version and window (written once per window: the
+        segment URLs in it stay valid at least half the URL lifetime after any ask), presigned."""
+        assert replay.hls_key is not None
+        ttl = self.policy.url_ttl
+        key = playback_key(space.id, replay, self._window())
+        if not self.store.exists(key):
+            text = self.store.read_text(replay.hls_key)
+            if text is None:
+                return None
+            playable = rewrite_playlist(text, start_offset_seconds=replay.start_offset_seconds,
+                                        resolve=PresignUri(replay.hls_key, lambda k: self.store.presign_get(k, ttl)))
+            self.store.put_text(key, playable, HLS_CONTENT_TYPE)
+        return self.store.presign_get(key, ttl)
+
     def _transcript_url(self, space: Space) -> str | None:
         """The transcript as WebVTT next to the recording (rewritten per validity window), presigned."""
         segments = self.recordings.segments(space.id)
@@ -281,18 +296,6 @@ class ReplayService:
         if space.replay is not None and not space.replay.visible(utcnow()):
             return []
         return self.recordings.segments(space_id)
-
-    def _playback_url(self, space: Space, replay: Replay) -> str | None:
-        assert replay.hls_key is not None
-        text = self.store.read_text(replay.hls_key)
-        if text is None:
-            return None
-        ttl = self.policy.url_ttl
-        playable = rewrite_playlist(text, start_offset_seconds=replay.start_offset_seconds,
-                                    resolve=PresignUri(replay.hls_key, lambda key: self.store.presign_get(key, ttl)))
-        key = playback_key(space.id, replay.start_offset_seconds, self._window())
-        self.store.put_text(key, playable, HLS_CONTENT_TYPE)
-        return self.store.presign_get(key, ttl)
 
     def trim(self, caller: str, space_id: str, start_offset_seconds: float) -> ReplayView:
         space, replay = self.visible(space_id, caller)
