@@ -468,9 +468,10 @@ class Container:
     # -- schedules, reminders, push and background jobs -----------------------------------------
     @cached_property
     def notifier(self) -> Notifier:
+        from chalicelib.adapters.dynamodb.processed_events import DynamoProcessedEvents
         from chalicelib.services.notifications import Notifier
 
-        return Notifier(self.device_repo, self.push)
+        return Notifier(self.device_repo, self.push, DynamoProcessedEvents(self.table), self.claim_lease)
 
     @cached_property
     def devices(self) -> DeviceService:

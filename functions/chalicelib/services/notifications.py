@@ -6,17 +6,20 @@ its owner and deleted, so it is never tried again.
 from __future__ import annotations
 
 import logging
+import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from chalicelib.domain.clock import utcnow
 from chalicelib.domain.devices import Device, check_platform, clean_token, device_id
-from chalicelib.domain.errors import NotFound, field_error
+from chalicelib.domain.errors import AirwavesError, NotFound, field_error
 from chalicelib.domain.notifications import Push
-from chalicelib.ports import DeviceRepository, PushGateway
+from chalicelib.ports import DeviceRepository, ProcessedEvents, PushGateway
+from chalicelib.services.idempotency import ClaimLease
 
 log = logging.getLogger(__name__)
 _SENDERS = 8
+PUSH_SOURCE = "push"
 
 
 @dataclass
@@ -42,15 +45,26 @@ class DeviceService:
         self.push.forget(device.endpoint_arn)
 
 
+PUSH_DEDUPE_SECONDS = 7 * 24 * 3600  # well past SQS's retention of a retried message
+
+
 @dataclass
 class Notifier:
+    """Sends a push at most once per person and occurrence (``Push.once_key``): queue messages
+    and schedules arrive at least once, so each person's push is claimed before it is sent (with
+    a lease, so a sender that dies lets a redelivery send it) and recorded as sent."""
+
     devices: DeviceRepository
     push: PushGateway
+    sent: ProcessedEvents | None = None
+    lease: ClaimLease = field(default_factory=lambda: ClaimLease(60))
 
     def send(self, user_ids: list[str], message: Push) -> int:
         """Push ``message`` to every device of ``user_ids``; returns how many were delivered to SNS."""
-        targets = [(user, device) for user, devices in self.devices.of_users(list(dict.fromkeys(user_ids))).items()
-                   for device in devices]
+        by_user = self.devices.of_users(list(dict.fromkeys(user_ids)))
+        if self.sent is not None and message.once_key:
+            by_user = {u: d for u, d in by_user.items() if d and self._claim(u, message.once_key)}
+        targets = [(user, device) for user, devices in by_user.items() for device in devices]
         if not targets:
             return 0
 
@@ -63,5 +77,28 @@ class Notifier:
             self.push.forget(device.endpoint_arn)
             return False
 
-        with ThreadPoolExecutor(max_workers=min(_SENDERS, len(targets))) as pool:
-            return sum(pool.map(one, targets))
+        try:
+            with ThreadPoolExecutor(max_workers=min(_SENDERS, len(targets))) as pool:
+                delivered = sum(pool.map(one, targets))
+        except BaseException:
+            self._settle(list(by_user), message.once_key, sent=False)
+            raise
+        self._settle(list(by_user), message.once_key, sent=True)
+        return delivered
+
+    def _claim(self, user_id: str, once_key: str) -> bool:
+        assert self.sent is not None
+        now = int(time.time())
+        return self.sent.claim(PUSH_SOURCE, f"{once_key}#{user_id}", now=now, lease_until=self.lease.until(now)) == "claimed"
+
+    def _settle(self, user_ids: list[str], once_key: str, *, sent: bool) -> None:
+        if self.sent is None or not once_key:
+            return
+        for user in user_ids:
+            try:
+                if sent:
+                    self.sent.complete(PUSH_SOURCE, f"{once_key}#{user}", expires_at=int(time.time()) + PUSH_DEDUPE_SECONDS)
+                else:
+                    self.sent.release(PUSH_SOURCE, f"{once_key}#{user}")
+            except AirwavesError as exc:  # the lease ends by itself
+                log.warning("could not settle push %s for %s: %s", once_key, user, exc.message)
