@@ -71,6 +71,7 @@ def test_a_stripe_event_whose_process_died_after_its_claim_is_handled_on_redeliv
     assert counters(moto_process, space["id"]) == (1, 0)
     payload = kit.event("payment_intent.succeeded", {
         "id": ticket["payment_intent_id"], "object": "payment_intent", "amount": ticket["amount_cents"],
+        "amount_received": ticket["amount_cents"],
         "currency": ticket["currency"], "status": "succeeded",
         "metadata": {"ticket_id": ticket["ticket_id"], "space_id": space["id"]}})
 
