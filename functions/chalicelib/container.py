@@ -403,7 +403,8 @@ class Container:
         s = self.settings
         return MediaPolicy(retention=timedelta(days=s.replay_retention_days),
                            url_ttl=timedelta(seconds=s.media_url_ttl_seconds), clip_seconds=s.clip_seconds,
-                           clips_per_minute=s.clips_per_user_per_minute, language=s.media_language)
+                           clips_per_minute=s.clips_per_user_per_minute, language=s.media_language,
+                           clip_timeout=timedelta(seconds=s.clip_timeout_seconds))
 
     @cached_property
     def media_worker(self) -> MediaWorkerService:

@@ -116,6 +116,7 @@ class Settings(BaseSettings):
     media_url_ttl_seconds: int = 6 * 3600
     clip_seconds: int = 30
     clips_per_user_per_minute: int = 6
+    clip_timeout_seconds: int = 120
     media_language: str = "en"
 
     @property

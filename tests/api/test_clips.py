@@ -123,3 +123,17 @@ def test_deleting_the_replay_deletes_the_clips(api, worker):
     assert object_keys(f"spaces/{sid}/") == []
     assert api.call("GET", f"/v1/clips/{made['id']}", as_user="x").status_code == 404
     assert api.call("GET", f"/v1/spaces/{sid}/clips", as_user="x").json["items"] == []
+
+
+def test_a_clip_no_worker_made_in_time_reads_failed(api, worker, monkeypatch):
+    from chalicelib.container import reset_container
+
+    monkeypatch.setenv("AIRWAVES_CLIP_TIMEOUT_SECONDS", "0")
+    reset_container()
+    sid = create(api)["id"]
+    made = clip(api, sid).json
+    assert api.call("GET", f"/v1/clips/{made['id']}", as_user="x").json["state"] == "failed"
+    assert worker.state(sid)["pending_clips"] == []
+    # a late report still lands: the file exists after all
+    assert worker.finish_clip(sid, made["id"]).status_code == 204
+    assert api.call("GET", f"/v1/clips/{made['id']}", as_user="x").json["state"] == "available"

@@ -73,6 +73,7 @@ class MediaPolicy:
     clip_seconds: int = 30
     clips_per_minute: int = 6
     language: str = "en"
+    clip_timeout: timedelta = timedelta(minutes=2)  # a clip still pending this long reads "failed"
 
 
 def new_clip_id() -> str:
@@ -168,6 +169,8 @@ class MediaWorkerService:
         deleted = space.replay is not None and space.replay.state is ReplayState.deleted
         live = space.state is SpaceState.live
         pending = self.recordings.pending_clips(space_id) if live and space.clips_enabled else []
+        oldest = utcnow() - self.policy.clip_timeout
+        pending = [c for c in pending if c.created_at > oldest]  # the API already answers those "failed"
         return WorkerView(space=space, recording=space.recording and live and not deleted,
                           stage_user_ids=space.stage_ids, pending_clips=pending, language=self.policy.language)
 
@@ -391,6 +394,9 @@ class ClipService:
         return Page([self._view(c) for c in clips.items], clips.next)
 
     def _view(self, clip: Clip) -> ClipView:
+        if clip.state is ClipState.pending and utcnow() - clip.created_at > self.policy.clip_timeout:
+            # no worker made it in time (none in the room, or it failed without a word)
+            clip = clip.model_copy(update={"state": ClipState.failed})
         url = (self.store.presign_get(clip.key, self.policy.url_ttl, download_name=f"{clip.id}.ogg")
                if clip.state is ClipState.available and clip.key else None)
         return ClipView(clip, url)
