@@ -256,3 +256,32 @@ def test_a_server_that_refuses_our_key_is_503(live_api, aio, monkeypatch):
     assert res.json["error"]["details"]["upstream"] == "livekit"
     assert live_api.call("GET", "/v1/spaces?state=live", as_user="x").json["items"] == []
     assert live_api.call("GET", "/v1/health").json["dependencies"]["livekit"]["status"] == "down"
+
+
+def test_listeners_join_hidden_yet_the_roster_and_counts_stay_exact(session, aio):
+    """Listeners join hidden (bench_scale: no participant update fanned out to every listener per
+    join); the API's roster and counts still see them, and a promoted listener becomes visible."""
+    async def scenario():
+        host = await session.open()
+        listener = await session.join("alice")
+        await session.play(host, HOST_HZ)
+        await listener.wait_for_audio_from("host")
+        assert "host" in listener.room.remote_participants
+        await asyncio.sleep(5.0)  # a visible listener shows up at the host within ~1.5 s (batched updates)
+        assert "alice" not in host.room.remote_participants, "a listener must join hidden"
+        roster = (await session.call("GET", f"/v1/spaces/{session.space_id}/participants", as_user="host")).json
+        assert [p["user_id"] for p in roster["listeners"]] == ["alice"]
+        for _ in range(100):
+            if (await session.space())["listener_count"] == 2:
+                break
+            await asyncio.sleep(0.1)
+        assert (await session.space())["listener_count"] == 2
+
+        res = await session.call("PUT", f"/v1/spaces/{session.space_id}/speakers/alice", as_user="host")
+        assert res.status_code == 200 and res.json["live"] is True, res.json
+        await asyncio.wait_for(listener.permissions.wait(), 10)
+        await session.play(listener, SPEAKER_HZ)
+        await host.wait_for_audio_from("alice")
+        assert "alice" in host.room.remote_participants
+
+    aio.run(scenario())

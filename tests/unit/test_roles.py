@@ -44,6 +44,7 @@ def test_listeners_may_only_subscribe():
     grant = media_grant(Role.listener)
     assert (grant.can_publish, grant.can_subscribe, grant.can_publish_data) == (False, True, False)
     assert grant.publish_sources == ()
+    assert grant.hidden  # no participant update fanned out to every listener per join (bench_scale)
 
 
 @pytest.mark.parametrize("role", [Role.host, Role.cohost, Role.speaker])

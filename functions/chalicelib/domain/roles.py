@@ -51,7 +51,11 @@ class MediaGrant:
     hidden: bool = False
 
 
-_LISTEN_ONLY = MediaGrant(can_publish=False, can_subscribe=True, can_publish_data=False, publish_sources=())
+# Listeners join hidden: no participant update goes to every listener each time one joins or
+# leaves (bench_scale's join storm); webhooks and the server's participant list still see them, so
+# the roster and counts stay exact. Promotion unhides (the stage's grant is visible).
+_LISTEN_ONLY = MediaGrant(can_publish=False, can_subscribe=True, can_publish_data=False, publish_sources=(),
+                          hidden=True)
 _MICROPHONE = MediaGrant(can_publish=True, can_subscribe=True, can_publish_data=False, publish_sources=(MICROPHONE,))
 
 
