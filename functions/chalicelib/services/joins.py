@@ -1,13 +1,23 @@
-"""Joining a live Space: who is admitted, with which role, and the media credentials they get."""
+"""Joining a live Space: who is admitted, with which role, and the media credentials they get.
+
+Tokens are signed here, without a call to the media server. One exception: when the host or a
+co-host (re)joins, the room is opened again (idempotent) in case the media server lost it (it
+was restarted: its rooms are gone, and it creates none on a join). So after a LiveKit restart a
+live Space comes back as soon as its host's app asks for fresh credentials, and listeners can
+rejoin it. If the server is unreachable then, the moderator still gets a token.
+"""
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
-from chalicelib.domain.errors import Banned, NotFound, TicketRequired
+from chalicelib.domain.errors import Banned, NotFound, TicketRequired, UpstreamUnavailable
 from chalicelib.domain.media import JoinGrant
 from chalicelib.domain.roles import Member, Role, check_admission, needs_ticket
 from chalicelib.domain.spaces import Space, SpaceState
 from chalicelib.ports import BlockList, MediaServer, MemberRepository, TicketGate
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -33,7 +43,13 @@ class JoinService:
         space, member = self.members.space_and_member(space_id, user_id)
         if space is None:
             raise NotFound(f"no Space {space_id}")
-        return self.credentials(space, user_id, self.admit(space, user_id, member))
+        role = self.admit(space, user_id, member)
+        if role in (Role.host, Role.cohost):
+            try:
+                self.media.create_room(space.id)
+            except UpstreamUnavailable as exc:
+                log.warning("could not re-open the room of %s for its moderator: %s", space.id, exc.message)
+        return self.credentials(space, user_id, role)
 
     def credentials(self, space: Space, user_id: str, role: Role) -> JoinGrant:
         token, expires_at = self.media.join_token(space.id, user_id, role.value)
