@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import yaml
 
 from infra.local.livekit_config import LOCAL_CONFIG, load_local_config, render_local_config
@@ -80,6 +81,24 @@ def test_the_local_stack_runs_livekit_at_7880_with_env_keys(monkeypatch):
     assert server.env() == {"LIVEKIT_KEYS": "airwaves-local: " + "s" * 40}
     extensions = (ROOT / "infra" / "local" / "extensions.py").read_text()
     assert "import infra.local.livekit_server" in extensions
+
+
+def test_the_local_stack_runs_two_nodes_and_redis_behind_a_setting(monkeypatch):
+    import infra.local.livekit_server as module
+
+    monkeypatch.setattr(module, "binary", lambda: "/cache/livekit-server")
+    monkeypatch.setenv("AIRWAVES_LIVEKIT_API_KEY", "airwaves-local")
+    assert [s.name for s in module.servers(1)] == ["livekit"]
+    redis, first, second = module.servers(2)
+    assert redis.name == "redis" and "--port" in redis.command() and "6390" in redis.command()
+    assert (first.url, second.url) == ("ws://127.0.0.1:7880", "ws://127.0.0.1:7890")
+    configs = [yaml.safe_load(Path(node.command()[2]).read_text()) for node in (first, second)]
+    assert [c["redis"] for c in configs] == [{"address": "127.0.0.1:6390"}] * 2
+    assert [(c["port"], c["rtc"]["tcp_port"], c["rtc"]["udp_port"]) for c in configs] == [(7880, 7881, 7882),
+                                                                                           (7890, 7891, 7892)]
+    assert all(c["webhook"]["urls"] == ["http://127.0.0.1:8000/v1/webhooks/livekit"] for c in configs)
+    with pytest.raises(SystemExit):
+        module.servers(3)
 
 
 def test_production_rooms_are_opened_by_the_api_only_with_the_same_timeouts():
