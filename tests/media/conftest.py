@@ -4,6 +4,7 @@ itself as a child process (``python -m airwaves_media``), restartable."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import secrets
 import signal
@@ -139,7 +140,11 @@ def worker_process(livekit_server, s3, fake_api, tmp_path_factory):
            "AIRWAVES_API_URL": fake_api.url, "AIRWAVES_MEDIA_WORKER_SECRET": fake_api.secret,
            "AIRWAVES_MEDIA_BUCKET": s3.bucket, "AWS_ENDPOINT_URL": s3.endpoint,
            "AIRWAVES_MEDIA_EXECUTOR": os.environ.get("AIRWAVES_MEDIA_EXECUTOR", "process"),
-           "AIRWAVES_MEDIA_IDLE_PROCESSES": "1"}
+           "AIRWAVES_MEDIA_IDLE_PROCESSES": "1",
+           # captions by the scripted engine: each voiced utterance of a speaker is their next line
+           "AIRWAVES_STT_ENGINE": "scripted",
+           "AIRWAVES_STT_SCRIPT": json.dumps({"cap-host": ["hello from the host", "and a second line"],
+                                              "cap-guest": ["the guest speaks now"]})}
     worker = Worker(env, tmp_path_factory.mktemp("worker"))
     worker.start()
     yield worker

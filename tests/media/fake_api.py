@@ -13,6 +13,7 @@ from typing import Any
 
 _SPACE = re.compile(r"^/internal/media/spaces/([^/]+)$")
 _RECORDING = re.compile(r"^/internal/media/spaces/([^/]+)/recording$")
+_SEGMENTS = re.compile(r"^/internal/media/spaces/([^/]+)/transcript-segments$")
 _CLIP = re.compile(r"^/internal/media/spaces/([^/]+)/clips/([^/]+)$")
 
 
@@ -24,6 +25,7 @@ class FakeMediaApi:
         self.recording: dict[str, list[dict[str, Any]]] = {}
         self.clips: dict[str, dict[str, Any]] = {}  # clip_id -> the worker's report (+ "at")
         self.polls: dict[str, int] = {}
+        self.segments: dict[str, dict[str, Any]] = {}  # segment_id -> segment (idempotent)
         self.unauthorized = 0
         api = self
 
@@ -59,6 +61,18 @@ class FakeMediaApi:
                     api.polls[space["space_id"]] = api.polls.get(space["space_id"], 0) + 1
                     self._answer(200, space)
 
+            def do_POST(self) -> None:
+                if not self._authorized():
+                    return
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
+                if not _SEGMENTS.match(self.path):
+                    self._answer(404, {"error": {"code": "not_found"}})
+                    return
+                with api.lock:
+                    for seg in body.get("segments", []):
+                        api.segments[seg["segment_id"]] = seg
+                self._answer(204)
+
             def do_PUT(self) -> None:
                 if not self._authorized():
                     return
@@ -82,13 +96,13 @@ class FakeMediaApi:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def add_space(self, space_id: str, *, stage: list[str], recording: bool = True, clips_enabled: bool = True,
-                  started_at: float | None = None) -> float:
+                  captions: bool = False, started_at: float | None = None) -> float:
         started = time.time() if started_at is None else started_at
         with self.lock:
             self.spaces[space_id] = {
                 "space_id": space_id, "state": "live",
                 "started_at": datetime.fromtimestamp(started, UTC).isoformat().replace("+00:00", "Z"),
-                "recording": recording, "captions": False, "clips_enabled": clips_enabled, "language": "en",
+                "recording": recording, "captions": captions, "clips_enabled": clips_enabled, "language": "en",
                 "stage_user_ids": list(stage), "pending_clips": []}
         return started
 

@@ -31,11 +31,12 @@ class Space:
     def lkapi(self) -> api.LiveKitAPI:
         return api.LiveKitAPI(self.lk.api_url, self.lk.api_key, self.lk.api_secret)
 
-    async def open(self, *, stage: list[str], recording: bool = True, clips_enabled: bool = True) -> None:
+    async def open(self, *, stage: list[str], recording: bool = True, clips_enabled: bool = True,
+                   captions: bool = False) -> None:
         async with self.lkapi() as lk:
             await lk.room.create_room(api.CreateRoomRequest(name=self.space_id, empty_timeout=120))
         self.started_at = self.fake_api.add_space(self.space_id, stage=stage, recording=recording,
-                                                  clips_enabled=clips_enabled)
+                                                  clips_enabled=clips_enabled, captions=captions)
 
     def token(self, identity: str, role: str, *, can_publish: bool) -> str:
         grants = api.VideoGrants(room_join=True, room=self.space_id, can_publish=can_publish, can_subscribe=True,

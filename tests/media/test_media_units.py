@@ -218,3 +218,38 @@ def test_nothing_recorded_reports_nothing(tmp_path):
     recorder = Recorder("sp2", STARTED, store, api, tmp_path)  # type: ignore[arg-type]
     assert asyncio.run(recorder.finalize(30.0)) is None
     assert api.reports == [] and store.objects == {}
+
+
+# -- captions plumbing ------------------------------------------------------------------------
+def test_vad_keeps_silence_from_the_engine_and_ends_an_utterance_after_the_hangover():
+    from airwaves_media.captions import EnergyVad
+
+    vad = EnergyVad(threshold=300, hangover=0.4)
+    quiet, loud = np.zeros(480, dtype=np.int16), tone(440, 0.01)
+    assert vad.update(quiet) == (False, False)
+    assert vad.update(loud) == (True, False)
+    states = [vad.update(quiet) for _ in range(40)]  # 0.4 s of silence
+    assert states[:39] == [(True, False)] * 39 and states[39] == (False, True)
+    assert vad.update(quiet) == (False, False)
+
+
+def test_speaker_captions_emit_growing_interims_then_one_final_per_utterance():
+    from airwaves_media.captions import ScriptedEngine, SpeakerCaptions
+
+    engine = ScriptedEngine({"ann": ["one two three", "four"]})
+    got = []
+    now = [0.0]
+    speaker = SpeakerCaptions("ann", "TR_1", engine.open("ann", "en"), got.append, lambda: now[0], prefix="sp")
+    for _ in range(100):  # 1 s voiced
+        speaker.push(tone(440, 0.01))
+        now[0] += 0.01
+    for _ in range(50):
+        speaker.push(np.zeros(480, dtype=np.int16))
+        now[0] += 0.01
+    assert [c.text for c in got if not c.final] == ["one", "one two", "one two three"]
+    finals = [c for c in got if c.final]
+    assert [(c.text, c.segment_id, c.speaker, c.track_sid) for c in finals] == [("one two three", "sp-ann-1", "ann", "TR_1")]
+    assert finals[0].start == 0.0 and finals[0].end > 1.0
+    for _ in range(50):  # silence only: nothing reaches the engine
+        speaker.push(np.zeros(480, dtype=np.int16))
+    assert len(got) == 4

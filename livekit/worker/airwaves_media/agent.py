@@ -28,6 +28,7 @@ from livekit.agents import (
 )
 
 from airwaves_media.api_client import MediaApi
+from airwaves_media.captions import engine_from_env
 from airwaves_media.config import Settings
 from airwaves_media.session import Session
 from airwaves_media.store import Store
@@ -54,7 +55,7 @@ async def entrypoint(ctx: JobContext) -> None:
     workdir = Path(tempfile.mkdtemp(prefix=f"airwaves-{space_id}-"))
     session = Session(ctx.room, space_id, media_api=media_api, store=Store(settings.bucket, settings.aws_endpoint_url),
                       livekit=livekit, workdir=workdir, poll_seconds=settings.poll_seconds,
-                      clip_buffer_seconds=settings.clip_buffer_seconds)
+                      clip_buffer_seconds=settings.clip_buffer_seconds, engine=engine_from_env())
 
     async def on_shutdown(reason: str) -> None:
         try:
@@ -82,7 +83,7 @@ def build_server() -> AgentServer:
     return AgentServer.from_server_options(WorkerOptions(
         entrypoint_fnc=entrypoint, request_fnc=request, agent_name=AGENT_NAME, job_executor_type=executor,
         ws_url=settings.livekit_url, api_key=settings.livekit_api_key, api_secret=settings.livekit_api_secret,
-        permissions=WorkerPermissions(can_publish=False, can_subscribe=True, can_publish_data=False, hidden=True),
+        permissions=WorkerPermissions(can_publish=False, can_subscribe=True, can_publish_data=True, hidden=True),
         num_idle_processes=int(os.environ.get("AIRWAVES_MEDIA_IDLE_PROCESSES", "1")),
         shutdown_process_timeout=float(os.environ.get("AIRWAVES_MEDIA_FINALIZE_TIMEOUT", "300")),
         load_fnc=space_load, load_threshold=1.0, port=int(os.environ.get("AIRWAVES_MEDIA_HTTP_PORT", "0"))))

@@ -67,5 +67,9 @@ class MediaApi:
             "state": state, "key": key, "duration_seconds": round(duration_seconds, 3)})
         res.raise_for_status()
 
+    async def post_segments(self, space_id: str, segments: list[dict[str, Any]]) -> None:
+        res = await self.http.post(f"/internal/media/spaces/{space_id}/transcript-segments", json={"segments": segments})
+        res.raise_for_status()
+
     async def aclose(self) -> None:
         await self.http.aclose()

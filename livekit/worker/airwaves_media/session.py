@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from airwaves_media.api_client import MediaApi, SpaceMedia
+from airwaves_media.captions import TOPIC, Caption, SpeakerCaptions, SpeechEngine
 from airwaves_media.codec import RATE, ogg_opus
 from airwaves_media.mixer import Clock, Mixer
 from airwaves_media.recorder import Recorder
@@ -32,7 +33,7 @@ TICK = 0.02
 class Session:
     def __init__(self, room: rtc.Room, space_id: str, *, media_api: MediaApi, store: Store,
                  livekit: api.LiveKitAPI, workdir: Path, poll_seconds: float = 1.0,
-                 clip_buffer_seconds: float = 120.0) -> None:
+                 clip_buffer_seconds: float = 120.0, engine: SpeechEngine | None = None) -> None:
         self.room = room
         self.space_id = space_id
         self.media_api = media_api
@@ -53,6 +54,9 @@ class Session:
         self._tasks: list[asyncio.Task[None]] = []
         self._finalize_lock = asyncio.Lock()
         self.finalized = False
+        self.engine = engine
+        self.captioners: dict[str, SpeakerCaptions] = {}
+        self.segments_out: list[dict[str, object]] = []
 
     # -- the timeline -----------------------------------------------------------------------
     @property
@@ -107,6 +111,12 @@ class Session:
             return
         self._drop(pub.sid)
         self.mixer.add(pub.sid)
+        if self.engine is not None:
+            language = self.space.language if self.space else "en"
+            if self.engine.supports(language):
+                self.captioners[pub.sid] = SpeakerCaptions(
+                    p.identity, pub.sid, self.engine.open(p.identity, language), self._caption,
+                    lambda: self.offset, prefix=self.space_id)
         self.readers[pub.sid] = asyncio.create_task(self._read(pub.sid, track), name=f"read-{p.identity}")
 
     def _on_left(self, p: rtc.RemoteParticipant) -> None:
@@ -118,12 +128,17 @@ class Session:
         if task:
             task.cancel()
         self.mixer.remove(sid)
+        self.captioners.pop(sid, None)
 
     async def _read(self, key: str, track: rtc.Track) -> None:
         stream = rtc.AudioStream(track, sample_rate=RATE, num_channels=1)
         try:
             async for event in stream:
-                self.mixer.push(key, np.frombuffer(event.frame.data, dtype=np.int16))
+                pcm = np.frombuffer(event.frame.data, dtype=np.int16)
+                self.mixer.push(key, pcm)
+                captioner = self.captioners.get(key)
+                if captioner is not None and self.space is not None and self.space.captions:
+                    captioner.push(pcm)
         finally:
             await stream.aclose()
 
@@ -151,6 +166,7 @@ class Session:
                     await self._apply(space)
                 if self.recorder:
                     await self.recorder.flush()
+                await self.flush_segments()
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -178,6 +194,39 @@ class Session:
             if clip.clip_id not in self.clips_done:
                 await self.make_clip(clip.clip_id, clip.duration_seconds)
 
+    def _caption(self, caption: Caption) -> None:
+        self._spawn(self._publish(caption))
+        if caption.final:
+            self.segments_out.append({"segment_id": caption.segment_id, "speaker_id": caption.speaker,
+                                      "start_seconds": max(0.0, caption.start), "end_seconds": caption.end,
+                                      "text": caption.text})
+
+    def _spawn(self, coro: object) -> None:
+        task = asyncio.ensure_future(coro)  # type: ignore[arg-type]
+        self._tasks.append(task)
+        task.add_done_callback(lambda t: self._tasks.remove(t) if t in self._tasks else None)
+
+    async def _publish(self, caption: Caption) -> None:
+        """A caption as LiveKit's agents publish one: a text stream sent as the speaker."""
+        try:
+            writer = await self.room.local_participant.stream_text(
+                topic=TOPIC, sender_identity=caption.speaker, attributes={
+                    "lk.transcribed_track_id": caption.track_sid, "lk.segment_id": caption.segment_id,
+                    "lk.transcription_final": "true" if caption.final else "false"})
+            await writer.write(caption.text)
+            await writer.aclose()
+        except Exception:
+            log.exception("publishing a caption in %s failed", self.space_id)
+
+    async def flush_segments(self) -> None:
+        if self.segments_out:
+            batch, self.segments_out = self.segments_out, []
+            try:
+                await self.media_api.post_segments(self.space_id, batch)
+            except Exception:
+                self.segments_out = batch + self.segments_out
+                raise
+
     async def make_clip(self, clip_id: str, seconds: float) -> None:
         pcm = self.ring.last(int(seconds * RATE))
         key = clip_key(self.space_id, clip_id)
@@ -200,13 +249,16 @@ class Session:
         over: the room is gone (deleted when the Space ends) or the API says so. Otherwise the
         open run is closed and uploaded, and a later worker goes on from the playlist."""
         end = self.offset
-        for task in self._tasks:
+        tasks = list(self._tasks)
+        for task in tasks:
             task.cancel()
-        for task in self._tasks:
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         for sid in list(self.readers):
             self._drop(sid)
+        with contextlib.suppress(Exception):
+            await self.flush_segments()
         over = self.finalized
         if not over:
             try:
