@@ -50,12 +50,13 @@ def test_a_listener_token_only_subscribes_with_a_short_ttl(api, space_id):
     res = join(api, space_id, "alice")
     assert res.status_code == 200
     body = res.json
-    assert set(body) == {"livekit_url", "token", "role", "expires_at"}
-    assert body["role"] == "listener"
+    assert set(body) == {"transport", "livekit_url", "token", "role", "expires_at"}
+    assert body["role"] == "listener" and body["transport"] == "webrtc"
     c = claims(body["token"])
     assert c["sub"] == "alice" and c["video"]["room"] == space_id
     assert c["video"]["canPublish"] is False and c["video"]["canSubscribe"] is True
     assert c["video"]["canPublishData"] is False and "canPublishSources" not in c["video"]
+    assert c["video"]["hidden"] is True  # listeners join hidden (bench_scale's join storms)
     assert c["attributes"] == {"role": "listener"}
     expires = datetime.fromisoformat(body["expires_at"].replace("Z", "+00:00"))
     assert before + timedelta(seconds=300) <= expires <= before + timedelta(seconds=302)

@@ -162,6 +162,8 @@ class TicketOut(Out):
 
 
 class JoinOut(Out):
+    transport: Literal["webrtc"] = Field(default="webrtc", description="how to listen: WebRTC through LiveKit "
+                                         "(HLS past a Space's WebRTC cap is not offered yet)")
     livekit_url: str
     token: str
     role: RoleName
