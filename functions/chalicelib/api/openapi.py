@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
-from chalicelib.api.routing import ENDPOINTS
+from chalicelib.api.routing import ENDPOINTS, PATH_VALUE_PATTERN
 from chalicelib.api.schemas import ErrorOut
 
 _STATUS_TEXT = {400: "Invalid request (`validation_error`)", 401: "Missing or invalid token (`unauthenticated`)",
@@ -33,8 +33,10 @@ def build_openapi(*, server_url: str | None = None) -> dict[str, Any]:
     for ep in public:
         op: dict[str, Any] = {"summary": ep.summary, "tags": [ep.tag],
                               "operationId": re.sub(r"[^A-Za-z0-9]+", "_", f"{ep.method}_{ep.path}").strip("_").lower()}
-        params = [{"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
-                  for n in re.findall(r"{(\w+)}", ep.path)]
+        # path values are checked before the view runs (``routing.PATH_VALUE_PATTERN``): say so
+        path_names = re.findall(r"{(\w+)}", ep.path)
+        params = [{"name": n, "in": "path", "required": True,
+                   "schema": {"type": "string", "pattern": PATH_VALUE_PATTERN}} for n in path_names]
         if ep.query is not None:
             for name, field in ep.query.model_fields.items():
                 schema = ep.query.model_json_schema()["properties"][name]
@@ -42,7 +44,7 @@ def build_openapi(*, server_url: str | None = None) -> dict[str, Any]:
                                **({"description": field.description} if field.description else {})})
         if ep.idempotent:
             params.append({"name": "Idempotency-Key", "in": "header", "required": False,
-                           "schema": {"type": "string", "maxLength": 255},
+                           "schema": {"type": "string", "minLength": 1, "maxLength": 255},
                            "description": "A retry with the same key returns the first result."})
         if params:
             op["parameters"] = params
@@ -52,7 +54,8 @@ def build_openapi(*, server_url: str | None = None) -> dict[str, Any]:
         if ep.response is not None:
             ok["content"] = {"application/json": {"schema": ref(ep.response, "serialization")}}
         op["responses"] = {str(ep.status): ok}
-        for status in sorted(set(ep.errors) | ({400} if ep.body or ep.query else set()) | ({401} if ep.auth else set())):
+        checked = ep.body or ep.query or path_names or ep.idempotent  # each can answer 400
+        for status in sorted(set(ep.errors) | ({400} if checked else set()) | ({401} if ep.auth else set())):
             op["responses"][str(status)] = {"description": _STATUS_TEXT.get(status, "Error"),
                                             "content": {"application/json": {"schema": ref(ErrorOut, "serialization")}}}
         op["security"] = [{"bearer": []}] if ep.auth else []

@@ -23,6 +23,7 @@ from chalicelib.domain.errors import AirwavesError, ValidationFailed
 from chalicelib.settings import get_settings
 
 _PATH_VALUE = re.compile(r"^[A-Za-z0-9_.:@-]{1,128}$")
+PATH_VALUE_PATTERN = _PATH_VALUE.pattern  # the same rule, for the OpenAPI document
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,41 @@
+"""What schemathesis found in the generated OpenAPI (``tests/faults``, NOTE_11): every path value
+declares the pattern the router enforces, and every operation that can answer 400 (path values,
+Idempotency-Key, body, query) documents it in the error shape."""
+from __future__ import annotations
+
+import re
+
+from chalicelib.api.openapi import build_openapi
+from chalicelib.api.routing import PATH_VALUE_PATTERN
+
+
+def operations():
+    import app  # noqa: F401 - registers every endpoint
+
+    paths = build_openapi()["paths"]
+    assert len(paths) > 30
+    for path, methods in paths.items():
+        for method, op in methods.items():
+            yield path, method, op
+
+
+def test_every_path_value_declares_the_routers_pattern():
+    for path, method, op in operations():
+        for param in op.get("parameters", []):
+            if param["in"] == "path":
+                assert param["schema"].get("pattern") == PATH_VALUE_PATTERN, (method, path, param)
+                assert re.fullmatch(param["schema"]["pattern"][1:-1], "sp_abc123")
+
+
+def test_every_operation_that_checks_input_documents_400_in_the_error_shape():
+    for path, method, op in operations():
+        inputs = [p for p in op.get("parameters", []) if p["in"] in ("path", "query", "header")] or op.get("requestBody")
+        if inputs:
+            answer = op["responses"].get("400")
+            assert answer is not None, (method, path)
+            assert answer["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ErrorOut"}
+
+
+def test_the_idempotency_key_is_one_to_255_characters():
+    keys = [p for _, _, op in operations() for p in op.get("parameters", []) if p["name"] == "Idempotency-Key"]
+    assert keys and all(p["schema"] == {"type": "string", "minLength": 1, "maxLength": 255} for p in keys)
