@@ -50,6 +50,8 @@ async function boot() {
     level: () => current?.room.level() ?? 0,
     role: () => current?.role ?? null,
     spaceId: () => current?.space.id ?? null,
+    remoteTracks: () => current ? [...current.room.room.remoteParticipants.values()].flatMap((p) =>
+      [...p.trackPublications.values()].map((t) => ({ identity: p.identity, sid: t.trackSid }))) : [],
   };
   for (const emoji of REACTIONS) {
     document.querySelector(".reactions")!.append(button(emoji, async () => { if (current) await api.react(current.space.id, emoji); }, { ariaLabel: `React ${emoji}` }));

@@ -47,12 +47,14 @@ export class SpaceRoom {
     r.registerTextStreamHandler("lk.transcription", async (reader, info) => {
       const attrs = reader.info.attributes ?? {};
       const id = attrs["lk.segment_id"] ?? reader.info.id;
+      // attributed to the person whose track was transcribed (the sender may be a transcriber)
+      const speaker = this.ownerOf(attrs["lk.transcribed_track_id"]) ?? info.identity;
       let text = "";
       for await (const chunk of reader) {
         text += chunk;
-        handlers.caption({ speaker: info.identity, id, text, final: false });
+        handlers.caption({ speaker, id, text, final: false });
       }
-      handlers.caption({ speaker: info.identity, id, text, final: attrs["lk.transcription_final"] !== "false" });
+      handlers.caption({ speaker, id, text, final: attrs["lk.transcription_final"] !== "false" });
     });
     r.on(RoomEvent.Disconnected, (reason?: DisconnectReason) => {
       if (reason === DisconnectReason.CLIENT_INITIATED) return;
@@ -112,6 +114,16 @@ export class SpaceRoom {
       for (const v of samples) peak = Math.max(peak, Math.abs(v));
     }
     return Math.min(1, peak);
+  }
+
+  private ownerOf(trackSid: string | undefined): string | undefined {
+    if (!trackSid) return undefined;
+    const local = this.room.localParticipant;
+    if (local.trackPublications.has(trackSid)) return local.identity;
+    for (const p of this.room.remoteParticipants.values()) {
+      if (p.trackPublications.has(trackSid)) return p.identity;
+    }
+    return undefined;
   }
 
   private play(track: RemoteTrack): void {
