@@ -110,6 +110,12 @@ def test_host_and_listener_in_two_browsers(web_stack, browser_with_tone, screens
                                timeout=30_000)
     assert listener.locator("#room-view").is_hidden()
 
+    # the ended Space offers its replay; unrecorded, the page says so in a sentence
+    host.get_by_role("button", name="Replay Browser test").click()
+    host.wait_for_function("!document.getElementById('error').hidden")
+    text = host.get_by_role("alert").text_content().strip()
+    assert re.fullmatch(r"[A-Z].*[.!?]", text) and "{" not in text, text
+
 
 def test_api_errors_show_as_sentences(web_stack, browser_with_tone):
     page = browser_with_tone(HOST_HZ).new_context().new_page()

@@ -23,7 +23,9 @@ export interface Participants {
 export interface Message { id: string; space_id: string; from_user_id: string; to_user_id: string | null; text: string; created_at: string }
 export interface Purchase { ticket_id: string; space_id: string; status: string; amount_cents: number; currency: string }
 export interface Clip { id: string; space_id: string; state: string; duration_seconds: number | null; url: string | null }
-export interface Replay { state: string; duration_seconds: number | null; playback_url: string | null; transcript_url: string | null }
+export interface Replay {
+  state: string; duration_seconds: number | null; playback_url: string | null; download_url: string | null; transcript_url: string | null;
+}
 
 export class ApiError extends Error {
   constructor(readonly status: number, readonly code: string, readonly sentence: string) {

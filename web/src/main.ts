@@ -111,6 +111,13 @@ function wireForms() {
     say(clip.url ? `Your clip is ready: ${clip.url}` : "Your clip is being made.");
   }));
   $("leave").addEventListener("click", () => run(() => leave("You left the Space.")));
+  $("replay-close").addEventListener("click", () => {
+    replayPlayer?.destroy();
+    replayPlayer = null;
+    $<HTMLAudioElement>("replay-audio").pause();
+    $("replay-view").hidden = true;
+    $("home-view").hidden = false;
+  });
   $("end").addEventListener("click", () => run(async () => {
     await api.end(current!.space.id);
     await leave("You ended the Space. This Space has ended.");
@@ -261,10 +268,8 @@ async function leave(message: string) {
   await c.room.leave().catch(() => undefined);
   $("room-view").hidden = true;
   $("home-view").hidden = false;
-  if (message) {
-    say(message);
-    if (message.includes("ended")) { $("room-ended").textContent = message; }
-  }
+  if (message) say(message);
+  if (message.includes("ended") && api.has("GET", "/v1/spaces/{space_id}/replay")) offerReplay(c.space);
   await run(refreshHome);
 }
 
@@ -373,6 +378,47 @@ function updateRecipients(users: string[]) {
   select.replaceChildren(h("option", { value: "", textContent: "Everyone" }),
     ...users.map((u) => h("option", { value: u, textContent: `${u} (private)` })));
   select.value = users.includes(chosen) ? chosen : "";
+}
+
+// -- replay of an ended Space (HLS: native where the browser plays it, hls.js elsewhere) -----------
+let replayPlayer: { destroy(): void } | null = null;
+
+function offerReplay(space: Space) {
+  $("ended-section").hidden = false;
+  $("ended-list").prepend(h("li", {}, h("h4", { textContent: `${space.title} (ended)` }),
+    button(`Replay ${space.title}`, () => playReplay(space))));
+}
+
+async function playReplay(space: Space) {
+  const replay = await api.replay(space.id);
+  $("home-view").hidden = true;
+  $("replay-view").hidden = false;
+  $("replay-title").textContent = `Replay: ${space.title}`;
+  const audio = $<HTMLAudioElement>("replay-audio");
+  const state = $("replay-state");
+  if (replay.state !== "available" || !replay.playback_url) {
+    state.textContent = replay.state === "processing" ? "The replay is still being made; try again in a minute." : "This replay is not available.";
+    return;
+  }
+  state.textContent = replay.duration_seconds ? `${Math.round(replay.duration_seconds / 60)} minutes.` : "";
+  for (const [id, url] of [["replay-download", replay.download_url], ["replay-transcript", replay.transcript_url]] as const) {
+    const a = $<HTMLAnchorElement>(id);
+    a.hidden = !url;
+    if (url) a.href = url;
+  }
+  replayPlayer?.destroy();
+  replayPlayer = null;
+  if (audio.canPlayType("application/vnd.apple.mpegurl")) {
+    audio.src = replay.playback_url;
+  } else {
+    const { default: Hls } = await import("hls.js");
+    if (!Hls.isSupported()) throw new ApiError(0, "hls", "This browser cannot play the replay.");
+    const hls = new Hls();
+    hls.loadSource(replay.playback_url);
+    hls.attachMedia(audio);
+    replayPlayer = hls;
+  }
+  await audio.play().catch(() => undefined);
 }
 
 // -- chat, reactions, pins, captions --------------------------------------------------------------
