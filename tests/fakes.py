@@ -332,6 +332,9 @@ class InMemoryTickets:
             return False
         return self._move(ticket, status=to_status, released_at=now)
 
+    def open_holds(self, buyer_id: str) -> list[tuple[str, str]]:
+        return [(t.space_id, t.id) for t in self.items.values() if t.buyer_id == buyer_id and t.status == PENDING]
+
     def mark_paid(self, ticket: Ticket, now: datetime, payment_intent_id: str | None = None, *,
                   received_cents: int | None = None) -> MarkPaid:
         if self.items.get(ticket.id, ticket).status != ticket.status:

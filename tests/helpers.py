@@ -23,6 +23,15 @@ def container() -> Any:
     return get_container()
 
 
+def hosts(api: Any, prefix: str, n: int, followers: int = 1000) -> list[str]:
+    """``n`` people who may host, one per live Space a test needs open at once (a host has one
+    live Space at a time: ``max_live_spaces_per_host``)."""
+    names = [f"{prefix}{i}" for i in range(n)]
+    for name in names:
+        api.make_user(name, followers)
+    return names
+
+
 def space_item(space_id: str) -> dict[str, Any]:
     """The Space's stored item as DynamoDB holds it (counters the API does not show)."""
     from chalicelib.adapters.dynamodb import keys

@@ -137,7 +137,7 @@ class Container:
     def space_repo(self) -> SpaceRepository:
         from chalicelib.adapters.dynamodb.spaces import DynamoSpaces
 
-        return DynamoSpaces(self.table)
+        return DynamoSpaces(self.table, max_live_per_host=self.settings.max_live_spaces_per_host)
 
     @cached_property
     def member_repo(self) -> MemberRepository:
@@ -149,7 +149,7 @@ class Container:
     def ticket_repo(self) -> TicketRepository:
         from chalicelib.adapters.dynamodb.tickets import DynamoTickets
 
-        return DynamoTickets(self.table)
+        return DynamoTickets(self.table, max_open_holds=self.settings.max_open_ticket_holds)
 
     @cached_property
     def payout_repo(self) -> PayoutRepository:
@@ -284,7 +284,8 @@ class Container:
         from chalicelib.services.spaces import SpaceService
 
         return SpaceService(self.space_repo, self.user_repo, self.following_feed, self.hosting_policy, self.payouts,
-                            lifecycle=self.lifecycle, max_ticket_quantity=self.settings.max_ticket_quantity)
+                            lifecycle=self.lifecycle, max_ticket_quantity=self.settings.max_ticket_quantity,
+                            max_live_per_host=self.settings.max_live_spaces_per_host)
 
     # -- live audio (LiveKit, the stage, moderation, presence) -----------------------------------
     @cached_property
@@ -295,9 +296,12 @@ class Container:
 
     @cached_property
     def stage(self) -> StageService:
+        from chalicelib.adapters.dynamodb.rate_limits import DynamoRateLimits
         from chalicelib.services.stage import StageService
 
-        return StageService(self.space_repo, self.member_repo, self.media, self.lifecycle, self.joins)
+        return StageService(self.space_repo, self.member_repo, self.media, self.lifecycle, self.joins,
+                            limits=DynamoRateLimits(self.table), hand_limit=self.settings.hand_limit,
+                            hand_window_seconds=self.settings.hand_window_seconds)
 
     @cached_property
     def moderation(self) -> ModerationService:
@@ -438,11 +442,13 @@ class Container:
 
     @cached_property
     def tickets(self) -> TicketService:
+        from chalicelib.adapters.dynamodb.rate_limits import DynamoRateLimits
         from chalicelib.services.tickets import TicketService
 
         return TicketService(self.space_repo, self.ticket_repo, self.payout_repo, self.payment_gateway,
                              self.fee_schedule, hold=timedelta(minutes=self.settings.ticket_hold_minutes),
-                             members=self.member_repo)
+                             members=self.member_repo, users=self.user_repo, limits=DynamoRateLimits(self.table),
+                             holds_per_hour=self.settings.ticket_holds_per_hour)
 
     @cached_property
     def stripe_webhooks(self) -> StripeWebhooks:
@@ -476,9 +482,11 @@ class Container:
 
     @cached_property
     def devices(self) -> DeviceService:
+        from chalicelib.adapters.dynamodb.rate_limits import DynamoRateLimits
         from chalicelib.services.notifications import DeviceService
 
-        return DeviceService(self.device_repo, self.push)
+        return DeviceService(self.device_repo, self.push, DynamoRateLimits(self.table),
+                             registrations_per_hour=self.settings.device_registrations_per_hour)
 
     @cached_property
     def reminders(self) -> ReminderService:
@@ -494,13 +502,16 @@ class Container:
 
     @cached_property
     def background_jobs(self) -> BackgroundJobs:
+        from chalicelib.adapters.dynamodb.rate_limits import DynamoRateLimits
         from chalicelib.services.background_jobs import BackgroundJobs
         from chalicelib.services.feed_fanout import FeedFanout
         from chalicelib.services.reminders import ReminderPushes
 
         s = self.settings
         feed = FeedFanout(self.space_repo, self.user_repo, self.feed_repo, self.big_accounts, self.notifier,
-                          self.work_queue, big_threshold=s.big_host_followers, page_size=s.fanout_page_size)
+                          self.work_queue, big_threshold=s.big_host_followers, page_size=s.fanout_page_size,
+                          limits=DynamoRateLimits(self.table),
+                          live_pushes_per_host_per_hour=s.live_pushes_per_host_per_hour)
         reminders = ReminderPushes(self.reminder_repo, self.space_repo, self.user_repo, self.notifier,
                                    self.work_queue, page_size=s.fanout_page_size)
         return BackgroundJobs(feed, reminders, self.tickets, self.space_schedules, self.space_repo,

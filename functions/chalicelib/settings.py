@@ -119,6 +119,21 @@ class Settings(BaseSettings):
     clip_timeout_seconds: int = 120
     media_language: str = "en"
 
+    # Abuse limits (each answered 429 ``rate_limited`` or 409 in the contract's error shape).
+    # Unpaid ticket holds: new ones a person may take an hour, and how many they may hold at
+    # once across Spaces (each blocks a seat for ``ticket_hold_minutes``).
+    ticket_holds_per_hour: int = 10
+    max_open_ticket_holds: int = 3
+    # Push device registrations per person an hour (each creates an SNS endpoint).
+    device_registrations_per_hour: int = 20
+    # "Is live" pushes one follower gets from one host an hour (later ones are not sent).
+    live_pushes_per_host_per_hour: int = 3
+    # Live Spaces one host may have open at once (creating or starting another is 409).
+    max_live_spaces_per_host: int = 1
+    # Raising or lowering a hand: at most ``hand_limit`` per person and Space per window.
+    hand_limit: int = 6
+    hand_window_seconds: int = 60
+
     @property
     def is_local(self) -> bool:
         return self.stage in ("local", "test")

@@ -104,14 +104,14 @@ def test_failing_messages_are_retried_then_dead_lettered_while_the_rest_of_the_b
     api.make_user("fine-host", 1000)
     follow_many(c, "doomed-host", ["victim"])
     follow_many(c, "fine-host", ["lucky"])
-    real_send = Notifier.send
+    real_deliver = Notifier.deliver
 
     def flaky(self, user_ids, message):
         if "victim" in user_ids:
             raise RuntimeError("push service throttled")
-        return real_send(self, user_ids, message)
+        return real_deliver(self, user_ids, message)
 
-    monkeypatch.setattr(Notifier, "send", flaky)
+    monkeypatch.setattr(Notifier, "deliver", flaky)
     api.call("POST", "/v1/spaces", as_user="doomed-host", body={"title": "A"})
     api.call("POST", "/v1/spaces", as_user="fine-host", body={"title": "B"})
     runner.drain(visibility_timeout=0)
@@ -196,3 +196,22 @@ def test_going_live_tells_reminder_holders_of_a_scheduled_space(api, c, runner, 
     api.call("POST", f"/v1/spaces/{sid}/start", as_user="host")
     runner.drain()
     assert pushes.titles_to(arn) == ["Hosty is live"]
+
+
+def test_a_follower_gets_at_most_the_hourly_cap_of_is_live_pushes_from_one_host(api, c, runner, pushes):
+    from chalicelib.settings import get_settings
+
+    cap = get_settings().live_pushes_per_host_per_hour
+    api.make_user("flapper", 1000, display_name="Flap")
+    api.make_user("other-host", 1000, display_name="Other")
+    follow_many(c, "flapper", ["fan"])
+    follow_many(c, "other-host", ["fan"])
+    arn = register_device(api, pushes, "fan", "ab" * 32)
+    for i in range(cap + 3):  # go live, end, go live again... (one live Space at a time)
+        sid = api.call("POST", "/v1/spaces", as_user="flapper", body={"title": f"again {i}"}).json["id"]
+        runner.drain()
+        assert api.call("POST", f"/v1/spaces/{sid}/end", as_user="flapper").status_code == 200
+    assert pushes.titles_to(arn) == ["Flap is live"] * cap
+    api.call("POST", "/v1/spaces", as_user="other-host", body={"title": "mine"})
+    runner.drain()
+    assert pushes.titles_to(arn)[-1] == "Other is live", "the cap is per host"

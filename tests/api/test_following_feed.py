@@ -184,14 +184,15 @@ def test_topic_and_scheduled_lists_page_from_the_index_without_scans(api, c, sta
 
 def test_stale_entries_are_skipped_and_paging_still_reaches_everything(api, c, runner):
     """Entries whose Space ended but were not cleaned up yet (the TTL backstop's case)."""
-    for u in ("me", "old", "new"):
+    new, old = [f"new{i}" for i in range(3)], [f"old{i}" for i in range(8)]  # one live Space per host
+    for u in ("me", *new, *old):
         person(c, u)
-    follow(c, "me", "old", "new")
-    fresh = [c.spaces.create("new", title=f"on {i}").id for i in range(3)]
-    stale = [c.spaces.create("old", title=f"gone {i}") for i in range(8)]  # newer: on top of the feed
+    follow(c, "me", *new, *old)
+    fresh = [c.spaces.create(h, title=f"on {i}").id for i, h in enumerate(new)]
+    stale = [c.spaces.create(h, title=f"gone {i}") for i, h in enumerate(old)]  # newer: on top of the feed
     runner.drain()
     for space in stale:
-        c.spaces.end("old", space.id)   # no drain: the cleanup has not run
+        c.spaces.end(space.host_id, space.id)   # no drain: the cleanup has not run
     ids, pages = feed_pages(api, "me", limit=1)
     assert pages > len(fresh), "some pages had only stale entries to look at"
     assert sorted(ids) == sorted(fresh) and len(ids) == len(set(ids))

@@ -182,3 +182,24 @@ def test_device_registration_honours_idempotency_keys(api, aws, pushes):
     second = register(api, "amy", "apns", APNS, **{"Idempotency-Key": "dev-1"})
     assert first.status_code == second.status_code == 201 and first.json == second.json
     assert second.headers.get("Idempotent-Replayed") == "true"
+
+
+def test_an_evicted_devices_push_endpoint_is_deleted(api, aws, pushes):
+    from chalicelib.domain.devices import MAX_DEVICES_PER_USER
+
+    for i in range(MAX_DEVICES_PER_USER + 5):
+        register(api, "amy", "apns", f"{i:04x}" * 16)
+    assert len(pushes.endpoints()) == MAX_DEVICES_PER_USER, "no endpoint is left behind"
+
+
+def test_device_registration_is_rate_limited_per_person(api, aws, pushes, monkeypatch):
+    from chalicelib.container import reset_container
+
+    monkeypatch.setenv("AIRWAVES_DEVICE_REGISTRATIONS_PER_HOUR", "3")
+    reset_container()
+    codes = [register(api, "amy", "apns", f"{i:04x}" * 16).status_code for i in range(5)]
+    assert codes == [201, 201, 201, 429, 429]
+    res = register(api, "amy", "apns", "ffff" * 16)
+    assert res.json["error"]["code"] == "rate_limited" and res.json["error"]["details"]["limit"] == 3
+    assert len(pushes.endpoints()) == 3, "a refused registration creates no endpoint"
+    assert register(api, "bob", "apns", "eeee" * 16).status_code == 201, "per person"

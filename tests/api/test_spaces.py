@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import rfc3339_in
+from tests.helpers import hosts, rfc3339_in
 
 
 @pytest.fixture
@@ -130,7 +130,8 @@ def test_unknown_spaces_and_bad_ids(api, host):
 
 
 def test_lists_by_state_and_topic_with_cursors(api, host):
-    live = [create(api, title=f"live {i}", topics=["tech"] if i % 2 else ["music"]).json["id"] for i in range(5)]
+    live = [create(api, as_user=h, title=f"live {i}", topics=["tech"] if i % 2 else ["music"]).json["id"]
+            for i, h in enumerate(hosts(api, "lister", 5))]
     sched = [create(api, title=f"s {i}", scheduled_start=rfc3339_in(300 - i * 10)).json["id"] for i in range(3)]
     ids, cursor = [], None
     while True:

@@ -196,3 +196,64 @@ def test_every_role_change_reaches_the_lifecycle(api, space_id, monkeypatch):
     api.call("POST", path(space_id, "/speak-requests/amy/approve"), as_user="host")
     assert seen == [(space_id, "bob", "speaker", ["bob"], []), (space_id, "bob", "cohost", [], ["bob"]),
                     (space_id, "bob", "listener", [], []), (space_id, "amy", "speaker", ["amy"], [])]
+
+
+def hand_notices(media, user: str) -> list[dict]:
+    return [m for m in media.sent if m["topic"] == "airwaves.speak_requests"
+            and m["payload"]["type"] in ("hand_raised", "hand_lowered") and m["payload"]["user_id"] == user]
+
+
+def test_raising_a_raised_hand_tells_the_hosts_only_once(api, media, space_id):
+    for _ in range(3):
+        assert api.call("POST", path(space_id, "/speak-requests"), as_user="alice").status_code == 201
+    assert [m["payload"]["type"] for m in hand_notices(media, "alice")] == ["hand_raised"]
+
+
+def test_concurrent_raises_of_one_hand_send_one_notice(api, media, space_id):
+    """Services driven directly from several threads at once (the Chalice client is not thread-safe)."""
+    import sys
+    import threading
+
+    from tests.helpers import container
+
+    stage = container().stage
+    barrier = threading.Barrier(6)
+    errors: list[Exception] = []
+
+    def raise_once() -> None:
+        barrier.wait()
+        try:
+            stage.raise_hand("zed", space_id)
+        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=raise_once) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(old)
+    assert errors == []
+    assert len(hand_notices(media, "zed")) == 1
+
+
+def test_raise_and_lower_are_rate_limited_like_reactions(api, media, space_id, monkeypatch):
+    from tests.helpers import container
+
+    monkeypatch.setattr(container().stage, "hand_limit", 4)
+    monkeypatch.setattr(container().stage, "hand_window_seconds", 3600)  # no window edge mid-test
+    codes = []
+    for i in range(8):
+        method = "POST" if i % 2 == 0 else "DELETE"
+        codes.append(api.call(method, path(space_id, "/speak-requests"), as_user="spammy").status_code)
+    assert codes[:4] == [201, 200, 201, 200]
+    assert set(codes[4:]) == {429}
+    res = api.call("POST", path(space_id, "/speak-requests"), as_user="spammy")
+    assert res.status_code == 429 and res.json["error"]["code"] == "rate_limited"
+    assert res.json["error"]["details"]["limit"] == 4 and res.json["error"]["details"]["retry_after_seconds"] >= 1
+    assert len(hand_notices(media, "spammy")) == 4
+    assert api.call("POST", path(space_id, "/speak-requests"), as_user="calm").status_code == 201, "per person"

@@ -336,3 +336,97 @@ def test_a_lapsed_hold_shows_as_expired_before_anyone_releases_it(stripe, api, h
     monkeypatch.setattr(routes, "utcnow", lambda: later)
     [item] = api.call("GET", "/v1/me/tickets", as_user="bo").json["items"]
     assert (item["ticket_id"], item["status"]) == (t["ticket_id"], "expired")
+
+
+# -- abuse limits on unpaid holds (issue 10) ------------------------------------------------------
+def test_a_hold_needs_a_profile(stripe, api, host):
+    space = stripe.ticketed_space(host, quantity=2)
+    for ghost in ("ghost1", "ghost2"):
+        res = api.call("POST", f"/v1/spaces/{space['id']}/tickets", as_user=ghost)
+        assert res.status_code == 403 and res.json["error"]["code"] == "not_eligible"
+        assert res.json["error"]["details"] == {"reasons": ["no_profile"]}
+    assert space_item(space["id"]).get("seats_held", 0) == 0, "profile-less tokens hold no seat"
+    assert not stripe.wire.to("POST", "/v1/payment_intents")
+
+
+def test_unpaid_holds_are_capped_across_spaces_and_paying_frees_a_slot(stripe, api, host):
+    from chalicelib.settings import get_settings
+
+    cap = get_settings().max_open_ticket_holds
+    spaces = [stripe.ticketed_space(host, quantity=5) for _ in range(cap + 1)]
+    api.make_user("hoarder", followers=0)
+    held = [stripe.buy("hoarder", s["id"], make_user=False) for s in spaces[:cap]]
+    res = api.call("POST", f"/v1/spaces/{spaces[cap]['id']}/tickets", as_user="hoarder")
+    assert res.status_code == 409 and res.json["error"]["code"] == "invalid_state"
+    assert res.json["error"]["details"] == {"reason": "open_holds_limit", "limit": cap}
+    assert space_item(spaces[cap]["id"]).get("seats_held", 0) == 0
+    again = api.call("POST", f"/v1/spaces/{spaces[0]['id']}/tickets", as_user="hoarder")
+    assert again.status_code == 200, "resuming a hold one already has is not a new hold"
+    assert stripe.pay(held[0]).json["outcome"] == "paid"
+    assert stripe.buy("hoarder", spaces[cap]["id"], make_user=False)["status"] == "pending"
+
+
+def test_at_the_cap_the_buyers_own_lapsed_holds_are_released_first(stripe, api, host):
+    from chalicelib.settings import get_settings
+
+    cap = get_settings().max_open_ticket_holds
+    spaces = [stripe.ticketed_space(host, quantity=5) for _ in range(cap + 1)]
+    api.make_user("slow", followers=0)
+    for s in spaces[:cap]:
+        stripe.buy("slow", s["id"], make_user=False)
+    tickets = container().tickets
+    later = datetime.now(UTC) + tickets.hold + timedelta(seconds=1)
+    tickets.clock = lambda: later
+    assert stripe.buy("slow", spaces[cap]["id"], make_user=False)["status"] == "pending"
+    assert [space_item(s["id"]).get("seats_held", 0) for s in spaces] == [0] * cap + [1]
+
+
+def test_concurrent_holds_across_spaces_never_pass_the_cap(stripe, api, host):
+    import sys
+
+    from chalicelib.domain.errors import AirwavesError
+    from chalicelib.settings import get_settings
+
+    cap = get_settings().max_open_ticket_holds
+    spaces = [stripe.ticketed_space(host, quantity=5) for _ in range(cap + 3)]
+    api.make_user("racer", followers=0)
+    tickets = container().tickets
+    won, refused, errors = [], [], []
+    gate = threading.Barrier(len(spaces))
+
+    def buy(space_id: str) -> None:
+        gate.wait()
+        try:
+            won.append(tickets.buy("racer", space_id).ticket.id)
+        except AirwavesError as exc:
+            refused.append((exc.status, exc.code, (exc.details or {}).get("reason")))
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(repr(exc))
+
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=buy, args=(s["id"],)) for s in spaces]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(old)
+    assert errors == []
+    assert len(won) == cap and refused == [(409, "invalid_state", "open_holds_limit")] * 3
+    assert sum(space_item(s["id"]).get("seats_held", 0) for s in spaces) == cap
+    assert len(container().ticket_repo.open_holds("racer")) == cap
+
+
+def test_new_holds_are_rate_limited_per_person(stripe, api, host, monkeypatch):
+    spaces = [stripe.ticketed_space(host, quantity=5) for _ in range(3)]
+    monkeypatch.setattr(container().tickets, "holds_per_hour", 2)
+    api.make_user("churner", followers=0)
+    first = stripe.buy("churner", spaces[0]["id"], make_user=False)
+    assert stripe.pay(first).json["outcome"] == "paid"  # paying frees the open-holds slot, not the rate
+    stripe.buy("churner", spaces[1]["id"], make_user=False)
+    res = api.call("POST", f"/v1/spaces/{spaces[2]['id']}/tickets", as_user="churner")
+    assert res.status_code == 429 and res.json["error"]["code"] == "rate_limited"
+    assert res.json["error"]["details"]["limit"] == 2
+    assert space_item(spaces[2]["id"]).get("seats_held", 0) == 0

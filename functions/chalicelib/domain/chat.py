@@ -17,6 +17,7 @@ from chalicelib.domain.errors import Forbidden, field_error
 from chalicelib.domain.pages import JsonObject
 from chalicelib.domain.roles import Member
 from chalicelib.domain.spaces import Space
+from chalicelib.domain.text import has_visible
 
 TOPIC_CHAT = "airwaves.chat"
 TEXT_MAX = 280
@@ -60,9 +61,10 @@ def new_message_id(now: datetime) -> str:
 
 
 def clean_text(text: str) -> str:
-    """Trimmed text of 1 to ``TEXT_MAX`` characters without control characters."""
+    """Trimmed text of 1 to ``TEXT_MAX`` characters without control characters (bidi overrides
+    included); text with nothing visible (only zero-width characters) counts as empty."""
     cleaned = text.strip()
-    if not cleaned:
+    if not has_visible(cleaned):
         raise field_error("text", "must not be empty")
     if len(cleaned) > TEXT_MAX:
         raise field_error("text", f"must be at most {TEXT_MAX} characters")

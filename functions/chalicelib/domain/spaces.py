@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from chalicelib.domain.errors import InvalidState, field_error
 from chalicelib.domain.pins import Pin
 from chalicelib.domain.recordings import Replay
+from chalicelib.domain.text import clean_line
 
 TITLE_MAX = 70
 TOPICS_MAX = 3
@@ -143,7 +144,9 @@ def next_state(current: SpaceState, action: Action) -> SpaceState:
 
 
 def clean_title(title: str) -> str:
-    cleaned = " ".join(title.split())
+    """Control characters, bidi overrides and zero-width characters removed; text with nothing
+    visible is refused like an empty one."""
+    cleaned = clean_line(title)
     if not 1 <= len(cleaned) <= TITLE_MAX:
         raise field_error("title", f"must be 1 to {TITLE_MAX} characters")
     return cleaned

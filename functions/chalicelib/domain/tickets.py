@@ -133,3 +133,11 @@ class BuyerHasTicket(Exception):
     def __init__(self, ticket_id: str) -> None:
         super().__init__(ticket_id)
         self.ticket_id = ticket_id
+
+
+class HoldLimit(Exception):
+    """The buyer already holds ``limit`` unpaid seats (across Spaces)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(limit)
+        self.limit = limit

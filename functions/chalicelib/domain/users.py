@@ -25,6 +25,7 @@ class User(BaseModel):
     protected: bool = False
     suspended: bool = False
     upcoming_count: int = 0
+    live_count: int = 0
     hosted_starts: list[datetime] = Field(default_factory=list)
     created_at: datetime | None = None
     updated_at: datetime | None = None

@@ -12,6 +12,7 @@ class of ``domain/jobs.py``; ``background_jobs.BackgroundJobs`` picks the method
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from chalicelib.domain import notifications
@@ -26,9 +27,10 @@ from chalicelib.domain.jobs import (
     UnfeedPage,
     WentLive,
 )
+from chalicelib.domain.notifications import Push
 from chalicelib.domain.pages import PageRequest
 from chalicelib.domain.spaces import Space, SpaceState
-from chalicelib.ports import BigAccounts, FeedEntries, SpaceRepository, UserRepository, WorkQueue
+from chalicelib.ports import BigAccounts, FeedEntries, RateLimiter, SpaceRepository, UserRepository, WorkQueue
 from chalicelib.services.notifications import Notifier
 
 
@@ -42,6 +44,9 @@ class FeedFanout:
     queue: WorkQueue
     big_threshold: int
     page_size: int = 100
+    limits: RateLimiter | None = None
+    live_pushes_per_host_per_hour: int = 3  # "is live" pushes one follower gets from one host
+
 
     # -- a Space goes live, someone joins or leaves the stage, the Space ends ----------------
     def went_live(self, job: WentLive) -> None:
@@ -121,10 +126,26 @@ class FeedFanout:
             self.feed.add(space, job.user_id, followers.items)
         if job.notify:
             host = self.users.get(space.host_id)
-            self.notifier.send(followers.items,
-                               notifications.space_live(space, host.display_name if host else "Someone"))
+            self._push_live(space, followers.items,
+                            notifications.space_live(space, host.display_name if host else "Someone"))
         if followers.next:
             self.queue.send([job.model_copy(update={"cursor": followers.next})])
+
+    def _push_live(self, space: Space, followers: list[str], message: Push) -> None:
+        """Tell followers the host is live, except those already told
+        ``live_pushes_per_host_per_hour`` times this hour by this host. A push counts only once
+        it was delivered, so a page retried after a failure still reaches everyone."""
+        if self.limits is None:
+            self.notifier.send(followers, message)
+            return
+        now = int(time.time())
+        window = now - now % 3600
+        key = f"livepush#{space.host_id}#"
+        used = self.limits.used([key + f for f in followers], window_start=window)
+        allowed = [f for f in followers if used.get(key + f, 0) < self.live_pushes_per_host_per_hour]
+        for follower in self.notifier.deliver(allowed, message):
+            self.limits.take(key + follower, window_start=window, window_seconds=3600,
+                             limit=self.live_pushes_per_host_per_hour)
 
     def unfeed_page(self, job: UnfeedPage) -> None:
         space = self.spaces.get(job.space_id, consistent=True)

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 
 from chalicelib.domain.clock import utcnow
 from chalicelib.domain.devices import Device, check_platform, clean_token, device_id
-from chalicelib.domain.errors import AirwavesError, NotFound, field_error
+from chalicelib.domain.errors import AirwavesError, NotFound, RateLimited, field_error
 from chalicelib.domain.notifications import Push
-from chalicelib.ports import DeviceRepository, ProcessedEvents, PushGateway
+from chalicelib.ports import DeviceRepository, ProcessedEvents, PushGateway, RateLimiter
 from chalicelib.services.idempotency import ClaimLease
 
 log = logging.getLogger(__name__)
@@ -26,17 +26,36 @@ PUSH_SOURCE = "push"
 class DeviceService:
     devices: DeviceRepository
     push: PushGateway
+    limits: RateLimiter | None = None
+    registrations_per_hour: int = 20
 
     def register(self, user_id: str, platform: str, token: str) -> tuple[Device, bool]:
-        """Register a push target; returns it and whether it is new for this user."""
+        """Register a push target; returns it and whether it is new for this user. At most
+        ``registrations_per_hour`` per person (each makes an SNS endpoint); the endpoints of
+        devices evicted over the per-user cap are deleted, never left behind."""
         checked = check_platform(platform)
         token = clean_token(checked, token)
         if not self.push.offers(platform):
             raise field_error("platform", f"{platform} push is not offered by this deployment")
+        self._take_registration(user_id)
         arn = self.push.register(platform, token)
         device = Device(id=device_id(checked, token), platform=checked, endpoint_arn=arn, created_at=utcnow())
-        created = self.devices.save(user_id, device)
+        created, evicted = self.devices.save(user_id, device)
+        for old in evicted:
+            if old != arn:
+                self.push.forget(old)
         return device, created
+
+    def _take_registration(self, user_id: str) -> None:
+        if self.limits is None:
+            return
+        now = int(utcnow().timestamp())
+        window = now - now % 3600
+        if not self.limits.take(f"devices#{user_id}", window_start=window, window_seconds=3600,
+                                limit=self.registrations_per_hour):
+            raise RateLimited(f"at most {self.registrations_per_hour} device registrations an hour",
+                              details={"limit": self.registrations_per_hour, "window_seconds": 3600,
+                                       "retry_after_seconds": max(1, window + 3600 - now)})
 
     def unregister(self, user_id: str, device_id_: str) -> None:
         device = self.devices.get(user_id, device_id_)
@@ -61,12 +80,17 @@ class Notifier:
 
     def send(self, user_ids: list[str], message: Push) -> int:
         """Push ``message`` to every device of ``user_ids``; returns how many were delivered to SNS."""
+        return sum(self.deliver(user_ids, message).values())
+
+    def deliver(self, user_ids: list[str], message: Push) -> dict[str, int]:
+        """Push ``message`` to every device of ``user_ids``; how many devices each user got it on
+        (users reached on none are left out)."""
         by_user = self.devices.of_users(list(dict.fromkeys(user_ids)))
         if self.sent is not None and message.once_key:
             by_user = {u: d for u, d in by_user.items() if d and self._claim(u, message.once_key)}
         targets = [(user, device) for user, devices in by_user.items() for device in devices]
         if not targets:
-            return 0
+            return {}
 
         def one(target: tuple[str, Device]) -> bool:
             user, device = target
@@ -79,12 +103,16 @@ class Notifier:
 
         try:
             with ThreadPoolExecutor(max_workers=min(_SENDERS, len(targets))) as pool:
-                delivered = sum(pool.map(one, targets))
+                results = list(pool.map(one, targets))
         except BaseException:
             self._settle(list(by_user), message.once_key, sent=False)
             raise
         self._settle(list(by_user), message.once_key, sent=True)
-        return delivered
+        reached: dict[str, int] = {}
+        for (user, _), ok in zip(targets, results, strict=True):
+            if ok:
+                reached[user] = reached.get(user, 0) + 1
+        return reached
 
     def _claim(self, user_id: str, once_key: str) -> bool:
         assert self.sent is not None

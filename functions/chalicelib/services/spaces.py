@@ -22,7 +22,7 @@ from chalicelib.domain.spaces import (
     normalize_topic,
 )
 from chalicelib.domain.tickets import check_ticket_offer
-from chalicelib.domain.users import HostingPolicy, eligibility
+from chalicelib.domain.users import HostingPolicy, User, eligibility
 from chalicelib.ports import SpaceRepository, UserRepository
 from chalicelib.services.following_feed import FollowingFeed
 from chalicelib.services.lifecycle import SpaceLifecycle
@@ -42,6 +42,7 @@ class SpaceService:
     payouts: PayoutService
     lifecycle: SpaceLifecycle = field(default_factory=SpaceLifecycle.quiet)
     max_ticket_quantity: int = 10_000
+    max_live_per_host: int = 1
 
     # -- create and edit ---------------------------------------------------------------------
     def create(self, host_id: str, *, title: str, topics: list[str] | None = None,
@@ -59,7 +60,9 @@ class SpaceService:
             currency = check_ticket_offer(ticket.price_cents, ticket.currency, ticket.quantity,
                                           max_quantity=self.max_ticket_quantity)
             ticketing = Ticketing(price_cents=ticket.price_cents, currency=currency, quantity=ticket.quantity)
-        self._check_may_host(host_id, ticketed=ticketing is not None, now=now)
+        user = self._check_may_host(host_id, ticketed=ticketing is not None, now=now)
+        if scheduled_start is None:
+            self._check_live_slot(user)
         space = Space(
             id=new_space_id(), host_id=host_id, title=title, topics=topics,
             state=SpaceState.scheduled if scheduled_start else SpaceState.live,
@@ -108,6 +111,8 @@ class SpaceService:
     def start(self, caller: str, space_id: str) -> Space:
         space = self.spaces.require(space_id)
         self._require_host(space, caller)
+        if space.state is SpaceState.scheduled:
+            self._check_live_slot(self.users.get(caller))
         now = utcnow()
         after = space.model_copy(update={"state": next_state(space.state, Action.start),
                                          "started_at": now, "updated_at": now})
@@ -159,7 +164,14 @@ class SpaceService:
         return self.feed.live_page(user_id, page, topic=normalize_topic(topic))
 
     # -- rules -------------------------------------------------------------------------------
-    def _check_may_host(self, host_id: str, *, ticketed: bool, now: datetime) -> None:
+    def _check_live_slot(self, host: User | None) -> None:
+        """Refuse early (before a media room is opened) when the host is at the live cap; the
+        repository's transaction enforces it exactly under concurrency."""
+        if host is not None and host.live_count >= self.max_live_per_host:
+            raise InvalidState(f"a host may have at most {self.max_live_per_host} live Space(s) at a time",
+                               details={"reason": "live_limit", "limit": self.max_live_per_host})
+
+    def _check_may_host(self, host_id: str, *, ticketed: bool, now: datetime) -> User:
         user = self.users.get(host_id)
         if user is None:
             raise NotEligible("you need a profile before hosting", details={"reasons": ["no_profile"]})
@@ -169,6 +181,7 @@ class SpaceService:
         if ticketed and not verdict.can_host_ticketed:
             raise NotEligible("you cannot host a ticketed Space yet",
                               details={"reasons": verdict.ticketed_reasons})
+        return user
 
     @staticmethod
     def _require_host(space: Space, caller: str) -> None:

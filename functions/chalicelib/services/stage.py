@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from chalicelib.domain.clock import utcnow
-from chalicelib.domain.errors import InvalidState, NotFound, UpstreamUnavailable
+from chalicelib.domain.errors import InvalidState, NotFound, RateLimited, UpstreamUnavailable
 from chalicelib.domain.pages import JsonObject, Page, PageRequest
 from chalicelib.domain.roles import (
     TOPIC_SPEAK_REQUESTS,
@@ -26,12 +26,13 @@ from chalicelib.domain.roles import (
     check_raise_hand,
     check_revoke_cohost,
     check_revoke_speaker,
+    rate_window,
     require_moderator,
     role_of,
     with_role,
 )
 from chalicelib.domain.spaces import Space, SpaceState
-from chalicelib.ports import MediaServer, MemberRepository, SpaceRepository
+from chalicelib.ports import MediaServer, MemberRepository, RateLimiter, SpaceRepository
 from chalicelib.services.joins import JoinService
 from chalicelib.services.lifecycle import SpaceLifecycle
 
@@ -61,20 +62,29 @@ class StageService:
     media: MediaServer
     lifecycle: SpaceLifecycle
     joins: JoinService
+    limits: RateLimiter | None = None  # raise/lower hand, like reactions
+    hand_limit: int = 6
+    hand_window_seconds: int = 60
 
     # -- speak requests ----------------------------------------------------------------------
     def raise_hand(self, caller: str, space_id: str) -> Member:
+        """Raise the caller's hand. The hosts are told once per raise: raising a hand that is
+        already up changes nothing and tells nobody again."""
         space, member = self._read(space_id, caller)
         for _ in range(_ATTEMPTS):
             check_raise_hand(space, caller, member)
             self.joins.admit(space, caller, member)
+            self._take_hand_slot(space_id, caller)
+            now = utcnow()
             try:
-                member = self.members.raise_hand(space_id, caller, utcnow())
+                member = self.members.raise_hand(space_id, caller, now)
                 break
             except StageChanged:
                 space, member = self._read(space_id, caller, consistent=True)
         else:
             raise InvalidState("the Space changed while this request ran; try again")
+        if member.hand_raised_at != now:
+            return member  # it was already up (this request, or a concurrent one, kept its time)
         self._notify(space, {"type": "hand_raised", "user_id": caller,
                              "requested_at": member.hand_raised_at.isoformat() if member.hand_raised_at else None},
                      to=[space.host_id, *space.cohost_ids])
@@ -82,10 +92,23 @@ class StageService:
 
     def lower_hand(self, caller: str, space_id: str) -> bool:
         space = self.spaces.require(space_id)
+        self._take_hand_slot(space_id, caller)
         lowered = self.members.lower_hand(space_id, caller)
         if lowered:
             self._notify(space, {"type": "hand_lowered", "user_id": caller}, to=[space.host_id, *space.cohost_ids])
         return lowered
+
+    def _take_hand_slot(self, space_id: str, caller: str) -> None:
+        if self.limits is None:
+            return
+        now = utcnow()
+        window = rate_window(now, self.hand_window_seconds)
+        if not self.limits.take(f"hands#{space_id}#{caller}", window_start=window,
+                                window_seconds=self.hand_window_seconds, limit=self.hand_limit):
+            raise RateLimited(
+                f"at most {self.hand_limit} hand raises or lowers every {self.hand_window_seconds} seconds",
+                details={"limit": self.hand_limit, "window_seconds": self.hand_window_seconds,
+                         "retry_after_seconds": max(1, window + self.hand_window_seconds - int(now.timestamp()))})
 
     def requests(self, caller: str, space_id: str, page: PageRequest) -> Page[Member]:
         space = self.spaces.require(space_id)

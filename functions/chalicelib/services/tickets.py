@@ -21,6 +21,8 @@ from chalicelib.domain.errors import (
     Banned,
     Forbidden,
     InvalidState,
+    NotEligible,
+    RateLimited,
     SoldOut,
     UpstreamUnavailable,
 )
@@ -37,6 +39,7 @@ from chalicelib.domain.tickets import (
     PENDING,
     REFUNDED,
     BuyerHasTicket,
+    HoldLimit,
     PaymentSheet,
     Ticket,
 )
@@ -44,9 +47,11 @@ from chalicelib.ports import (
     MemberRepository,
     PaymentGateway,
     PayoutRepository,
+    RateLimiter,
     SpaceRepository,
     TicketPaymentRequest,
     TicketRepository,
+    UserRepository,
     WorkQueue,
 )
 from chalicelib.services.lifecycle import QuietParticipant
@@ -77,6 +82,9 @@ class TicketService:
     hold: timedelta = timedelta(minutes=15)
     clock: Callable[[], datetime] = field(default=utcnow)
     members: MemberRepository | None = None  # who was removed (banned) from a Space
+    users: UserRepository | None = None  # an unpaid hold needs a profile
+    limits: RateLimiter | None = None
+    holds_per_hour: int = 10  # new unpaid holds a person may take an hour
 
     # -- buying ----------------------------------------------------------------------------------
     def buy(self, buyer_id: str, space_id: str) -> Purchase:
@@ -94,6 +102,8 @@ class TicketService:
         if space.state not in (SpaceState.scheduled, SpaceState.live):
             raise InvalidState(f"tickets are not sold for a Space that is {space.state.value}",
                                details={"state": space.state.value})
+        if self.users is not None and self.users.get(buyer_id) is None:
+            raise NotEligible("you need a profile before buying a ticket", details={"reasons": ["no_profile"]})
         account = self.payouts.get_account(space.host_id)
         if account is None or not account.charges_enabled:
             raise InvalidState("the host cannot take payments right now",
@@ -105,6 +115,7 @@ class TicketService:
                 if resumed is not None:
                     return resumed
                 continue
+            self._take_hold_slot(buyer_id)
             ticket = self._new_ticket(space, buyer_id)
             try:
                 self._hold(ticket)
@@ -128,7 +139,8 @@ class TicketService:
         )
 
     def _hold(self, ticket: Ticket) -> None:
-        """Take a seat; when full, release lapsed holds (each once) and try again."""
+        """Take a seat; when full, release lapsed holds (each once) and try again. When the
+        buyer is at the open-holds cap, their own lapsed holds are released first."""
         while True:
             try:
                 self.tickets.hold_seat(ticket)
@@ -138,6 +150,26 @@ class TicketService:
             except SoldOut:
                 if not self.release_lapsed(ticket.space_id):
                     raise
+            except HoldLimit as exc:
+                if not self._release_buyers_lapsed(ticket.buyer_id):
+                    raise InvalidState(f"you already hold {exc.limit} unpaid seats: pay or let one go first",
+                                       details={"reason": "open_holds_limit", "limit": exc.limit}) from exc
+
+    def _release_buyers_lapsed(self, buyer_id: str) -> int:
+        now = self.clock()
+        held = [self.tickets.get(s, t) for s, t in self.tickets.open_holds(buyer_id)]
+        return sum(self._release_lapsed_one(t) for t in held if t is not None and t.hold_lapsed(now))
+
+    def _take_hold_slot(self, buyer_id: str) -> None:
+        if self.limits is None:
+            return
+        now = int(self.clock().timestamp())
+        window = now - now % 3600
+        if not self.limits.take(f"holds#{buyer_id}", window_start=window, window_seconds=3600,
+                                limit=self.holds_per_hour):
+            raise RateLimited(f"at most {self.holds_per_hour} new ticket holds an hour",
+                              details={"limit": self.holds_per_hour, "window_seconds": 3600,
+                                       "retry_after_seconds": max(1, window + 3600 - now)})
 
     def _open_payment(self, ticket: Ticket, space: Space, destination: str) -> tuple[Ticket, PaymentSheet]:
         """Create (or, with the same key, find again) the PaymentIntent; if Stripe cannot be

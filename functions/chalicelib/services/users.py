@@ -7,6 +7,7 @@ from datetime import date
 from chalicelib.domain.clock import utcnow
 from chalicelib.domain.errors import NotFound, field_error
 from chalicelib.domain.pages import Page, PageRequest
+from chalicelib.domain.text import clean_line
 from chalicelib.domain.users import Eligibility, HostingPolicy, User, eligibility
 from chalicelib.ports import UserRepository
 from chalicelib.services.big_accounts import BigAccountFollows
@@ -29,6 +30,9 @@ class UserService:
     def upsert(self, user_id: str, *, handle: str, display_name: str, follower_count: int | None = None,
                birthdate: date | None = None, protected: bool | None = None,
                suspended: bool | None = None) -> tuple[User, bool]:
+        display_name = clean_line(display_name)
+        if not display_name:
+            raise field_error("display_name", "must have visible characters")
         return self.users.upsert(user_id, handle=handle, display_name=display_name,
                                  follower_count=follower_count, birthdate=birthdate,
                                  protected=protected, suspended=suspended, now=utcnow())

@@ -23,25 +23,28 @@ class DynamoDevices:
     def __init__(self, table: Table) -> None:
         self.table = table
 
-    def save(self, user_id: str, device: Device) -> bool:
-        """Register ``device`` for ``user_id``; False when it already was. Over the cap, the
-        oldest devices make room. Each attempt is one conditional transaction on what was read."""
+    def save(self, user_id: str, device: Device) -> tuple[bool, list[str]]:
+        """Register ``device`` for ``user_id``: (False when it already was, the endpoint ARNs of
+        the devices evicted to make room). Over the cap, the oldest devices make room. Each
+        attempt is one conditional transaction on what was read."""
         for _ in range(_ATTEMPTS):
             current = self.table.get(keys.user_pk(user_id), keys.DEVICES, consistent=True)
             endpoints: dict[str, Any] = (current or {}).get("endpoints") or {}
             if endpoints.get(device.id, {}).get("arn") == device.endpoint_arn:
-                return False
+                return False, []
             owner = self.table.get(keys.device_pk(device.id), keys.OWNER, consistent=True)
+            writes, evicted = self._writes(user_id, device, current, endpoints, owner)
             try:
-                self.table.transact(self._writes(user_id, device, current, endpoints, owner))
-                return True
+                self.table.transact(writes)
+                return True, [str(endpoints[i]["arn"]) for i in evicted if endpoints[i].get("arn")]
             except TransactionCanceled:
                 continue  # someone changed the same user's devices meanwhile: read again
         raise UpstreamUnavailable("device registration kept conflicting; try again")
 
     def _writes(self, user_id: str, device: Device, current: dict[str, Any] | None,
-                endpoints: dict[str, Any], owner: dict[str, Any] | None) -> list[dict[str, Any]]:
+                endpoints: dict[str, Any], owner: dict[str, Any] | None) -> tuple[list[dict[str, Any]], list[str]]:
         writes: list[dict[str, Any]] = []
+        evict: list[str] = []
         if current is None:
             writes.append({"Put": {"Item": serialize({"PK": keys.user_pk(user_id), "SK": keys.DEVICES, "version": 1,
                                                       "endpoints": {device.id: _entry(device)}}),
@@ -67,7 +70,7 @@ class DynamoDevices:
                 "UpdateExpression": "REMOVE #e.#d", "ConditionExpression": "attribute_exists(PK)",
                 "ExpressionAttributeNames": {"#e": "endpoints", "#d": device.id},
             }})
-        return writes
+        return writes, evict
 
     def remove(self, user_id: str, device_id: str) -> bool:
         """Forget a device of ``user_id``; False when it had no such device."""

@@ -5,6 +5,8 @@ reaches the limit, so concurrent callers cannot overshoot. Items expire by TTL.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from chalicelib.adapters.dynamodb import keys
 from chalicelib.adapters.dynamodb.table import ConditionFailed, Table, values
 
@@ -26,3 +28,10 @@ class DynamoRateLimits:
         except ConditionFailed:
             return False
         return True
+
+    def used(self, names: Sequence[str], *, window_start: int) -> dict[str, int]:
+        """How many uses each key has in the window (keys with none are left out)."""
+        sk = keys.rate_window_sk(window_start)
+        by_pk = {keys.rate_pk(n): n for n in names}
+        items = self.table.batch_get((pk, sk) for pk in by_pk)
+        return {by_pk[i["PK"]]: int(i.get("uses") or 0) for i in items}

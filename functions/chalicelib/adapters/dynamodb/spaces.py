@@ -60,8 +60,9 @@ def _topic_item(space: Space, topic: str) -> dict[str, Any]:
 
 
 class DynamoSpaces:
-    def __init__(self, table: Table) -> None:
+    def __init__(self, table: Table, *, max_live_per_host: int = 1) -> None:
         self.table = table
+        self.max_live_per_host = max_live_per_host
 
     def get(self, space_id: str, *, consistent: bool = False) -> Space | None:
         item = self.table.get(keys.space_pk(space_id), keys.META, consistent=consistent)
@@ -86,7 +87,7 @@ class DynamoSpaces:
         if space.state is SpaceState.scheduled:
             writes.append(self._upcoming_change(space.host_id, +1))
         elif space.state is SpaceState.live and space.started_at:
-            writes.append(self._hosted_start(space))  # live at once: it counts as hosted too
+            writes.append(self._went_live(space))  # live at once: a live slot, and it counts as hosted
         try:
             self.table.transact(writes)
         except TransactionCanceled as exc:
@@ -95,6 +96,8 @@ class DynamoSpaces:
                     f"a host may have at most {MAX_UPCOMING_PER_HOST} upcoming scheduled Spaces",
                     code="invalid_state", details={"limit": MAX_UPCOMING_PER_HOST},
                 ) from exc
+            if exc.failed(len(writes) - 1) and space.state is SpaceState.live:
+                raise self._live_limit() from exc
             raise
         if space.state is SpaceState.live:
             self._trim_hosted_starts(space.host_id)
@@ -129,7 +132,12 @@ class DynamoSpaces:
         host_update = self._host_counters(before, after)
         if host_update:
             writes.append(host_update)
-        self._run(writes, after.id)
+        try:
+            self._run(writes, after.id)
+        except TransactionCanceled as exc:
+            if host_update and after.state is SpaceState.live and exc.failed(len(writes) - 1):
+                raise self._live_limit() from exc
+            raise
         if after.state is SpaceState.live:
             self._trim_hosted_starts(after.host_id)
 
@@ -185,28 +193,41 @@ class DynamoSpaces:
     def _host_counters(self, before: Space, after: Space) -> dict[str, Any] | None:
         """The host profile's share of a transition: an upcoming slot freed when a Space leaves
         ``scheduled``, and the start recorded (ticketed eligibility counts recent Spaces)."""
-        parts: list[str] = []
-        vals: dict[str, Any] = {}
-        if before.state is SpaceState.scheduled:
-            parts.append("ADD upcoming_count :minus")
-            vals[":minus"] = -1
         if after.state is SpaceState.live and after.started_at:
-            parts.append("SET hosted_starts = list_append(if_not_exists(hosted_starts, :empty), :now)")
-            vals.update({":empty": [], ":now": [after.started_at.isoformat()]})
-        if not parts:
+            return self._went_live(after, from_scheduled=before.state is SpaceState.scheduled)
+        adds: list[str] = []
+        if before.state is SpaceState.scheduled:
+            adds.append("upcoming_count :minus")
+        if before.state is SpaceState.live:
+            adds.append("live_count :minus")
+        if not adds:
             return None
         return {"Update": {
             "Key": keys.key(keys.user_pk(after.host_id), keys.PROFILE),
-            "UpdateExpression": " ".join(parts), "ExpressionAttributeValues": values(vals),
+            "UpdateExpression": "ADD " + ", ".join(adds), "ExpressionAttributeValues": values({":minus": -1}),
         }}
 
-    def _hosted_start(self, space: Space) -> dict[str, Any]:
+    def _went_live(self, space: Space, *, from_scheduled: bool = False) -> dict[str, Any]:
+        """The host profile's share of a Space going live: one of the host's live slots (refused
+        past ``max_live_per_host``, in the same transaction, so concurrent starts cannot exceed
+        it), the start recorded for eligibility, and an upcoming slot freed if it was scheduled."""
         assert space.started_at is not None
+        adds = ["live_count :one"] + (["upcoming_count :minus"] if from_scheduled else [])
+        vals: dict[str, Any] = {":empty": [], ":now": [space.started_at.isoformat()], ":one": 1,
+                                ":max": self.max_live_per_host}
+        if from_scheduled:
+            vals[":minus"] = -1
         return {"Update": {
             "Key": keys.key(keys.user_pk(space.host_id), keys.PROFILE),
-            "UpdateExpression": "SET hosted_starts = list_append(if_not_exists(hosted_starts, :empty), :now)",
-            "ExpressionAttributeValues": values({":empty": [], ":now": [space.started_at.isoformat()]}),
+            "UpdateExpression": "SET hosted_starts = list_append(if_not_exists(hosted_starts, :empty), :now)"
+                                " ADD " + ", ".join(adds),
+            "ConditionExpression": "attribute_not_exists(live_count) OR live_count < :max",
+            "ExpressionAttributeValues": values(vals),
         }}
+
+    def _live_limit(self) -> Conflict:
+        return Conflict(f"a host may have at most {self.max_live_per_host} live Space(s) at a time",
+                        code="invalid_state", details={"reason": "live_limit", "limit": self.max_live_per_host})
 
     def _trim_hosted_starts(self, host_id: str) -> None:
         """Keep only the newest ``HOSTED_STARTS_KEPT`` starts on the profile. The removal is

@@ -27,7 +27,16 @@ from chalicelib.adapters.dynamodb.table import Table, TransactionCanceled, seria
 from chalicelib.domain.errors import InvalidState, NotFound, SoldOut
 from chalicelib.domain.pages import Page, PageRequest
 from chalicelib.domain.spaces import SpaceState
-from chalicelib.domain.tickets import PAID, PENDING, REFUNDED, BuyerHasTicket, LedgerEntry, ReleasedStatus, Ticket
+from chalicelib.domain.tickets import (
+    PAID,
+    PENDING,
+    REFUNDED,
+    BuyerHasTicket,
+    HoldLimit,
+    LedgerEntry,
+    ReleasedStatus,
+    Ticket,
+)
 
 SELLING_STATES = (SpaceState.scheduled.value, SpaceState.live.value)
 _NAMES = {"#s": "status"}
@@ -91,11 +100,39 @@ def _set_status(ticket: Ticket, to: str, stamp: str, now: datetime, *, expect: s
     }}
 
 
+_HOLDS = "HOLDS"
+
+
 class DynamoTickets:
     """Implements ``TicketRepository`` and ``TicketGate``."""
 
-    def __init__(self, table: Table) -> None:
+    def __init__(self, table: Table, *, max_open_holds: int = 3) -> None:
         self.table = table
+        self.max_open_holds = max_open_holds
+
+    # -- a buyer's open holds (USER#<buyer>/HOLDS {refs: SS of "<space id>#<ticket id>"}) -----------
+    # A pending ticket's ref is added in the transaction that takes its seat (refused past
+    # ``max_open_holds``: exact under concurrency) and removed in the one that moves it on.
+    @staticmethod
+    def _hold_ref(ticket: Ticket) -> str:
+        return f"{ticket.space_id}#{ticket.id}"
+
+    def _hold_add(self, ticket: Ticket) -> dict[str, Any]:
+        return {"Update": {
+            "Key": keys.key(keys.user_pk(ticket.buyer_id), _HOLDS), "UpdateExpression": "ADD refs :r",
+            "ConditionExpression": "attribute_not_exists(refs) OR size(refs) < :max",
+            "ExpressionAttributeValues": values({":r": {self._hold_ref(ticket)}, ":max": self.max_open_holds})}}
+
+    def _hold_remove(self, ticket: Ticket) -> dict[str, Any]:
+        return {"Update": {
+            "Key": keys.key(keys.user_pk(ticket.buyer_id), _HOLDS), "UpdateExpression": "DELETE refs :r",
+            "ExpressionAttributeValues": values({":r": {self._hold_ref(ticket)}})}}
+
+    def open_holds(self, buyer_id: str) -> list[tuple[str, str]]:
+        """(space id, ticket id) of the buyer's pending tickets (lapsed ones until released)."""
+        item = self.table.get(keys.user_pk(buyer_id), _HOLDS, consistent=True)
+        refs = sorted((item or {}).get("refs") or ())
+        return [(space, ticket) for space, _, ticket in (str(r).partition("#") for r in refs)]
 
     # -- reads -----------------------------------------------------------------------------------
     def has_paid_ticket(self, space_id: str, user_id: str) -> bool:
@@ -161,8 +198,10 @@ class DynamoTickets:
                          "ConditionExpression": "attribute_not_exists(PK)"}}
         item = {"Put": {"Item": serialize(ticket_to_item(ticket)), "ConditionExpression": "attribute_not_exists(PK)"}}
         try:
-            self.table.transact([meta, claim, item])
+            self.table.transact([meta, claim, item, self._hold_add(ticket)])
         except TransactionCanceled as exc:
+            if exc.failed(3):
+                raise HoldLimit(self.max_open_holds) from exc
             if exc.failed(1):
                 existing = self.table.get(keys.space_pk(ticket.space_id), keys.buyer_sk(ticket.buyer_id),
                                           consistent=True)
@@ -194,6 +233,7 @@ class DynamoTickets:
             {"Update": {"Key": _space_key(ticket.space_id), "UpdateExpression": "ADD seats_held :minus",
                         "ExpressionAttributeValues": values({":minus": -1})}},
             self._claim_delete(ticket),
+            self._hold_remove(ticket),
         ]
         return self._try(writes)
 
@@ -230,6 +270,7 @@ class DynamoTickets:
              {"Update": {"Key": _claim_key(ticket.space_id, ticket.buyer_id), "UpdateExpression": "SET #s = :paid",
                          "ConditionExpression": "ticket_id = :tk", "ExpressionAttributeNames": dict(_NAMES),
                          "ExpressionAttributeValues": values({":paid": PAID, ":tk": ticket.id})}}),
+            *([] if reclaim else [self._hold_remove(ticket)]),
             _ledger(ticket, "sale", now, amount_cents=received),
             earnings_change(ticket.host_id, gross=received, fee=ticket.platform_fee_cents,
                             net=received - ticket.platform_fee_cents, sold=1, refunded=0),
@@ -266,6 +307,7 @@ class DynamoTickets:
                 {"Update": {"Key": _space_key(ticket.space_id), "UpdateExpression": "ADD seats_held :minus",
                             "ExpressionAttributeValues": values({":minus": -1})}},
                 self._claim_delete(ticket),
+                self._hold_remove(ticket),
             ]
         return self._try(writes)
 
