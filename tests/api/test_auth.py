@@ -143,3 +143,16 @@ def test_through_the_api_an_odd_scope_is_a_clean_401(api, scope):
     res = api.call("PUT", "/v1/admin/users/bob", headers={"Authorization": f"Bearer {token}"},
                    body={"handle": "bob", "display_name": "Bob"})
     assert res.status_code == 401 and res.json["error"]["code"] == "unauthenticated", res.body
+
+
+
+def test_dev_routes_are_in_the_openapi_document_only_in_the_local_stage(api, monkeypatch):
+    from chalicelib.container import reset_container
+
+    local = api.call("GET", "/v1/openapi.json").json["paths"]
+    assert "/v1/dev/tokens" in local
+    monkeypatch.setenv("AIRWAVES_STAGE", "prod")
+    reset_container()
+    prod = api.call("GET", "/v1/openapi.json").json["paths"]
+    assert not [p for p in prod if p.startswith("/v1/dev/")]
+    assert "/v1/spaces" in prod

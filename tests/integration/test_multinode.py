@@ -73,7 +73,13 @@ class ClusterSession:
 
 
 @pytest.fixture
-def session(cluster_api, livekit_cluster, aio):
+def session(cluster_api, livekit_cluster, aio, monkeypatch):
+    from chalicelib.container import reset_container
+
+    # Room placement needs many rooms open at once from one host: raise the per-host live cap
+    # (a setting, default 1) for this module rather than inventing a host per room.
+    monkeypatch.setenv("AIRWAVES_MAX_LIVE_SPACES_PER_HOST", "50")
+    reset_container()
     s = ClusterSession(cluster_api, livekit_cluster)
     yield s
     aio.run(s.close())

@@ -15,9 +15,10 @@ _STATUS_TEXT = {400: "Invalid request (`validation_error`)", 401: "Missing or in
                 429: "Too many requests", 503: "A dependency is unavailable (`upstream_unavailable`)"}
 
 
-def build_openapi(*, server_url: str | None = None) -> dict[str, Any]:
+def build_openapi(*, server_url: str | None = None, include_dev: bool = True) -> dict[str, Any]:
     models: set[type[BaseModel]] = {ErrorOut}
-    public = [ep for ep in ENDPOINTS if not ep.internal]  # the media worker's routes stay out
+    public = [ep for ep in ENDPOINTS if not ep.internal  # the media worker's routes stay out
+              and (include_dev or not ep.path.startswith("/v1/dev/"))]  # dev routes: local stage only
     for ep in public:
         models.update(m for m in (ep.body, ep.response) if m is not None)
     bodies = {ep.body for ep in public if ep.body is not None}

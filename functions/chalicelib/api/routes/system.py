@@ -39,7 +39,7 @@ def health(call: Call) -> HealthOut:
 def openapi(call: Call) -> dict[str, Any]:
     from chalicelib.api.openapi import build_openapi
 
-    return build_openapi()
+    return build_openapi(include_dev=get_settings().is_local)
 
 
 @endpoint(bp, "GET", "/v1/docs", tag="operations", auth=False, summary="Human-readable API docs")
