@@ -70,7 +70,9 @@ def latency() -> None:
 
     from infra.local.stage import apply_stage_environment
 
-    apply_stage_environment("local", AIRWAVES_TABLE_NAME="airwaves-bench")
+    # the bench opens REQUESTS live Spaces from one host: lift the per-host live cap (default 1)
+    apply_stage_environment("local", AIRWAVES_TABLE_NAME="airwaves-bench",
+                            AIRWAVES_MAX_LIVE_SPACES_PER_HOST=str(REQUESTS + 1))
     from unittest.mock import patch
 
     from chalicelib.adapters.livekit import LiveKitMedia

@@ -41,7 +41,10 @@ def make_moto_dynamodb_atomic() -> None:
         return
     from moto.dynamodb.models import DynamoDBBackend
 
-    for name in ("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item"):
+    # Reads too: moto iterates its item dicts without a lock, so a query racing a put can fail
+    # with "dictionary changed size during iteration" (the real service never does).
+    for name in ("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item",
+                 "get_item", "query", "scan", "batch_get_item", "transact_get_items"):
         original = getattr(DynamoDBBackend, name, None)
         if original is None:
             continue
