@@ -31,7 +31,7 @@ MAX_RECEIVES = 5              # deliveries before a message moves to the dead-le
 # The one JSON secret (``chalicelib/secrets.py``) holds every key the code reads with
 # ``get_secret("<key>")`` plus the LiveKit pair the nodes read. ``livekit_api_secret`` is generated
 # at creation so the LiveKit nodes start; ops fill the rest with ``infra/put_secrets.py``.
-NODE_SECRET_KEYS = {"livekit_api_key", "livekit_api_secret"}
+NODE_SECRET_KEYS = {"livekit_api_key", "livekit_api_secret", "media_worker_secret"}
 LIVEKIT_API_KEY = "airwaves"
 SECRET_READ = re.compile(r"""get_secret\(\s*["']([a-z0-9_]+)["']""")
 
@@ -50,7 +50,7 @@ def python_version(root: Path = ROOT) -> str:
 
 
 # Cluster parameters the parent computes instead of asking for.
-CLUSTER_INPUTS_FROM_THIS_STACK = {"AppSecretsArn", "WebhookUrl", "AlarmTopicArn"}
+CLUSTER_INPUTS_FROM_THIS_STACK = {"AppSecretsArn", "WebhookUrl", "AlarmTopicArn", "ApiUrl", "MediaBucketName"}
 # Cluster parameters that only matter when the cluster is created, so they may stay empty.
 CLUSTER_ONLY = {"CertificateArn", "VpcId", "PublicSubnetIds", "CacheSubnetIds"}
 
@@ -420,6 +420,8 @@ class AppTemplate:
         params["AppSecretsArn"] = ref("AppSecrets")
         params["WebhookUrl"] = self.api_url(LIVEKIT_WEBHOOK_PATH)
         params["AlarmTopicArn"] = ref("AlarmTopic")
+        params["ApiUrl"] = self.api_url()
+        params["MediaBucketName"] = ref("MediaBucket")
         self.resources["LiveKitCluster"] = {"Type": "AWS::CloudFormation::Stack", "Condition": "CreateLiveKitCluster",
                                             "Properties": {"TemplateURL": CLUSTER_TEMPLATE, "Parameters": params}}
 

@@ -6,7 +6,10 @@ rooms across nodes; a network load balancer terminates TLS for signalling (443 -
 TURN/TLS; ICE/TCP, the UDP media range and TURN/UDP reach each node's public IP directly. Each
 node renders ``livekit/livekit.production.yaml`` at start (``infra/livekit_node/``) with its public
 IP from instance metadata. The group scales on CPU; a lifecycle hook lets a node drain its rooms
-before it is terminated.
+before it is terminated. Beside livekit-server each node runs the media worker
+(``livekit/worker/airwaves_media``, from ``MediaWorkerRepository`` at ``MediaWorkerCommit``, with that
+commit's pinned ``livekit/worker/requirements.txt``) against LiveKit on localhost; it writes the
+media bucket's ``spaces/*`` objects and calls the API's internal routes.
 """
 from __future__ import annotations
 
@@ -23,6 +26,8 @@ PRODUCTION_CONFIG = ROOT / "livekit" / "livekit.production.yaml"
 NODE_FILES = ROOT / "infra" / "livekit_node"
 DRAIN_HOOK = "drain-rooms"
 HEREDOC_END = "AIRWAVES_FILE_END"
+MEDIA_WORKER_HEALTH_PORT = 8089
+MEDIA_PREFIX = "spaces/"
 AL2023_X86 = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
 
 
@@ -75,7 +80,21 @@ def parameters() -> dict[str, Any]:
         "AppSecretsArn": parameter("The app's JSON secret holding livekit_api_key and livekit_api_secret."),
         "WebhookUrl": parameter("URL LiveKit posts room events to (the API's /v1/webhooks/livekit)."),
         "AlarmTopicArn": parameter("SNS topic the cluster's alarms notify."),
+        "ApiUrl": parameter("Base URL of the API (the media worker's AIRWAVES_API_URL)."),
+        "MediaBucketName": parameter("The media bucket the worker writes spaces/* to (AIRWAVES_MEDIA_BUCKET)."),
+        "MediaWorkerRepository": parameter(
+            "Git URL the nodes clone the media worker from (this repository); empty: no media worker "
+            "(no recording, replay, clips or captions).", default=""),
+        "MediaWorkerCommit": parameter("Commit of MediaWorkerRepository to run (its livekit/worker, pinned "
+                                       "requirements included).", default="",
+                                       AllowedPattern=r"^([0-9a-f]{40})?$"),
+        "MediaWorkerMaxSpaces": parameter("Spaces one node's media worker records at once (about 10 per core).",
+                                          type_="Number", default=20, MinValue=1),
     }
+
+
+# The S3 actions the media worker's code calls (``Store`` in livekit/worker/airwaves_media/store.py).
+MEDIA_WORKER_S3_ACTIONS = ("s3:GetObject", "s3:PutObject")
 
 
 def _heredoc(path: str, content: str, mode: str) -> str:
@@ -83,6 +102,16 @@ def _heredoc(path: str, content: str, mode: str) -> str:
         raise SystemExit(f"{path} contains the heredoc end marker {HEREDOC_END}")
     body = content if content.endswith("\n") else content + "\n"
     return f"cat > {path} <<'{HEREDOC_END}'\n{body}{HEREDOC_END}\nchmod {mode} {path}\n"
+
+
+def compact(name: str, text: str) -> str:
+    """A node script as it travels in user data (16 KB at most): full-line comments dropped (the
+    shebang kept) and, for Python, the module docstring; the files in the repository keep both."""
+    if name.endswith(".py") and text.startswith('"""'):
+        text = text[text.index('"""', 3) + 3:].lstrip("\n")
+    lines = text.splitlines(keepends=True)
+    return "".join(line for i, line in enumerate(lines)
+                   if not (line.lstrip().startswith("#") and not (i == 0 and line.startswith("#!"))))
 
 
 def user_data(version: str, ports: dict[str, int]) -> dict[str, Any]:
@@ -107,13 +136,19 @@ REDIS_AUTH_SECRET_ARN=${{RedisAuthToken}}
 REDIS_ADDRESS=${{Redis.PrimaryEndPoint.Address}}:${{Redis.PrimaryEndPoint.Port}}
 TURN_DOMAIN=${{DomainName}}
 WEBHOOK_URL=${{WebhookUrl}}
+API_URL=${{ApiUrl}}
+MEDIA_BUCKET=${{MediaBucketName}}
+MEDIA_WORKER_REPOSITORY=${{MediaWorkerRepository}}
+MEDIA_WORKER_COMMIT=${{MediaWorkerCommit}}
+MEDIA_WORKER_MAX_SPACES=${{MediaWorkerMaxSpaces}}
+MEDIA_WORKER_HEALTH_PORT={MEDIA_WORKER_HEALTH_PORT}
+MEDIA_WORKER_SRC=/opt/airwaves/media-worker/livekit/worker
 {HEREDOC_END}
 """)
     files = "".join([
         _heredoc("/etc/livekit/livekit.yaml.tmpl", PRODUCTION_CONFIG.read_text(), "0644"),
-        _heredoc("/opt/airwaves/render_config.py", (NODE_FILES / "render_config.py").read_text(), "0755"),
-        _heredoc("/opt/airwaves/drain.sh", (NODE_FILES / "drain.sh").read_text(), "0755"),
-        _heredoc("/opt/airwaves/install.sh", (NODE_FILES / "install.sh").read_text(), "0755"),
+        *(_heredoc(f"/opt/airwaves/{name}", compact(name, (NODE_FILES / name).read_text()), "0755")
+          for name in ("render_config.py", "drain.sh", "install.sh")),
         "exec /opt/airwaves/install.sh\n",
     ])
     return {"Fn::Base64": join([head, files])}
@@ -138,6 +173,9 @@ def resources(version: str, ports: dict[str, int]) -> dict[str, Any]:
         statement(["autoscaling:CompleteLifecycleAction"],
                   arn("autoscaling", "autoScalingGroup:*:autoScalingGroupName/${AWS::StackName}-livekit")),
         statement(["cloudformation:SignalResource"], ref("AWS::StackId")),
+        # the media worker: exactly the S3 calls livekit/worker makes (tests/infra checks), spaces/* only
+        statement(list(MEDIA_WORKER_S3_ACTIONS), arn("s3", f"${{MediaBucketName}}/{MEDIA_PREFIX}*", region=False,
+                                                     account=False)),
     ]
     tg_health = {"HealthCheckProtocol": "HTTP", "HealthCheckPort": str(ports["signal"]), "HealthCheckPath": "/",
                  "HealthyThresholdCount": 2, "UnhealthyThresholdCount": 2, "HealthCheckIntervalSeconds": 10}
@@ -190,7 +228,8 @@ def resources(version: str, ports: dict[str, int]) -> dict[str, Any]:
             "CacheSubnetGroupName": ref("RedisSubnetGroup"),
             "SecurityGroupIds": [get_att("RedisSecurityGroup", "GroupId")]}},
         "NodeRole": {"Type": "AWS::IAM::Role", "Properties": {
-            "Description": "LiveKit node: read its secrets, finish its own drain, signal CloudFormation",
+            "Description": "LiveKit node: read its secrets, finish its own drain, signal CloudFormation, "
+                           "media worker objects",
             "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [{
                 "Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]},
             "Policies": [{"PolicyName": "livekit-node",

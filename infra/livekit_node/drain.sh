@@ -2,7 +2,8 @@
 # Scale-in drain. A room lives on one node, so a node Auto Scaling wants to terminate first waits
 # in the lifecycle hook: this watcher sees the pending termination in instance metadata, stops
 # livekit-server gracefully (it takes no new rooms and waits for its participants to leave, up to
-# LiveKitDrainSeconds), then lets the termination continue.
+# LiveKitDrainSeconds), then stops the media worker (it finalizes and uploads what it still
+# records), then lets the termination continue.
 set -euo pipefail
 
 imds() {
@@ -17,6 +18,7 @@ until [ "$(imds autoscaling/target-lifecycle-state || true)" = "Terminated" ]; d
 done
 echo "termination pending: draining rooms"
 systemctl stop livekit.service
+systemctl stop airwaves-media.service || true
 aws autoscaling complete-lifecycle-action --region "$AWS_REGION" \
   --auto-scaling-group-name "$ASG_NAME" --lifecycle-hook-name "$DRAIN_HOOK_NAME" \
   --instance-id "$(imds instance-id)" --lifecycle-action-result CONTINUE

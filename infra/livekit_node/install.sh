@@ -3,7 +3,10 @@
 # holds the stack's values). Builds livekit-server at the pinned version from its Go module, the
 # same way livekit/build.sh does locally (checksums verified by the Go module mirror), tunes UDP
 # buffers, runs livekit-server on the host network under systemd with its config rendered before
-# each start, starts the scale-in drain watcher, and tells CloudFormation the node serves.
+# each start, installs the media worker beside it (the repository's livekit/worker at the stack's
+# pinned commit, in its own Python 3.11 venv from that commit's pinned requirements.txt) under
+# systemd after livekit-server, starts the scale-in drain watcher, and tells CloudFormation the
+# node serves.
 set -euo pipefail
 # shellcheck disable=SC1091
 source /etc/livekit/stack.env
@@ -14,7 +17,7 @@ signal() {  # report this node's result to the Auto Scaling group's creation/upd
 }
 trap 'signal 1' ERR
 
-dnf install -y --setopt=install_weak_deps=False golang aws-cfn-bootstrap
+dnf install -y --setopt=install_weak_deps=False golang aws-cfn-bootstrap git python3.11
 
 build=/var/tmp/livekit-build
 mkdir -p "$build"
@@ -60,6 +63,45 @@ LimitNOFILE=1048576
 WantedBy=multi-user.target
 UNIT
 
+units="livekit.service livekit-drain.service"
+if [ -n "${MEDIA_WORKER_REPOSITORY}" ]; then
+  worker=/opt/airwaves/media-worker
+  rm -rf "$worker"
+  git clone --quiet --no-checkout "$MEDIA_WORKER_REPOSITORY" "$worker"
+  git -C "$worker" checkout --quiet --detach "$MEDIA_WORKER_COMMIT"
+  python3.11 -m venv /opt/airwaves/media-venv
+  /opt/airwaves/media-venv/bin/pip install --quiet --no-cache-dir --upgrade pip
+  /opt/airwaves/media-venv/bin/pip install --quiet --no-cache-dir \
+    -r "$MEDIA_WORKER_SRC/requirements.txt"
+  id airwaves-media >/dev/null 2>&1 || useradd --system --no-create-home --shell /sbin/nologin airwaves-media
+
+  # SIGTERM makes the worker close its open recordings and upload them (AIRWAVES_MEDIA_FINALIZE_TIMEOUT
+  # 300 s per job); the drain hook stops it after livekit-server has drained this node's rooms.
+  cat > /etc/systemd/system/airwaves-media.service <<'UNIT'
+[Unit]
+Description=Airwaves media worker (recording, replay, clips, captions)
+Wants=livekit.service
+After=livekit.service network-online.target
+
+[Service]
+User=airwaves-media
+EnvironmentFile=/etc/livekit/stack.env
+Environment=HOME=/run/airwaves-media
+RuntimeDirectory=airwaves-media
+WorkingDirectory=/run/airwaves-media
+ExecStart=/usr/bin/python3 /opt/airwaves/render_config.py --exec-worker /opt/airwaves/media-venv/bin/python
+KillSignal=SIGTERM
+TimeoutStopSec=330
+Restart=on-failure
+RestartSec=5
+LimitNOFILE=65536
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+  units="$units airwaves-media.service"
+fi
+
 cat > /etc/systemd/system/livekit-drain.service <<'UNIT'
 [Unit]
 Description=Drain LiveKit rooms before Auto Scaling terminates this node
@@ -75,15 +117,17 @@ WantedBy=multi-user.target
 UNIT
 
 systemctl daemon-reload
-systemctl enable --now livekit.service livekit-drain.service
+# shellcheck disable=SC2086
+systemctl enable --now $units
 
 for _ in $(seq 1 60); do
-  if curl -sf "http://127.0.0.1:${SIGNAL_PORT}/" >/dev/null; then
+  if curl -sf "http://127.0.0.1:${SIGNAL_PORT}/" >/dev/null && { [ -z "${MEDIA_WORKER_REPOSITORY}" ] ||
+      curl -sf "http://127.0.0.1:${MEDIA_WORKER_HEALTH_PORT}/" >/dev/null; }; then
     signal 0
     exit 0
   fi
   sleep 2
 done
-echo "livekit-server did not answer on port ${SIGNAL_PORT}" >&2
+echo "livekit-server (port ${SIGNAL_PORT}) or the media worker (port ${MEDIA_WORKER_HEALTH_PORT}) did not answer" >&2
 signal 1
 exit 1

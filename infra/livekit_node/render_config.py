@@ -9,8 +9,14 @@ Every ``${NAME}`` in the template (``livekit/livekit.production.yaml``) becomes 
   REDIS_PASSWORD  from the Redis AUTH token secret
   REDIS_ADDRESS, TURN_DOMAIN, WEBHOOK_URL from the environment (``/etc/livekit/stack.env``)
 
+With ``--exec-worker PYTHON`` it instead starts the media worker (``python -m airwaves_media``)
+with its settings: the LiveKit key pair and ``media_worker_secret`` from the same app secret (kept
+in the process environment, never written to disk), LiveKit on this node, the API URL and the media
+bucket from ``/etc/livekit/stack.env``.
+
 Runs on Amazon Linux 2023: Python 3.9 standard library and the AWS CLI only.
 usage: render_config.py TEMPLATE OUTPUT
+       render_config.py --exec-worker PYTHON
 """
 from __future__ import annotations
 
@@ -68,12 +74,41 @@ def config_values(env: dict, node_ip: str, app_secret: dict, redis_password: str
     }
 
 
+def worker_env(env: dict, app_secret: dict) -> dict:
+    """The media worker's environment (names from ``livekit/worker/airwaves_media/config.py``)."""
+    region = env["AWS_REGION"]
+    return {
+        "PATH": env.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
+        "HOME": env.get("HOME", "/run/airwaves-media"),
+        "PYTHONPATH": env["MEDIA_WORKER_SRC"],
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+        "LIVEKIT_URL": f"ws://127.0.0.1:{env['SIGNAL_PORT']}",
+        "LIVEKIT_API_KEY": app_secret["livekit_api_key"],
+        "LIVEKIT_API_SECRET": app_secret["livekit_api_secret"],
+        "AIRWAVES_MEDIA_WORKER_SECRET": app_secret["media_worker_secret"],
+        "AIRWAVES_API_URL": env["API_URL"].rstrip("/"),
+        "AIRWAVES_MEDIA_BUCKET": env["MEDIA_BUCKET"],
+        "AIRWAVES_MEDIA_HTTP_PORT": env["MEDIA_WORKER_HEALTH_PORT"],
+        "AIRWAVES_MEDIA_MAX_SPACES": env.get("MEDIA_WORKER_MAX_SPACES", "20"),
+    }
+
+
+def exec_worker(python: str) -> int:
+    env = dict(os.environ)
+    app_secret = json.loads(secret_string(env["APP_SECRETS_ARN"], env["AWS_REGION"]))
+    os.execve(python, [python, "-m", "airwaves_media"], worker_env(env, app_secret))
+    return 1  # not reached
+
+
 def render(template: str, values: dict) -> str:
     """The template with each placeholder replaced; a placeholder without a value is an error."""
     return string.Template(template).substitute({name: json.dumps(value) for name, value in values.items()})
 
 
 def main(argv: list) -> int:
+    if argv[1] == "--exec-worker":
+        return exec_worker(argv[2])
     template_path, output_path = argv[1], argv[2]
     env = dict(os.environ)
     region = env["AWS_REGION"]
