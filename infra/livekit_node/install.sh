@@ -121,13 +121,14 @@ systemctl daemon-reload
 systemctl enable --now $units
 
 for _ in $(seq 1 60); do
-  if curl -sf "http://127.0.0.1:${SIGNAL_PORT}/" >/dev/null && { [ -z "${MEDIA_WORKER_REPOSITORY}" ] ||
-      curl -sf "http://127.0.0.1:${MEDIA_WORKER_HEALTH_PORT}/" >/dev/null; }; then
+  # only livekit-server gates the signal: on the first deploy the worker waits (restarting) until
+  # media_worker_secret is put in the app secret, which happens after the stack exists.
+  if curl -sf "http://127.0.0.1:${SIGNAL_PORT}/" >/dev/null; then
     signal 0
     exit 0
   fi
   sleep 2
 done
-echo "livekit-server (port ${SIGNAL_PORT}) or the media worker (port ${MEDIA_WORKER_HEALTH_PORT}) did not answer" >&2
+echo "livekit-server did not answer on port ${SIGNAL_PORT}" >&2
 signal 1
 exit 1
