@@ -146,7 +146,7 @@ def test_unknown_and_canceled_spaces_get_a_plain_404_page(api):
     space_id = api.call("POST", "/v1/spaces", as_user="host",
                         body={"title": "Soon", "scheduled_start": rfc3339_in(60)}).json["id"]
     api.call("DELETE", path(space_id), as_user="host")
-    for sid in (space_id, "sp_unknown"):
+    for sid in (space_id, "sp_unknown", "not%20an%20id", "<script>"):
         res, page = share(api, sid)
         assert res.status_code == 404 and res.headers["Content-Type"].startswith("text/html")
         assert "og:title" not in page.meta and "Soon" not in res.body.decode()
@@ -155,6 +155,7 @@ def test_unknown_and_canceled_spaces_get_a_plain_404_page(api):
 def test_the_share_page_is_in_the_openapi_document(api):
     doc = api.call("GET", "/v1/openapi.json").json
     assert doc["paths"]["/s/{space_id}"]["get"]["security"] == []
+    assert "text/html" in doc["paths"]["/s/{space_id}"]["get"]["responses"]["404"]["content"]
     for p in ("/v1/spaces/{space_id}/messages", "/v1/spaces/{space_id}/pin", "/v1/spaces/{space_id}/moderation-log",
               "/v1/reports", "/v1/admin/reports", "/v1/me/blocks", "/v1/me/blocks/{user_id}",
               "/v1/spaces/{space_id}/chat-mutes/{user_id}", "/v1/spaces/{space_id}/messages/{message_id}"):

@@ -55,10 +55,14 @@ def build_openapi(*, server_url: str | None = None, include_dev: bool = True) ->
         if ep.response is not None:
             ok["content"] = {"application/json": {"schema": ref(ep.response, "serialization")}}
         op["responses"] = {str(ep.status): ok}
-        checked = ep.body or ep.query or path_names or ep.idempotent  # each can answer 400
+        ids_checked = bool(path_names) and ep.invalid_id is None  # a page route answers its own 404 page instead
+        checked = ep.body or ep.query or ids_checked or ep.idempotent  # each can answer 400
         for status in sorted(set(ep.errors) | ({400} if checked else set()) | ({401} if ep.auth else set())):
             op["responses"][str(status)] = {"description": _STATUS_TEXT.get(status, "Error"),
                                             "content": {"application/json": {"schema": ref(ErrorOut, "serialization")}}}
+        if ep.invalid_id is not None:
+            op["responses"]["404"] = {"description": "Not found (an HTML page)",
+                                      "content": {"text/html": {"schema": {"type": "string"}}}}
         op["security"] = [{"bearer": []}] if ep.auth else []
         paths.setdefault(ep.path, {})[ep.method.lower()] = op
     doc: dict[str, Any] = {

@@ -42,6 +42,7 @@ class Endpoint:
     errors: tuple[int, ...] = ()
     content_types: tuple[str, ...] = ("application/json",)
     internal: bool = False  # the media worker's: its bearer secret instead of a user token, not in OpenAPI
+    invalid_id: Callable[[], Response] | None = None  # answers a malformed path id instead of the JSON 400
 
 
 ENDPOINTS: list[Endpoint] = []
@@ -102,9 +103,10 @@ def endpoint(bp: Blueprint, method: str, path: str, *, summary: str, tag: str, s
              response: type[BaseModel] | None = None, auth: bool = True, admin: bool = False,
              idempotent: bool = False, errors: tuple[int, ...] = (),
              content_types: tuple[str, ...] = ("application/json",),
-             internal: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+             internal: bool = False,
+             invalid_id: Callable[[], Response] | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     spec = Endpoint(method, path, summary, tag, status, body, query, response, auth and not internal, admin,
-                    idempotent, errors, content_types, internal)
+                    idempotent, errors, content_types, internal, invalid_id)
     ENDPOINTS.append(spec)
 
     def register(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -150,6 +152,8 @@ def _handle(spec: Endpoint, view: Callable[..., Any], request: Any, path_params:
         principal.require_admin()
     for name, value in path_params.items():
         if not _PATH_VALUE.match(value or ""):
+            if spec.invalid_id is not None:
+                return spec.invalid_id()
             raise ValidationFailed(f"{name}: is not a valid id", details=[{"field": name, "message": "is not a valid id"}])
     raw = request.raw_body or b""
     call = Call(principal=principal, body=None, query=None, raw_body=raw, headers=headers, path_params=path_params)
