@@ -229,7 +229,7 @@ class Container:
         probes: dict[str, HealthProbe] = {
             "dynamodb": self.table, "livekit": self.media, "stripe": self.payment_gateway,
             "scheduler": self.scheduler, "push": self.push, "queue": self.work_queue}
-        return HealthCheck(probes)
+        return HealthCheck(probes, cache_seconds=self.settings.health_cache_seconds)
 
     # -- the Space lifecycle -------------------------------------------------------------------
     @cached_property
@@ -378,7 +378,7 @@ class Container:
     def participants(self) -> ParticipantsService:
         from chalicelib.services.participants import ParticipantsService
 
-        return ParticipantsService(self.space_repo, self.member_repo, self.media)
+        return ParticipantsService(self.space_repo, self.member_repo, self.media, self.joins)
 
     @cached_property
     def media_events(self) -> MediaEventService:

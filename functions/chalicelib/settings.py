@@ -133,6 +133,8 @@ class Settings(BaseSettings):
     # Raising or lowering a hand: at most ``hand_limit`` per person and Space per window.
     hand_limit: int = 6
     hand_window_seconds: int = 60
+    # Public ``GET /v1/health`` answers a deep check at most this old (admins: /v1/admin/health).
+    health_cache_seconds: float = 30.0
 
     @property
     def is_local(self) -> bool:

@@ -94,9 +94,66 @@ def test_joining_needs_no_call_to_the_server(api, media, space_id):
 def test_health_reports_livekit(api, media):
     assert api.call("GET", "/v1/health").json["dependencies"]["livekit"]["status"] == "ok"
     media.down = True
-    res = api.call("GET", "/v1/health")
+    res = api.call("GET", "/v1/admin/health", as_user="ops", admin=True)
     assert res.status_code == 200 and res.json["status"] == "degraded"
     assert res.json["dependencies"]["livekit"]["status"] == "down"
+
+
+class CountingProbe:
+    configured = True
+
+    def __init__(self) -> None:
+        self.pings = 0
+
+    def ping(self) -> None:
+        self.pings += 1
+
+
+@pytest.fixture
+def probed(api, media):
+    """The container's health check with a probe that counts its calls and a clock we move."""
+    from chalicelib.container import get_container
+
+    check = get_container().health
+    probe, now = CountingProbe(), [1000.0]
+    check.probes = {**check.probes, "counted": probe}
+    check.clock = lambda: now[0]
+    return probe, now
+
+
+def test_public_health_runs_the_deep_check_at_most_once_per_cache_period(api, media, probed):
+    probe, now = probed
+    for _ in range(5):
+        res = api.call("GET", "/v1/health")
+        assert res.status_code == 200 and res.json["dependencies"]["livekit"]["status"] == "ok"
+    assert probe.pings == 1, "five unauthenticated calls made one round of dependency calls"
+    media.down = True
+    now[0] += 29
+    stale = api.call("GET", "/v1/health").json
+    assert stale["dependencies"]["livekit"]["status"] == "ok" and stale["checked_seconds_ago"] == 29.0
+    assert probe.pings == 1
+    now[0] += 1  # 30 s: the cached check has expired
+    fresh = api.call("GET", "/v1/health").json
+    assert fresh["dependencies"]["livekit"]["status"] == "down" and fresh["checked_seconds_ago"] == 0.0 and probe.pings == 2
+
+
+def test_liveness_calls_no_dependency(api, media, probed):
+    probe, _ = probed
+    media.down = True
+    res = api.call("GET", "/v1/health/live")
+    assert res.status_code == 200 and res.json == {"status": "ok", "stage": res.json["stage"]}
+    assert probe.pings == 0
+
+
+def test_the_fresh_deep_check_is_for_admins_only(api, media, probed):
+    probe, _ = probed
+    assert api.call("GET", "/v1/admin/health").status_code == 401
+    assert api.call("GET", "/v1/admin/health", as_user="someone").status_code == 403
+    assert probe.pings == 0
+    for expected in (1, 2):
+        res = api.call("GET", "/v1/admin/health", as_user="ops", admin=True)
+        assert res.status_code == 200 and res.json["dependencies"]["counted"]["status"] == "ok"
+        assert probe.pings == expected, "the admin check is never cached"
 
 
 # -- with the real adapter pointed at a port nobody listens on ---------------------------------

@@ -84,3 +84,32 @@ def test_someone_removed_from_the_space_cannot_buy_a_ticket(stripe, api, live_ti
     assert all(r.params.get("metadata[buyer_id]") != "nobody" for r in opened), "no payment was opened"
     mine = api.call("GET", "/v1/me/tickets", as_user="nobody").json["items"]
     assert mine == []
+
+
+def participants(api, space_id: str, user: str):
+    return api.call("GET", f"/v1/spaces/{space_id}/participants", as_user=user)
+
+
+@pytest.mark.parametrize("user", ["nobody", "waiter"])
+def test_the_participant_list_needs_a_ticket_like_joining(stripe, api, live_ticketed, user):
+    space, _, _ = live_ticketed
+    res = participants(api, space["id"], user)
+    assert res.status_code == 403 and res.json["error"]["code"] == "ticket_required"
+    assert "host" not in res.json and "speakers" not in res.json
+
+
+@pytest.mark.parametrize("user", ["payer", "hana", "cohost", "speaker"])
+def test_ticket_holders_and_the_stage_see_the_participant_list(stripe, api, live_ticketed, user):
+    space, _, _ = live_ticketed
+    res = participants(api, space["id"], user)
+    assert res.status_code == 200, res.body
+    assert res.json["host"]["user_id"] == "hana"
+
+
+def test_someone_removed_cannot_read_the_participant_list_even_with_a_ticket(stripe, api, live_ticketed):
+    space, _, _ = live_ticketed
+    assert participants(api, space["id"], "payer").status_code == 200
+    removed = api.call("POST", f"/v1/spaces/{space['id']}/participants/payer/remove", as_user="hana")
+    assert removed.status_code == 200, removed.body
+    res = participants(api, space["id"], "payer")
+    assert res.status_code == 403 and res.json["error"]["code"] == "banned"

@@ -258,14 +258,21 @@ class DependencyHealth(Out):
     detail: str | None = None
 
 
+class LivenessOut(Out):
+    status: Literal["ok"]
+    stage: str
+
+
 class HealthOut(Out):
     status: Literal["ok", "degraded"]
     stage: str
     dependencies: dict[str, DependencyHealth]
+    checked_seconds_ago: float = Field(0.0, description="age of this deep check (0: run for this request)")
 
     @classmethod
-    def of(cls, states: dict[str, DependencyState], *, stage: str) -> HealthOut:
+    def of(cls, states: dict[str, DependencyState], *, stage: str, age: float = 0.0) -> HealthOut:
         deps = {name: DependencyHealth(status=s.status, latency_ms=s.latency_ms, detail=s.detail)
                 for name, s in states.items()}
         ok = all(d.status != "down" for d in deps.values())
-        return cls(status="ok" if ok else "degraded", stage=stage, dependencies=deps)
+        return cls(status="ok" if ok else "degraded", stage=stage, dependencies=deps,
+                   checked_seconds_ago=round(age, 1))

@@ -119,6 +119,6 @@ def react(call: Call, space_id: str) -> Reply:
 
 
 @endpoint(bp, "GET", "/v1/spaces/{space_id}/participants", tag=TAG, response=ParticipantsOut,
-          summary="Roles, who is connected, pending requests (hosts) and counts", errors=(401, 404, 503))
+          summary="Roles, who is connected, pending requests (hosts) and counts (who may join only)", errors=(401, 403, 404, 503))
 def participants(call: Call, space_id: str) -> ParticipantsOut:
     return ParticipantsOut.of(get_container().participants.view(call.user_id, space_id))

@@ -9,7 +9,7 @@ from chalice.app import Blueprint, Response
 
 from chalicelib.api.auth import mint_dev_token
 from chalicelib.api.routing import Call, endpoint
-from chalicelib.api.schemas import DevTokenIn, DevTokenOut, HealthOut
+from chalicelib.api.schemas import DevTokenIn, DevTokenOut, HealthOut, LivenessOut
 from chalicelib.api.system_schemas import ApiRootOut, DevPaymentOut
 from chalicelib.container import get_container
 from chalicelib.domain.errors import NotFound
@@ -29,8 +29,21 @@ def root(call: Call) -> ApiRootOut:
 
 
 @endpoint(bp, "GET", "/v1/health", tag="operations", auth=False, response=HealthOut,
-          summary="Liveness and the state of each dependency")
+          summary="The state of each dependency, from a deep check at most health_cache_seconds (30) old")
 def health(call: Call) -> HealthOut:
+    states, age = get_container().health.cached()
+    return HealthOut.of(states, stage=get_settings().stage, age=age)
+
+
+@endpoint(bp, "GET", "/v1/health/live", tag="operations", auth=False, response=LivenessOut,
+          summary="Liveness: answers without calling any dependency")
+def liveness(call: Call) -> LivenessOut:
+    return LivenessOut(status="ok", stage=get_settings().stage)
+
+
+@endpoint(bp, "GET", "/v1/admin/health", tag="operations", admin=True, response=HealthOut, errors=(401, 403),
+          summary="A fresh deep check of each dependency (admin scope)")
+def deep_health(call: Call) -> HealthOut:
     return HealthOut.of(get_container().health.run(), stage=get_settings().stage)
 
 
