@@ -3,6 +3,7 @@
 from moto, so a URL that points at the wrong key or bucket fails here."""
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -123,10 +124,14 @@ def test_no_secret_configured_accepts_nobody(api, worker, monkeypatch):
 
 
 def test_the_worker_reads_options_stage_and_follows_changes(api, worker):
-    sid = create(api, recording=True, captions=False)["id"]
+    space = create(api, recording=True, captions=False)
+    sid = space["id"]
     api.call("PUT", f"/v1/spaces/{sid}/speakers/sam", as_user="host")
     state = worker.state(sid)
     assert state["space_id"] == sid and state["state"] == "live" and state["started_at"]
+    # to the millisecond (the worker's timeline, the trim's), the public one to the second
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", state["started_at"]), state["started_at"]
+    assert state["started_at"][:19] == space["started_at"][:19]
     assert (state["recording"], state["captions"], state["clips_enabled"]) == (True, False, True)
     assert state["language"] == "en" and state["pending_clips"] == []
     assert state["stage_user_ids"] == ["host", "sam"]

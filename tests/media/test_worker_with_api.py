@@ -16,6 +16,7 @@ import os
 import secrets
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -210,6 +211,19 @@ def test_recorded_space_clip_and_replay_through_the_real_api(aio, stack):
     part = ogg[int(tone_from * RATE):int(tone_to * RATE)]
     assert abs(ac.dominant_frequency(part) - TONE_HZ) < 5
     assert band_energy(part, TONE_HZ) > 0.5
+
+    # the host trims the start to 3 s of the Space (the Ogg's timeline): the playable playlist
+    # starts at that moment of the worker's stamped segments (it joined ~1 s after the start)
+    # (the public Space's started_at is to the second; the worker's timeline is the internal one's)
+    started_at = datetime.fromisoformat(http.get(f"/internal/media/spaces/{space_id}", headers={
+        "Authorization": f"Bearer {stack.secret}"}).json()["started_at"].replace("Z", "+00:00"))
+    res = http.patch(f"/v1/spaces/{space_id}/replay", json={"start_offset_seconds": 3.0}, headers=auth)
+    assert res.status_code == 200, res.text
+    trimmed = httpx.get(res.json()["playback_url"], timeout=30).raise_for_status().text.splitlines()
+    stamp = next(x for x in trimmed if x.startswith("#EXT-X-PROGRAM-DATE-TIME:"))
+    first = (datetime.fromisoformat(stamp.split(":", 1)[1].replace("Z", "+00:00")) - started_at).total_seconds()
+    skip = next((float(x.split("=")[1].split(",")[0]) for x in trimmed if x.startswith("#EXT-X-START:")), 0.0)
+    assert abs(first + skip - 3.0) < 0.05, f"{first} {skip} {started_at} {trimmed[:12]}"
     print(f"\nworker in room {joined - created:.2f}s after create; clip asked -> available {clip_ready:.2f}s; "
           f"end -> replay available {replay_ready:.2f}s (space {space_seconds:.1f}s, {len(uris)} segments)",
           file=sys.stderr)

@@ -104,6 +104,56 @@ def test_rewrite_trims_whole_segments_and_starts_at_the_remainder():
     assert not any(x.startswith("#EXT-X-START") for x in exact) and "#EXT-X-MEDIA-SEQUENCE:1" in exact
 
 
+# as the media worker writes it: the worker joined 1 s after the start, recording was off 8-20 s
+STAMPED = """#EXTM3U
+#EXT-X-VERSION:3
+#EXT-X-TARGETDURATION:2
+#EXT-X-MEDIA-SEQUENCE:0
+#EXT-X-PLAYLIST-TYPE:EVENT
+#EXT-X-PROGRAM-DATE-TIME:2026-01-01T10:00:01.000Z
+#EXTINF:2.000,
+000000.ts
+#EXT-X-PROGRAM-DATE-TIME:2026-01-01T10:00:03.000Z
+#EXTINF:2.000,
+000001.ts
+#EXT-X-PROGRAM-DATE-TIME:2026-01-01T10:00:05.000Z
+#EXTINF:2.000,
+000002.ts
+#EXT-X-DISCONTINUITY
+#EXT-X-PROGRAM-DATE-TIME:2026-01-01T10:00:20.000Z
+#EXTINF:2.000,
+000003.ts
+#EXT-X-PROGRAM-DATE-TIME:2026-01-01T10:00:22.000Z
+#EXTINF:2.000,
+000004.ts
+#EXT-X-ENDLIST
+"""
+
+
+def test_trim_is_on_the_space_timeline_by_the_segments_program_date_times():
+    """The trim offset is seconds since the Space started (as the Ogg, the transcript and the
+    duration): segments are placed by their PROGRAM-DATE-TIME, not by summed EXTINFs."""
+    started = datetime(2026, 1, 1, 10, 0, 0, tzinfo=UTC)
+
+    def kept(offset: float) -> tuple[list[str], list[str]]:
+        out = rewrite_playlist(STAMPED, resolve=presign(), start_offset_seconds=offset, started_at=started)
+        lines = out.splitlines()
+        return [x.rsplit("/", 1)[1] for x in lines if not x.startswith("#")], [x for x in lines if x.startswith("#EXT-X-")]
+
+    uris, tags = kept(4.5)  # inside 000001 (3-5 s): summed EXTINFs would say 000002 at 0.5
+    assert uris[0] == "000001.ts" and "#EXT-X-START:TIME-OFFSET=1.500,PRECISE=YES" in tags
+    uris, tags = kept(21.0)  # after the gap: 000003 (20-22 s), 1 s in
+    assert uris == ["000003.ts", "000004.ts"] and "#EXT-X-START:TIME-OFFSET=1.000,PRECISE=YES" in tags
+    assert "#EXT-X-MEDIA-SEQUENCE:3" in tags and "#EXT-X-DISCONTINUITY-SEQUENCE:1" in tags
+    uris, tags = kept(12.0)  # inside the gap: the first segment after it, from its start
+    assert uris == ["000003.ts", "000004.ts"] and not any(t.startswith("#EXT-X-START") for t in tags)
+    uris, tags = kept(0.5)  # before the worker joined: nothing dropped, nothing to skip
+    assert len(uris) == 5 and not any(t.startswith("#EXT-X-START") for t in tags)
+    # without started_at the EXTINFs are summed, as for a playlist without stamps
+    plain = rewrite_playlist(STAMPED, resolve=presign(), start_offset_seconds=4.5).splitlines()
+    assert next(x.rsplit("/", 1)[1] for x in plain if not x.startswith("#")) == "000002.ts"
+
+
 def test_relative_uris_resolve_inside_the_playlist_folder_only():
     resolve = presign()
     assert resolve("../recording.ogg") == "https://signed/spaces/s/recording.ogg"

@@ -2,7 +2,7 @@
 (``notes/MEDIA_CONTRACT.md``; the internal ones are left out of the public OpenAPI document)."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import ConfigDict, Field
@@ -83,7 +83,9 @@ class WorkerClipOut(Out):
 class WorkerSpaceOut(Out):
     space_id: str
     state: str
-    started_at: datetime | None
+    # to the millisecond (public times are to the second): the worker stamps its segments and
+    # captions as seconds since this instant, and the API trims the replay on the same timeline
+    started_at: str | None = Field(description="ISO 8601 UTC, milliseconds")
     recording: bool
     captions: bool
     clips_enabled: bool
@@ -94,7 +96,9 @@ class WorkerSpaceOut(Out):
     @classmethod
     def of(cls, view: WorkerView) -> WorkerSpaceOut:
         s = view.space
-        return cls(space_id=s.id, state=s.state.value, started_at=s.started_at, recording=view.recording,
+        started = (s.started_at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+                   if s.started_at else None)
+        return cls(space_id=s.id, state=s.state.value, started_at=started, recording=view.recording,
                    captions=s.captions, clips_enabled=s.clips_enabled, language=view.language,
                    stage_user_ids=view.stage_user_ids,
                    pending_clips=[WorkerClipOut(clip_id=c.id, duration_seconds=c.duration_seconds)

@@ -175,16 +175,36 @@ class _Segment:
     uri: str
     duration: float
     discontinuity: bool
+    program_date_time: datetime | None = None
 
 
 _EXTINF = re.compile(r"^#EXTINF:([0-9.]+)")
+_PROGRAM_DATE_TIME = "#EXT-X-PROGRAM-DATE-TIME:"
 
 
-def rewrite_playlist(text: str, *, resolve: Callable[[str], str], start_offset_seconds: float = 0.0) -> str:
+def _program_date_time(tags: list[str]) -> datetime | None:
+    for tag in tags:
+        if tag.startswith(_PROGRAM_DATE_TIME):
+            try:
+                when = datetime.fromisoformat(tag[len(_PROGRAM_DATE_TIME):].replace("Z", "+00:00"))
+            except ValueError:
+                return None
+            return when if when.tzinfo else None
+    return None
+
+
+def rewrite_playlist(text: str, *, resolve: Callable[[str], str], start_offset_seconds: float = 0.0,
+                     started_at: datetime | None = None) -> str:
     """The media playlist ``text`` made playable from anywhere: each relative segment URI becomes
     ``resolve(uri)`` (a presigned URL), and a trimmed start drops the segments that end before the
     offset and starts the first kept one at the remainder (``EXT-X-START``). Media and
-    discontinuity sequence numbers follow the dropped segments, so players see a consistent list."""
+    discontinuity sequence numbers follow the dropped segments, so players see a consistent list.
+
+    ``start_offset_seconds`` is seconds since the Space started (``started_at``), the timeline of
+    the Ogg download, the transcript and the replay's duration. The worker stamps every segment
+    with ``#EXT-X-PROGRAM-DATE-TIME`` (started_at + its offset), so a segment's place is that
+    stamp minus ``started_at``: the sum of EXTINFs would skip the time before the worker joined
+    and every recording gap. Without stamps (or ``started_at``) the EXTINFs are summed."""
     header: list[str] = []
     segments: list[_Segment] = []
     pending: list[str] = []
@@ -215,13 +235,19 @@ def rewrite_playlist(text: str, *, resolve: Callable[[str], str], start_offset_s
             continue
         match = next((m for m in (_EXTINF.match(t) for t in pending) if m), None)
         segments.append(_Segment(tags=pending, uri=line, duration=float(match.group(1)) if match else 0.0,
-                                 discontinuity="#EXT-X-DISCONTINUITY" in pending))
+                                 discontinuity="#EXT-X-DISCONTINUITY" in pending,
+                                 program_date_time=_program_date_time(pending)))
         pending = []
+    offsets: list[float] = []
+    for i, seg in enumerate(segments):
+        if started_at is not None and seg.program_date_time is not None:
+            offsets.append((seg.program_date_time - started_at).total_seconds())
+        else:
+            offsets.append(offsets[-1] + segments[i - 1].duration if i else 0.0)
     dropped = 0
-    elapsed = 0.0
-    while dropped < len(segments) - 1 and elapsed + segments[dropped].duration <= start_offset_seconds:
-        elapsed += segments[dropped].duration
+    while dropped < len(segments) - 1 and offsets[dropped] + segments[dropped].duration <= start_offset_seconds:
         dropped += 1
+    elapsed = offsets[dropped] if segments else 0.0
     kept = segments[dropped:]
     # the first kept segment's own tag is dropped too (nothing before it to be discontinuous with),
     # so it is counted like those of the dropped segments

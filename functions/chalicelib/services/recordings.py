@@ -275,6 +275,7 @@ class ReplayService:
             if text is None:
                 return None
             playable = rewrite_playlist(text, start_offset_seconds=replay.start_offset_seconds,
+                                        started_at=space.started_at,
                                         resolve=PresignUri(replay.hls_key, lambda k: self.store.presign_get(k, ttl)))
             self.store.put_text(key, playable, HLS_CONTENT_TYPE)
         return self.store.presign_get(key, ttl)
