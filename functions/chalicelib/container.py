@@ -84,7 +84,9 @@ class Container:
     def table(self) -> Table:
         from chalicelib.adapters.dynamodb.table import Table
 
-        return Table(self.settings.table_name, region=self.settings.aws_region)
+        return Table(self.settings.table_name, region=self.settings.aws_region,
+                     transaction_attempts=self.settings.dynamodb_transaction_attempts,
+                     transaction_backoff_ms=self.settings.dynamodb_transaction_backoff_ms)
 
     @cached_property
     def media(self) -> MediaServer:

@@ -135,6 +135,12 @@ class Settings(BaseSettings):
     hand_window_seconds: int = 60
     # Public ``GET /v1/health`` answers a deep check at most this old (admins: /v1/admin/health).
     health_cache_seconds: float = 30.0
+    # A DynamoDB transaction canceled only by TransactionConflict (another request changing one of
+    # its items at that moment; nothing was written) is sent again, at most this many attempts in
+    # all, after a full-jitter backoff from ``dynamodb_transaction_backoff_ms`` doubling per try.
+    # Condition failures are never retried.
+    dynamodb_transaction_attempts: int = 8
+    dynamodb_transaction_backoff_ms: float = 20.0
 
     @property
     def is_local(self) -> bool:

@@ -2,7 +2,9 @@
 re-raised as ours. Repositories build on it; nothing here knows about users or Spaces."""
 from __future__ import annotations
 
-from collections.abc import Iterable
+import random
+import time
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -74,6 +76,17 @@ class TransactionCanceled(Exception):
         return index < len(self.codes) and self.codes[index] == "ConditionalCheckFailed"
 
 
+class TransactionConflict(UpstreamUnavailable):
+    """A transaction was canceled only because another request was changing one of its items at
+    the same time (``TransactionConflict``, no condition failed): nothing was written, so sending
+    the same transaction again is safe. ``Table.transact`` does, a bounded number of times; if it
+    still conflicts it is a 503 like any other busy database."""
+
+    def __init__(self, codes: list[str]) -> None:
+        super().__init__("a concurrent change conflicted; try again")
+        self.codes = codes
+
+
 def _reasons_from_message(exc: Any) -> list[dict[str, str]]:
     """Older emulators put the reasons only in the message: "... [None, ConditionalCheckFailed]"."""
     message = exc.response.get("Error", {}).get("Message", "")
@@ -86,10 +99,16 @@ def _reasons_from_message(exc: Any) -> list[dict[str, str]]:
 class Table:
     """One DynamoDB table. The boto3 client is created on first use and reused by the container."""
 
-    def __init__(self, name: str, *, client: Any = None, region: str = "us-east-1") -> None:
+    def __init__(self, name: str, *, client: Any = None, region: str = "us-east-1",
+                 transaction_attempts: int = 5, transaction_backoff_ms: float = 20.0,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         self.name = name
         self._client = client
         self._region = region
+        self.transaction_attempts = max(1, transaction_attempts)
+        self.transaction_backoff_ms = transaction_backoff_ms
+        self.sleep = sleep
+        self.conflict_retries = 0  # transactions sent again after a TransactionConflict (for tests/ops)
 
     @property
     def client(self) -> Any:
@@ -122,8 +141,8 @@ class Table:
             if code == "TransactionCanceledException":
                 reasons = exc.response.get("CancellationReasons") or _reasons_from_message(exc)
                 codes = [r.get("Code", "None") for r in reasons]
-                if "TransactionConflict" in codes:
-                    raise UpstreamUnavailable("a concurrent change conflicted; try again") from exc
+                if "TransactionConflict" in codes and "ConditionalCheckFailed" not in codes:
+                    raise TransactionConflict(codes) from exc
                 raise TransactionCanceled(codes) from exc
             if code in ("ProvisionedThroughputExceededException", "ThrottlingException",
                         "RequestLimitExceeded", "InternalServerError", "ServiceUnavailable"):
@@ -167,7 +186,21 @@ class Table:
         for entry in items:
             for body in entry.values():
                 body["TableName"] = self.name
-        self.call("transact_write_items", TransactItems=items)
+        for attempt in range(1, self.transaction_attempts + 1):
+            try:
+                self.call("transact_write_items", TransactItems=items)
+                return
+            except TransactionConflict:
+                if attempt == self.transaction_attempts:
+                    raise
+                self.conflict_retries += 1
+                self.sleep(self._backoff(attempt))
+
+    def _backoff(self, attempt: int) -> float:
+        """Seconds before attempt ``attempt + 1``: full jitter over an exponential ceiling
+        (base * 2^(attempt-1), capped at 32 x base), so racers that conflicted spread out."""
+        ceiling = self.transaction_backoff_ms * min(2 ** (attempt - 1), 32) / 1000.0
+        return random.uniform(0, ceiling)
 
     def query(self, *, index: str | None = None, limit: int | None = None,
               start_key: dict[str, Any] | None = None, **params: Any) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
