@@ -265,3 +265,26 @@ def test_a_cancellation_with_a_condition_failure_and_a_conflict_is_the_condition
     with pytest.raises(TransactionCanceled) as caught:
         table.transact([{"Put": {"Item": {}}}, {"Update": {"Key": {}}}])
     assert caught.value.failed(0) and Client.calls == 1
+
+
+# -- a single-item write that hits an item inside a transaction -----------------------------------
+@pytest.mark.parametrize("attempts, expect", [(8, 201), (1, 503)])
+def test_a_single_item_write_that_meets_a_transaction_is_sent_again(api, monkeypatch, attempts, expect):
+    """Real DynamoDB rejects a PutItem/UpdateItem/DeleteItem on an item an ongoing transaction holds
+    with ``TransactionConflictException`` (botocore does not retry it; before this it was a raw 500).
+    Injected on the request's first write (``dynamo_faults.py``, before-send, every botocore attempt)."""
+    from tests.faults.dynamo_faults import DynamoFaults
+
+    with_attempts(monkeypatch, attempts)
+    container().table.sleep = lambda s: None
+    faults = DynamoFaults().install(container().table.client)
+    faults.reset(fail_call=1, code="TransactionConflictException", status=400)
+    res = api.call("PUT", "/v1/admin/users/newbie", as_user="admin", admin=True,
+                   body={"handle": "newbie", "display_name": "New", "follower_count": 5})
+    assert res.status_code == expect, res.body
+    if expect == 201:
+        assert faults.injected == 1 and container().table.conflict_retries == 1
+        assert container().user_repo.get("newbie").follower_count == 5
+    else:
+        assert res.json["error"]["code"] == "upstream_unavailable"
+        assert container().user_repo.get("newbie") is None

@@ -78,9 +78,10 @@ class TransactionCanceled(Exception):
 
 class TransactionConflict(UpstreamUnavailable):
     """A transaction was canceled only because another request was changing one of its items at
-    the same time (``TransactionConflict``, no condition failed): nothing was written, so sending
-    the same transaction again is safe. ``Table.transact`` does, a bounded number of times; if it
-    still conflicts it is a 503 like any other busy database."""
+    the same time (``TransactionConflict``, no condition failed), or a single-item write hit an
+    item inside a transaction (``TransactionConflictException``): nothing was written, so sending
+    the same request again is safe. ``Table.transact``/``put``/``update``/``delete`` do, a bounded
+    number of times; if it still conflicts it is a 503 like any other busy database."""
 
     def __init__(self, codes: list[str]) -> None:
         super().__init__("a concurrent change conflicted; try again")
@@ -144,6 +145,8 @@ class Table:
                 if "TransactionConflict" in codes and "ConditionalCheckFailed" not in codes:
                     raise TransactionConflict(codes) from exc
                 raise TransactionCanceled(codes) from exc
+            if code == "TransactionConflictException":  # a single-item write hit an item in a transaction
+                raise TransactionConflict([code]) from exc
             if code in ("ProvisionedThroughputExceededException", "ThrottlingException",
                         "RequestLimitExceeded", "InternalServerError", "ServiceUnavailable"):
                 raise UpstreamUnavailable("the database is busy; try again") from exc
@@ -172,13 +175,13 @@ class Table:
         return [found[k] for k in wanted if k in found]
 
     def put(self, item: dict[str, Any], **params: Any) -> dict[str, Any]:
-        return self.call("put_item", Item=serialize(item), **params)
+        return self._retrying("put_item", Item=serialize(item), **params)
 
     def update(self, pk: str, sk: str, **params: Any) -> dict[str, Any]:
-        return self.call("update_item", Key=serialize({"PK": pk, "SK": sk}), **params)
+        return self._retrying("update_item", Key=serialize({"PK": pk, "SK": sk}), **params)
 
     def delete(self, pk: str, sk: str, **params: Any) -> dict[str, Any]:
-        return self.call("delete_item", Key=serialize({"PK": pk, "SK": sk}), **params)
+        return self._retrying("delete_item", Key=serialize({"PK": pk, "SK": sk}), **params)
 
     def transact(self, items: list[dict[str, Any]]) -> None:
         """TransactWriteItems; each entry is ``{"Put"|"Update"|"Delete"|"ConditionCheck": {...}}``
@@ -186,15 +189,18 @@ class Table:
         for entry in items:
             for body in entry.values():
                 body["TableName"] = self.name
-        for attempt in range(1, self.transaction_attempts + 1):
+        self._retrying("transact_write_items", TransactItems=items)
+
+    def _retrying(self, operation: str, **params: Any) -> dict[str, Any]:
+        """``call``, sent again after a TransactionConflict (nothing was written), at most
+        ``transaction_attempts`` in all."""
+        for attempt in range(1, self.transaction_attempts):
             try:
-                self.call("transact_write_items", TransactItems=items)
-                return
+                return self.call(operation, **params)
             except TransactionConflict:
-                if attempt == self.transaction_attempts:
-                    raise
                 self.conflict_retries += 1
                 self.sleep(self._backoff(attempt))
+        return self.call(operation, **params)
 
     def _backoff(self, attempt: int) -> float:
         """Seconds before attempt ``attempt + 1``: full jitter over an exponential ceiling
