@@ -21,7 +21,10 @@ export interface Participants {
   listeners: Participant[]; speak_requests: SpeakRequest[] | null; listener_count: number; peak_listener_count: number;
 }
 export interface Message { id: string; space_id: string; from_user_id: string; to_user_id: string | null; text: string; created_at: string }
-export interface Purchase { ticket_id: string; space_id: string; status: string; amount_cents: number; currency: string }
+export interface Purchase {
+  ticket_id: string; space_id: string; status: string; amount_cents: number; currency: string;
+  client_secret: string; publishable_key: string; hold_expires_at: string;
+}
 export interface Clip { id: string; space_id: string; state: string; duration_seconds: number | null; url: string | null }
 export interface Replay {
   state: string; duration_seconds: number | null; playback_url: string | null; download_url: string | null; transcript_url: string | null;
@@ -41,9 +44,25 @@ export function asSentence(text: string): string {
   return /[.!?]$/.test(first) ? first : first + ".";
 }
 
+/** The `sub` claim of a JWT, read without verifying it (the API verifies every call); null
+ * when the text is not a JWT with a subject. */
+export function tokenSubject(token: string): string | null {
+  const part = token.split(".")[1];
+  if (!part) return null;
+  try {
+    const json = atob(part.replace(/-/g, "+").replace(/_/g, "/").padEnd(Math.ceil(part.length / 4) * 4, "="));
+    const sub = (JSON.parse(json) as { sub?: unknown }).sub;
+    return typeof sub === "string" && sub ? sub : null;
+  } catch {
+    return null;
+  }
+}
+
 export class Api {
   token = "";
   userId = "";
+  /** The stage the API reports at `GET /` ("local" keeps the dev sign-in and the dev pay route). */
+  stage = "local";
   private paths = new Set<string>();
 
   constructor(readonly base: string) {}
@@ -53,7 +72,11 @@ export class Api {
   async discover(): Promise<void> {
     const doc = await this.request<{ paths: Record<string, Record<string, unknown>> }>("GET", "/v1/openapi.json", undefined, false);
     this.paths = new Set(Object.entries(doc.paths).flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`)));
+    const root = await this.request<{ stage?: string }>("GET", "/", undefined, false).catch(() => null);
+    this.stage = root?.stage ?? (this.has("POST", "/v1/dev/tokens") ? "local" : "deployed");
   }
+
+  get isLocal(): boolean { return this.stage === "local"; }
 
   has(method: string, path: string): boolean {
     return this.paths.has(`${method} ${path}`);
@@ -100,6 +123,29 @@ export class Api {
     });
     if (!res.ok) throw new ApiError(res.status, "profile", "Could not create your dev profile.");
     return this.user(userId);
+  }
+
+  /** Sign in with the identity provider's token (deployed stages; the local stage accepts tokens
+   * signed as its auth expects too). The API checks the token on the first call. */
+  async tokenSignIn(token: string): Promise<User | null> {
+    const sub = tokenSubject(token);
+    if (!sub) throw new ApiError(401, "token", "That is not a sign-in token (a JWT with a subject).");
+    this.token = token;
+    this.userId = sub;
+    try {
+      await this.following(); // an authenticated call: a bad or expired token fails here
+      try {
+        return await this.user(sub);
+      } catch (e) {
+        if (!(e instanceof ApiError) || e.status !== 404) throw e;
+        return null; // the token works; this user just has no profile yet
+      }
+    } catch (e) {
+      this.token = "";
+      this.userId = "";
+      if (e instanceof ApiError && e.status === 401) throw new ApiError(401, e.code, `The token was refused: ${e.sentence}`);
+      throw e;
+    }
   }
 
   user(id: string) { return this.request<User>("GET", `/v1/users/${encodeURIComponent(id)}`); }

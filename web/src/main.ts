@@ -1,6 +1,7 @@
 // The Airwaves web app: sign in (dev), find Spaces, listen, raise a hand, speak, react, chat,
 // read captions and the pinned item; host and moderate. Plain DOM, no framework.
 import { Api, ApiError, type Join, type Message, type Participant, type Participants, type Space } from "./api";
+import { type MountedPayment, mountPaymentElement, paymentRoute } from "./payments";
 import { type Caption, SpaceRoom } from "./room";
 
 const REACTIONS = ["👏", "❤️", "😂", "🔥", "💯", "🙏"];
@@ -58,8 +59,20 @@ async function boot() {
   }
   wireForms();
   await run(() => api.discover());
+  // The dev sign-in exists only where the API is the local stage; every stage takes a token.
+  $("signin-form").hidden = !api.isLocal;
+  $("token-hint").textContent = api.isLocal
+    ? "Or paste a token signed as this local stage's auth accepts (POST /v1/dev/tokens mints one)."
+    : "Paste the token your identity provider gave you (a JWT). It stays in this tab only.";
+  // A token handed over by the host page (window.AIRWAVES_TOKEN) or in the URL fragment
+  // (#access_token=... or #token=...), then dropped from the address bar.
+  const fragment = new URLSearchParams(location.hash.replace(/^#/, ""));
+  const handed = fragment.get("access_token") ?? fragment.get("token") ?? (window as unknown as { AIRWAVES_TOKEN?: string }).AIRWAVES_TOKEN;
+  if (fragment.has("access_token") || fragment.has("token")) history.replaceState(null, "", location.pathname + location.search);
+  const savedToken = handed || sessionStorage.getItem("airwaves.token");
   const saved = sessionStorage.getItem("airwaves.user");
-  if (saved) await signIn(saved, "");
+  if (savedToken) await tokenSignIn(savedToken);
+  else if (saved && api.isLocal) await signIn(saved, "");
 }
 
 function wireForms() {
@@ -67,7 +80,17 @@ function wireForms() {
     e.preventDefault();
     void signIn($<HTMLInputElement>("signin-user").value.trim(), $<HTMLInputElement>("signin-name").value.trim());
   });
-  $("signout").addEventListener("click", () => { sessionStorage.removeItem("airwaves.user"); location.reload(); });
+  $("token-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    void tokenSignIn($<HTMLTextAreaElement>("token-input").value.trim());
+  });
+  $("signout").addEventListener("click", () => {
+    sessionStorage.removeItem("airwaves.user");
+    sessionStorage.removeItem("airwaves.token");
+    location.reload();
+  });
+  $("payment-pay").addEventListener("click", () => run(confirmPayment));
+  $("payment-cancel").addEventListener("click", () => { payment?.destroy(); payment = null; $("payment-view").hidden = true; say("Payment canceled; the seat is released if it is not paid in time."); });
   $("topic-form").addEventListener("submit", (e) => { e.preventDefault(); void run(refreshHome); });
   $("follow-form").addEventListener("submit", (e) => {
     e.preventDefault();
@@ -136,6 +159,7 @@ async function signIn(userId: string, name: string) {
   await run(async () => {
     const me = await api.devSignIn(userId, name);
     sessionStorage.setItem("airwaves.user", userId);
+    sessionStorage.removeItem("airwaves.token");
     $("whoami").textContent = `Signed in as ${me.display_name} (@${me.handle})`;
     $("signout").hidden = false;
     $("signin-view").hidden = true;
@@ -143,6 +167,24 @@ async function signIn(userId: string, name: string) {
     say(`Welcome, ${me.display_name}.`);
     await refreshHome();
   });
+}
+
+/** Sign in with the identity provider's token; kept in sessionStorage (this tab only), never
+ * localStorage. */
+async function tokenSignIn(token: string) {
+  await run(async () => {
+    const me = await api.tokenSignIn(token);
+    sessionStorage.setItem("airwaves.token", token);
+    sessionStorage.removeItem("airwaves.user");
+    $<HTMLTextAreaElement>("token-input").value = "";
+    $("whoami").textContent = me ? `Signed in as ${me.display_name} (@${me.handle})` : `Signed in as ${api.userId}`;
+    $("signout").hidden = false;
+    $("signin-view").hidden = true;
+    $("home-view").hidden = false;
+    say(me ? `Welcome, ${me.display_name}.` : `Welcome, ${api.userId}. You have no profile on this server yet.`);
+    await refreshHome();
+  }).catch(() => undefined);
+  if (!api.token) sessionStorage.removeItem("airwaves.token");
 }
 
 function spaceCard(space: Space): HTMLLIElement {
@@ -209,15 +251,42 @@ async function createSpace() {
   else { say(`${space.title} is scheduled.`); await refreshHome(); }
 }
 
+let payment: MountedPayment | null = null;
+
 async function buyTicket(space: Space) {
   const purchase = await api.buyTicket(space.id);
-  if (api.has("POST", "/v1/dev/spaces/{space_id}/tickets/{ticket_id}/pay")) {
+  if (paymentRoute(api.stage, api.has("POST", "/v1/dev/spaces/{space_id}/tickets/{ticket_id}/pay")) === "dev") {
     // local stage: stripe-mock never pays, so complete it through the real webhook code
     const paid = await api.devPay(purchase.space_id, purchase.ticket_id);
     say(paid.status === "paid" ? `Your ticket to ${space.title} is paid.` : `Your ticket is ${paid.status}.`);
-  } else {
-    say("Complete the payment in the app's payment sheet; your ticket becomes paid when Stripe confirms it.");
+    return;
   }
+  // deployed stages: Stripe's Payment Element, with what the purchase answer carries
+  payment?.destroy();
+  payment = null;
+  $("payment-title").textContent = `Pay for ${space.title}: ${(purchase.amount_cents / 100).toFixed(2)} ${purchase.currency.toUpperCase()}`;
+  $("payment-view").hidden = false;
+  try {
+    payment = await mountPaymentElement($("payment-element"), purchase);
+  } catch (e) {
+    $("payment-view").hidden = true;
+    throw new ApiError(0, "stripe", `Could not open the payment form: ${e instanceof Error ? e.message : "unknown error"}.`);
+  }
+  say("Enter your payment details, then press Pay.");
+}
+
+async function confirmPayment() {
+  if (!payment) return;
+  let status: string;
+  try {
+    status = await payment.confirm(location.href);
+  } catch (e) {
+    throw new ApiError(402, "payment", `The payment did not go through: ${e instanceof Error ? e.message : "unknown error"}.`);
+  }
+  payment.destroy();
+  payment = null;
+  $("payment-view").hidden = true;
+  say(status === "succeeded" ? "Payment received; your ticket becomes paid when Stripe confirms it." : `Your payment is ${status}.`);
 }
 
 // -- in a Space ----------------------------------------------------------------------------------
@@ -353,7 +422,7 @@ function renderManagement(p: Participants, everyone: Participant[]) {
     if (c.role === "host" && x.role !== "cohost") li.append(button(`Make ${u} a co-host`, () => api.setCohost(id, u, true), { className: "secondary" }));
     if (c.role === "host" && x.role === "cohost") li.append(button(`Remove ${u} as co-host`, () => api.setCohost(id, u, false), { className: "secondary" }));
     if (x.role !== "listener") li.append(button(`Mute ${u}`, () => api.mute(id, u), { className: "secondary" }));
-    if (moderation) li.append(button(`Mute ${u} in chat`, () => api.chatMute(id, u, true), { className: "secondary" }));
+    if (moderation) li.append(button(`Mute ${u} in chat`, async () => { await api.chatMute(id, u, true); say(`${u} is muted in chat.`); }, { className: "secondary" }));
     li.append(button(`Remove ${u}`, async () => { await api.remove(id, u); say(`${u} was removed and cannot rejoin.`); }, { className: "secondary" }));
     if (blocks) li.append(button(`Block ${u}`, async () => { await api.block(u); say(`You blocked ${u}.`); }, { className: "secondary" }));
     return li;
