@@ -104,6 +104,11 @@ def parameters() -> dict[str, Any]:
             "Origin of the web app allowed to call the API from browsers (CORS), e.g. "
             "https://app.example.com; empty: no browser app may call it.", default="",
             AllowedPattern=r"^(https?://[A-Za-z0-9.-]+(:\d+)?)?$"),
+        "HostWebApp": parameter(
+            "true: host the built web app (web/dist) in a private S3 bucket behind a CloudFront distribution, "
+            "and allow its https://<distribution domain> as the API's CORS origin instead of WebAppOrigin; "
+            "upload it with infra/publish_web.py. false: host it yourself at WebAppOrigin.",
+            default="false", AllowedValues=["true", "false"]),
         "PublicBaseUrl": parameter(
             "Public address of the API where share pages (/s/{id}) are served, e.g. https://api.example.com; "
             "empty: share pages link relatively.", default="",
@@ -136,6 +141,7 @@ def conditions() -> dict[str, Any]:
         "HasFcm": not_empty("FcmPlatformApplicationArn"),
         "HasPush": {"Fn::Or": [{"Condition": "HasApns"}, {"Condition": "HasFcm"}]},
         "HasAlarmEmail": not_empty("AlarmEmail"),
+        "HostsWebApp": {"Fn::Equals": [ref("HostWebApp"), "true"]},
     }
 
 
@@ -205,6 +211,56 @@ def media_bucket_policy() -> dict[str, Any]:
             "Action": ["s3:DeleteObject", "s3:GetObject", "s3:ListBucket", "s3:PutObject"],
             "Resource": [get_att("MediaBucket", "Arn"), sub("${MediaBucket.Arn}/*")],
             "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]}}}
+
+
+# CloudFront managed policies (the same ids in every account)
+CACHING_OPTIMIZED_POLICY = "658327ea-f89d-4fab-a63d-7e88639e58f6"
+SECURITY_HEADERS_POLICY = "67f7725c-6f97-4210-82d7-5512b31e9d03"
+WEB_APP_URL = sub("https://${WebAppDistribution.DomainName}")
+
+
+def web_app_resources() -> dict[str, Any]:
+    """The optional hosted web app (``HostWebApp=true``): a private bucket CloudFront alone may read
+    (Origin Access Control, the bucket policy names the distribution), HTTPS only, managed caching
+    and security-headers policies. ``infra/publish_web.py`` uploads ``web/dist`` and ``config.json``."""
+    bucket_arn, objects = get_att("WebAppBucket", "Arn"), sub("${WebAppBucket.Arn}/*")
+    return {
+        "WebAppBucket": {"Type": "AWS::S3::Bucket", "Condition": "HostsWebApp", "Properties": {
+            "BucketEncryption": {"ServerSideEncryptionConfiguration": [
+                {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}, "BucketKeyEnabled": True}]},
+            "PublicAccessBlockConfiguration": {"BlockPublicAcls": True, "BlockPublicPolicy": True,
+                                               "IgnorePublicAcls": True, "RestrictPublicBuckets": True},
+            "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}}},
+        "WebAppBucketPolicy": {"Type": "AWS::S3::BucketPolicy", "Condition": "HostsWebApp", "Properties": {
+            "Bucket": ref("WebAppBucket"), "PolicyDocument": {"Version": "2012-10-17", "Statement": [
+                {"Sid": "TlsOnly", "Effect": "Deny", "Principal": "*", "Action": ["s3:GetObject", "s3:ListBucket",
+                                                                                   "s3:PutObject", "s3:DeleteObject"],
+                 "Resource": [bucket_arn, objects], "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
+                {"Sid": "OnlyThisDistributionReads", "Effect": "Allow",
+                 "Principal": {"Service": "cloudfront.amazonaws.com"}, "Action": ["s3:GetObject"],
+                 "Resource": objects, "Condition": {"StringEquals": {"AWS:SourceArn": sub(
+                     "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/${WebAppDistribution}")}}},
+            ]}}},
+        "WebAppOriginAccessControl": {"Type": "AWS::CloudFront::OriginAccessControl", "Condition": "HostsWebApp",
+                                      "Properties": {"OriginAccessControlConfig": {
+                                          "Name": sub("${AWS::StackName}-web-app"),
+                                          "Description": "CloudFront signs its reads of the web app bucket",
+                                          "OriginAccessControlOriginType": "s3", "SigningBehavior": "always",
+                                          "SigningProtocol": "sigv4"}}},
+        "WebAppDistribution": {"Type": "AWS::CloudFront::Distribution", "Condition": "HostsWebApp", "Properties": {
+            "DistributionConfig": {
+                "Comment": sub("${AWS::StackName} web app"), "Enabled": True, "HttpVersion": "http2and3",
+                "DefaultRootObject": "index.html", "PriceClass": "PriceClass_100",
+                "Origins": [{"Id": "web-app-bucket", "DomainName": get_att("WebAppBucket", "RegionalDomainName"),
+                             "OriginAccessControlId": get_att("WebAppOriginAccessControl", "Id"),
+                             "S3OriginConfig": {"OriginAccessIdentity": ""}}],
+                "DefaultCacheBehavior": {
+                    "TargetOriginId": "web-app-bucket", "ViewerProtocolPolicy": "redirect-to-https",
+                    "AllowedMethods": ["GET", "HEAD"], "CachedMethods": ["GET", "HEAD"], "Compress": True,
+                    "CachePolicyId": CACHING_OPTIMIZED_POLICY,
+                    "ResponseHeadersPolicyId": SECURITY_HEADERS_POLICY},
+            }}},
+    }
 
 
 def mappings() -> dict[str, Any]:
@@ -328,9 +384,10 @@ class AppTemplate:
             "fcm_platform_application_arn": ref("FcmPlatformApplicationArn"),
             "payouts_return_url": ref("PayoutsReturnUrl"),
             "payouts_refresh_url": ref("PayoutsRefreshUrl"),
-            "web_app_url": ref("WebAppOrigin"),
+            "web_app_url": {"Fn::If": ["HostsWebApp", WEB_APP_URL, ref("WebAppOrigin")]},
             "public_base_url": ref("PublicBaseUrl"),
-            "cors_allowed_origins": sub('["${WebAppOrigin}"]'),
+            "cors_allowed_origins": {"Fn::If": ["HostsWebApp", sub('["https://${WebAppDistribution.DomainName}"]'),
+                                                sub('["${WebAppOrigin}"]')]},
             "media_bucket": ref("MediaBucket"),
             "replay_retention_days": ref("ReplayRetentionDays"),
         }
@@ -449,6 +506,11 @@ class AppTemplate:
             "MediaBucketArn": {"Description": "Recorded media bucket ARN (grant the worker spaces/* only)",
                                "Value": get_att("MediaBucket", "Arn")},
         }
+        hosted = {"WebAppUrl": ("The hosted web app (its origin is the API's CORS origin)", WEB_APP_URL),
+                  "WebAppBucketName": ("Upload web/dist here (infra/publish_web.py)", ref("WebAppBucket")),
+                  "WebAppDistributionId": ("Invalidate after an upload", ref("WebAppDistribution"))}
+        for name, (description, value) in hosted.items():
+            out[name] = {"Condition": "HostsWebApp", "Description": description, "Value": value}
         for queue_id in sorted(self.queues):
             out[f"{queue_id}Url"] = {"Description": f"SQS queue {self.queue_names[queue_id]}", "Value": ref(queue_id)}
         for key in ("RestAPIId", "APIHandlerName", "APIHandlerArn", "EndpointURL"):
@@ -462,6 +524,7 @@ class AppTemplate:
         self.resources["AppSecrets"] = secret_resource(secret_keys(self.project_dir))
         self.resources["MediaBucket"] = media_bucket_resource()
         self.resources["MediaBucketPolicy"] = media_bucket_policy()
+        self.resources.update(web_app_resources())
         self.add_queues()
         self.add_scheduler()
         self.add_functions()
@@ -474,14 +537,14 @@ class AppTemplate:
             "AWSTemplateFormatVersion": "2010-09-09",
             "Transform": "AWS::Serverless-2016-10-31",
             "Description": "Airwaves: live audio rooms API (Chalice app, prod stage), data, schedules, queues, "
-                           "push, secrets, alarms and the LiveKit cluster",
+                           "push, secrets, alarms, the LiveKit cluster and optionally the hosted web app",
             "Metadata": {"AWS::CloudFormation::Interface": {"ParameterGroups": [
                 {"Label": {"default": "LiveKit"}, "Parameters": [p for p in parameters() if p.startswith("LiveKit")]},
                 {"Label": {"default": "API"}, "Parameters": ["JwtJwksUrl", "JwtIssuer", "JwtAudience",
                                                              "ApiThrottleRateLimit", "ApiThrottleBurstLimit"]},
                 {"Label": {"default": "Push"}, "Parameters": ["ApnsPlatformApplicationArn", "FcmPlatformApplicationArn"]},
                 {"Label": {"default": "Payouts"}, "Parameters": ["PayoutsReturnUrl", "PayoutsRefreshUrl"]},
-                {"Label": {"default": "Web app"}, "Parameters": ["WebAppOrigin", "PublicBaseUrl"]},
+                {"Label": {"default": "Web app"}, "Parameters": ["HostWebApp", "WebAppOrigin", "PublicBaseUrl"]},
                 {"Label": {"default": "Operations"}, "Parameters": ["AlarmEmail", "LogRetentionDays"]},
                 {"Label": {"default": "Recorded media"}, "Parameters": ["ReplayRetentionDays"]},
             ]}},
