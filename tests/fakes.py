@@ -148,6 +148,7 @@ class FakeMedia:
     connected: dict[tuple[str, str], str] = field(default_factory=dict)  # (space, user) -> role
     rooms: set[str] = field(default_factory=set)
     sent: list[tuple[str, str, JsonObject, list[str]]] = field(default_factory=list)
+    muted_tracks: list[tuple[str, str, str]] = field(default_factory=list)  # (space, user, track sid)
     dispatches: dict[tuple[str, str], JsonObject] = field(default_factory=dict)
     down: bool = False
 
@@ -191,6 +192,11 @@ class FakeMedia:
     def mute_microphone(self, space_id: str, user_id: str) -> bool | None:
         self._up()
         return None if (space_id, user_id) not in self.connected else False
+
+    def mute_track(self, space_id: str, user_id: str, track_sid: str) -> bool:
+        self._up()
+        self.muted_tracks.append((space_id, user_id, track_sid))
+        return (space_id, user_id) in self.connected
 
     def send_data(self, space_id: str, topic: str, payload: JsonObject, to: Sequence[str] | None = None) -> None:
         self._up()

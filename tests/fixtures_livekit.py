@@ -102,6 +102,10 @@ class FakeLiveKit(LiveKitMedia):
         self._server("remove_participant", space_id, user_id)
         return self.rooms.get(space_id, {}).pop(user_id, None) is not None
 
+    def mute_track(self, space_id: str, user_id: str, track_sid: str) -> bool:
+        self._server("mute_track", space_id, user_id, track_sid)
+        return self.connection(space_id, user_id) is not None
+
     def mute_microphone(self, space_id: str, user_id: str) -> bool | None:
         self._server("mute_microphone", space_id, user_id)
         conn = self.connection(space_id, user_id)

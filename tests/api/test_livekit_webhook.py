@@ -18,9 +18,11 @@ WEBHOOK = "/v1/webhooks/livekit"
 
 
 def event(kind: str, room: str, identity: str = "", sid: str = "", role: str | None = None,
-          kind_of_participant=lk.ParticipantInfo.Kind.STANDARD) -> bytes:
+          kind_of_participant=lk.ParticipantInfo.Kind.STANDARD, track: lk.TrackInfo | None = None) -> bytes:
     e = lk.WebhookEvent(event=kind, id=f"EV_{uuid.uuid4().hex[:12]}", created_at=int(time.time()),
                         room=lk.Room(name=room, sid="RM_1"))
+    if track is not None:
+        e.track.CopyFrom(track)
     if identity:
         e.participant.CopyFrom(lk.ParticipantInfo(identity=identity, sid=sid or f"PA_{identity}", kind=kind_of_participant,
                                                   attributes={"role": role} if role else {}))
@@ -200,6 +202,25 @@ def test_non_people_and_unknown_rooms_are_ignored(api, space_id):
     assert deliver(api, event("participant_joined", "sp_unknown", "alice")).json["outcome"] in ("duplicate", "ignored")
     assert deliver(api, event("track_published", space_id, "host")).json["outcome"] == "ignored"
     assert counts(api, space_id) == (0, 0)
+
+
+# -- audio only ----------------------------------------------------------------------------
+@pytest.mark.parametrize("source", [lk.TrackSource.CAMERA, lk.TrackSource.MICROPHONE, lk.TrackSource.SCREEN_SHARE])
+def test_a_published_video_track_is_muted_on_the_server_whatever_source_it_claims(api, media, space_id, source):
+    media.connect(space_id, "host", "host")
+    media.calls.clear()
+    track = lk.TrackInfo(sid="TR_video1", type=lk.TrackType.VIDEO, source=source, name="microphone")
+    res = deliver(api, event("track_published", space_id, "host", role="host", track=track))
+    assert res.status_code == 200 and res.json["outcome"] == "track_refused"
+    assert media.calls_named("mute_track") == [("mute_track", space_id, "host", "TR_video1")]
+
+
+def test_a_published_audio_track_is_left_alone(api, media, space_id):
+    media.connect(space_id, "host", "host")
+    media.calls.clear()
+    track = lk.TrackInfo(sid="TR_mic", type=lk.TrackType.AUDIO, source=lk.TrackSource.MICROPHONE)
+    res = deliver(api, event("track_published", space_id, "host", role="host", track=track))
+    assert res.json["outcome"] == "ignored" and media.calls_named("mute_track") == []
 
 
 # -- corrections on join ---------------------------------------------------------------------

@@ -35,12 +35,21 @@ class Client:
     muted: list[str] = field(default_factory=list)  # identities whose track was muted
     disconnected: asyncio.Event = field(default_factory=asyncio.Event)
     permissions: asyncio.Event = field(default_factory=asyncio.Event)
+    video: list[str] = field(default_factory=list)  # identities whose video track was subscribed
+    video_published: list[str] = field(default_factory=list)  # identities announcing a video track
 
     def __post_init__(self) -> None:
         @self.room.on("track_subscribed")
         def _subscribed(track: rtc.Track, _pub: rtc.RemoteTrackPublication, who: rtc.RemoteParticipant) -> None:
             if track.kind == rtc.TrackKind.KIND_AUDIO:
                 self.audio[who.identity] = track
+            else:
+                self.video.append(who.identity)
+
+        @self.room.on("track_published")
+        def _published(pub: rtc.RemoteTrackPublication, who: rtc.RemoteParticipant) -> None:
+            if pub.kind != rtc.TrackKind.KIND_AUDIO:
+                self.video_published.append(who.identity)
 
         @self.room.on("data_received")
         def _data(packet: rtc.DataPacket) -> None:
@@ -178,3 +187,32 @@ async def eventually(check, timeout: float, what: str, every: float = 0.05) -> N
             return
         await asyncio.sleep(every)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+class Picture:
+    """A video track (a moving grey frame at 15 fps) published as ``source``: what a client that
+    ignores the audio-only rule would send."""
+
+    def __init__(self, source: rtc.TrackSource.ValueType, *, name: str = "microphone") -> None:
+        self.video = rtc.VideoSource(64, 64)
+        self.track = rtc.LocalVideoTrack.create_video_track(name, self.video)
+        self.source = source
+        self._task: asyncio.Task | None = None
+
+    async def publish(self, client: Client) -> rtc.LocalTrackPublication:
+        self._task = asyncio.ensure_future(self._feed())
+        return await client.room.local_participant.publish_track(self.track, rtc.TrackPublishOptions(source=self.source))
+
+    async def _feed(self) -> None:
+        n = 0
+        while True:
+            n += 1
+            pixels = bytes([n % 256]) * (64 * 64 * 4)
+            self.video.capture_frame(rtc.VideoFrame(64, 64, rtc.VideoBufferType.RGBA, pixels))
+            await asyncio.sleep(1 / 15)
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task

@@ -6,12 +6,14 @@ the loop keeps serving the SDK while the API talks to LiveKit.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import pytest
 
 from livekit import rtc
 from tests.integration.audio_clients import (
     Client,
+    Picture,
     Tone,
     connect,
     dominant_frequency,
@@ -283,5 +285,48 @@ def test_listeners_join_hidden_yet_the_roster_and_counts_stay_exact(session, aio
         await session.play(listener, SPEAKER_HZ)
         await host.wait_for_audio_from("alice")
         assert "alice" in host.room.remote_participants
+
+    aio.run(scenario())
+
+
+def test_spaces_are_audio_only_whatever_a_speaker_publishes(session, aio, livekit_server):
+    """A speaker's client publishing video: as a camera it is refused by the token's sources; labelled
+    as the microphone, the room negotiates no video codec (and the track_published webhook would mute
+    it; checked by hand against this server without the codec list: the hook answered
+    ``track_refused`` and the server showed the track muted, but the listener had subscribed first).
+    A listener never receives a video track, and still hears the host."""
+    from livekit import api as lk
+
+    async def scenario():
+        host = await session.open()
+        res = await session.call("PUT", f"/v1/spaces/{session.space_id}/speakers/alice", as_user="host")
+        assert res.status_code == 200, res.json
+        speaker = await session.join("alice")
+        listener = await session.join("bob")
+        await session.play(host, HOST_HZ)
+        await listener.wait_for_audio_from("host")
+
+        camera = Picture(rtc.TrackSource.SOURCE_CAMERA, name="camera")
+        with pytest.raises(Exception, match=r"(?i)publication|permission|timed out|not allowed"):
+            await camera.publish(speaker)
+        await camera.stop()
+
+        disguised = Picture(rtc.TrackSource.SOURCE_MICROPHONE)
+        with contextlib.suppress(Exception):  # a refusal at publish time is a pass too
+            await disguised.publish(speaker)
+        await asyncio.sleep(2.0)  # time for anything that would arrive to arrive
+        server = lk.LiveKitAPI(livekit_server.api_url, livekit_server.api_key, livekit_server.api_secret)
+        try:
+            who = await server.room.get_participant(lk.RoomParticipantIdentity(room=session.space_id,
+                                                                               identity="alice"))
+        finally:
+            await server.aclose()
+        await disguised.stop()
+        video = [t for t in who.tracks if t.type != lk.TrackType.AUDIO]
+        assert all(t.muted for t in video), f"the server forwards a video track: {video}"
+        assert listener.video == [] and listener.video_published == [] and host.video == [], \
+            "no one receives a video track"
+        pcm = await record(listener.audio["host"], 0.5)
+        assert abs(dominant_frequency(pcm) - HOST_HZ) < 5, "audio still flows"
 
     aio.run(scenario())

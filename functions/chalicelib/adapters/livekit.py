@@ -264,6 +264,14 @@ class LiveKitMedia:
 
         return self._call("mute the participant", mute, if_missing=None)
 
+    def mute_track(self, space_id: str, user_id: str, track_sid: str) -> bool:
+        """Mute one published track server-side (its media stops reaching anyone; the client
+        cannot unmute it: ``enable_remote_unmute`` is off). False: not there any more."""
+        from livekit import api
+
+        req = api.MuteRoomTrackRequest(room=space_id, identity=user_id, track_sid=track_sid, muted=True)
+        return self._call("mute the track", lambda room: _done(room.mute_published_track(req)), if_missing=False)
+
     def send_data(self, space_id: str, topic: str, payload: JsonObject, to: Sequence[str] | None = None) -> None:
         """A reliable data message on ``topic`` to everyone in the room (or just ``to``)."""
         from livekit import api
@@ -347,8 +355,11 @@ class LiveKitMedia:
         except Exception as exc:
             raise Unauthenticated("the webhook signature is not valid") from exc
         p = event.participant
+        kinds = {api.TrackType.AUDIO: "audio", api.TrackType.VIDEO: "video", api.TrackType.DATA: "data"}
+        track = event.track if event.HasField("track") else None
         return MediaEvent(
             id=event.id, kind=event.event, room=event.room.name, identity=p.identity, sid=p.sid,
             standard=p.kind == api.ParticipantInfo.Kind.STANDARD, role=p.attributes.get("role") or None,
             at=datetime.fromtimestamp(event.created_at, UTC) if event.created_at else None,
+            track_sid=track.sid if track else "", track_kind=kinds.get(track.type, "other") if track else "",
         )

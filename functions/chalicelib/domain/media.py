@@ -31,6 +31,8 @@ class MediaEvent:
     standard: bool = True  # a person's connection (not an egress, agent or ingress)
     role: str | None = None
     at: datetime | None = None
+    track_sid: str = ""  # track_published / track_unpublished: the track
+    track_kind: str = ""  # "audio", "video" or "data"
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
 """What the media server reports (verified webhooks): presence counts, late corrections of a
-connection's role or ban, and rooms that closed by themselves.
+connection's role or ban, non-audio tracks (muted), and rooms that closed by themselves.
 
 Every step is idempotent, so LiveKit's retries, duplicates and out-of-order deliveries are
 harmless: presence moves per connection through absent -> joined -> left only, a correction
@@ -41,6 +41,8 @@ class MediaEventService:
         if event.kind in LEFT_EVENTS and event.standard and event.identity:
             left = self.presence.left(event.room, event.sid, event.identity, event.at or utcnow())
             return "uncounted" if left else "duplicate"
+        if event.kind == "track_published" and event.track_sid and event.track_kind != "audio":
+            return self._refuse_track(event)
         if event.kind == "room_finished":
             try:
                 self.spaces.end(None, event.room)
@@ -63,3 +65,12 @@ class MediaEventService:
             self.media.set_role(event.room, event.identity, role)
             return "role_corrected"
         return None
+
+    def _refuse_track(self, event: MediaEvent) -> str:
+        """Spaces are audio only. The room negotiates no video codec and tokens allow only the
+        microphone source, but a client can label a video track as its microphone: any track
+        that is not audio is muted on the server as soon as it is published."""
+        log.warning("muting a %s track %s published by %s in %s (audio only)", event.track_kind,
+                    event.track_sid, event.identity, event.room)
+        self.media.mute_track(event.room, event.identity, event.track_sid)
+        return "track_refused"
