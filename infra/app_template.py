@@ -49,6 +49,9 @@ def python_version(root: Path = ROOT) -> str:
     return (root / ".python-version").read_text().strip()
 
 
+# The app's own metrics (from log metric filters, so no role needs cloudwatch:PutMetricData).
+METRIC_NAMESPACE = "Airwaves"
+MEDIA_WORKER_FAILURES_METRIC = "MediaWorkerFailures"
 # Cluster parameters the parent computes instead of asking for.
 CLUSTER_INPUTS_FROM_THIS_STACK = {"AppSecretsArn", "WebhookUrl", "AlarmTopicArn", "ApiUrl", "MediaBucketName"}
 # Cluster parameters that only matter when the cluster is created, so they may stay empty.
@@ -467,6 +470,27 @@ class AppTemplate:
             self.resources[f"{dlq}Alarm"] = alarm(
                 f"Messages are waiting in {dlq} (failed deliveries to inspect and redrive)", "AWS/SQS",
                 "ApproximateNumberOfMessagesVisible", {"QueueName": get_att(dlq, "QueueName")}, stat="Maximum")
+        self.add_media_worker_failure_alarm(alarm)
+
+    def add_media_worker_failure_alarm(self, alarm: Any) -> None:
+        """The media worker runs on the LiveKit nodes, where a metric of its own would need
+        cloudwatch:PutMetricData on Resource "*". The API logs each worker failure it sees as one
+        JSON line (``chalicelib/services/worker_failures.py``); a metric filter on every function's
+        log group (a dispatch can fail in any of them) counts those lines into one metric."""
+        from chalicelib.services.worker_failures import FILTER_PATTERN
+
+        for fn in self.functions():
+            self.resources[f"{fn.logical_id}MediaWorkerFailureFilter"] = {
+                "Type": "AWS::Logs::MetricFilter", "Properties": {
+                    "LogGroupName": ref(f"{fn.logical_id}LogGroup"), "FilterPattern": FILTER_PATTERN,
+                    "MetricTransformations": [{"MetricNamespace": METRIC_NAMESPACE,
+                                               "MetricName": MEDIA_WORKER_FAILURES_METRIC, "MetricValue": "1",
+                                               "Unit": "Count"}]}}
+        self.resources["MediaWorkerFailuresAlarm"] = alarm(
+            "The media worker failed (a replay or clip reported failed, or its dispatch was refused); "
+            "see media_worker_failure lines in the functions' logs", METRIC_NAMESPACE,
+            MEDIA_WORKER_FAILURES_METRIC, {})
+        del self.resources["MediaWorkerFailuresAlarm"]["Properties"]["Dimensions"]  # the metric has none
 
     # -- livekit -----------------------------------------------------------------------------
     def add_livekit_cluster(self) -> None:

@@ -137,3 +137,17 @@ def test_a_clip_no_worker_made_in_time_reads_failed(api, worker, monkeypatch):
     # a late report still lands: the file exists after all
     assert worker.finish_clip(sid, made["id"]).status_code == 204
     assert api.call("GET", f"/v1/clips/{made['id']}", as_user="x").json["state"] == "available"
+
+
+def test_a_clip_the_worker_failed_logs_one_worker_failure(api, worker, capsys):
+    from tests.api.test_replay import worker_failures
+
+    sid = create(api)["id"]
+    made, good = clip(api, sid).json, clip(api, sid, "b").json
+    worker.finish_clip(sid, good["id"])
+    assert worker_failures(capsys) == []
+    path = f"/internal/media/spaces/{sid}/clips/{made['id']}"
+    for _ in range(2):  # a repeated report is not a second failure
+        assert worker.call("PUT", path, {"state": "failed", "key": None, "duration_seconds": 0}).status_code == 204
+    assert worker_failures(capsys) == [{"clip_id": made["id"], "event": "media_worker_failure",
+                                        "kind": "clip_failed", "space_id": sid}]

@@ -322,3 +322,43 @@ def test_a_failed_recording_has_no_urls(api, worker, state):
     worker.report(sid, state, 0.0, with_keys=False)
     body = replay(api, sid).json
     assert body["state"] == "failed" and body["playback_url"] is None and body["download_url"] is None
+
+
+# -- worker failures become one JSON line each (the template's metric filter counts them) ------------
+def worker_failures(capsys) -> list[dict]:
+    """The failure lines written to stdout since the last call (each line a whole JSON event)."""
+    import json
+
+    from chalicelib.services.worker_failures import EVENT
+
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    return [line for line in lines if line.get("event") == EVENT]
+
+
+def test_a_failed_dispatch_logs_one_worker_failure(api, media, monkeypatch, capsys):
+    from chalicelib.domain.errors import UpstreamUnavailable
+
+    def down(*args, **kwargs):
+        raise UpstreamUnavailable("no agents")
+
+    monkeypatch.setattr(media, "dispatch_agent", down)
+    sid = create(api, recording=True)["id"]
+    assert worker_failures(capsys) == [{"event": "media_worker_failure", "kind": "dispatch_failed", "space_id": sid}]
+    create(api, "quiet", captions=False, clips_enabled=False)  # needs no worker: nothing dispatched or logged
+    assert worker_failures(capsys) == []
+
+
+def test_a_replay_reported_failed_logs_one_worker_failure(api, worker, capsys):
+    sid = create(api, recording=True)["id"]
+    worker.report(sid, "recording", 1.0)
+    assert worker_failures(capsys) == []
+    worker.report(sid, "failed", 1.0)
+    assert worker_failures(capsys) == [{"event": "media_worker_failure", "kind": "replay_failed", "space_id": sid}]
+    worker.report(sid, "failed", 1.0)  # the worker's retry of the same report is not a second failure
+    assert worker_failures(capsys) == []
+    # a replay already available stays so when a late "failed" arrives: no failure either
+    other = create(api, "other", recording=True)["id"]
+    end(api, other, "other")
+    worker.record(other, 2)
+    worker.report(other, "failed", 1.0)
+    assert worker_failures(capsys) == []

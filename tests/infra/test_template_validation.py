@@ -153,7 +153,7 @@ def test_secret_carries_every_key_the_code_and_the_nodes_read():
 def test_alarms_cover_errors_throttles_and_every_dead_letter_queue():
     resources = load(APP)["Resources"]
     alarms = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::CloudWatch::Alarm"]
-    watched = {(a["MetricName"], json.dumps(a["Dimensions"])) for a in alarms}
+    watched = {(a["MetricName"], json.dumps(a.get("Dimensions", []))) for a in alarms}
     for logical_id in functions({"Resources": resources}):
         dims = json.dumps([{"Name": "FunctionName", "Value": {"Ref": logical_id}}])
         assert ("Errors", dims) in watched and ("Throttles", dims) in watched, logical_id

@@ -56,6 +56,7 @@ from chalicelib.ports import (
 )
 from chalicelib.services.joins import JoinService
 from chalicelib.services.lifecycle import QuietParticipant
+from chalicelib.services.worker_failures import report_worker_failure
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +130,7 @@ class MediaRecordings(QuietParticipant):
         except UpstreamUnavailable:
             log.warning("media worker dispatch to %s failed; recording, clips and captions wait for it", space.id,
                         exc_info=True)
+            report_worker_failure("dispatch_failed", space.id)
 
     def after_end(self, space: Space) -> None:
         if space.replay is None:
@@ -181,8 +183,10 @@ class MediaWorkerService:
         if state is ReplayState.deleted:
             raise field_error("state", "must be recording, processing, available or failed")
         now = utcnow()
+        before: list[ReplayState | None] = []
 
         def change(space: Space, replay: Replay | None) -> Replay | None:
+            before[:] = [replay.state if replay else None]
             return next_replay(replay, state=state, duration_seconds=duration_seconds, hls_key=hls_key,
                                ogg_key=ogg_key, ended_at=space.ended_at, retention=self.policy.retention, now=now)
 
@@ -190,6 +194,8 @@ class MediaWorkerService:
         if replay is not None and replay.state is ReplayState.deleted:
             # the host deleted it while the worker was still writing: remove what it wrote since
             self.store.delete_prefix(space_prefix(space_id))
+        if replay is not None and replay.state is ReplayState.failed and before[-1:] != [ReplayState.failed]:
+            report_worker_failure("replay_failed", space_id)
 
     def report_clip(self, space_id: str, clip_id: str, *, state: ClipState, key: str | None,
                     duration_seconds: float) -> None:
@@ -203,8 +209,10 @@ class MediaWorkerService:
         _check_key(space_id, key)
         if clip.state is not ClipState.pending:
             return  # idempotent: a clip's outcome is final
-        self.recordings.finish_clip(clip.model_copy(update={
+        finished = self.recordings.finish_clip(clip.model_copy(update={
             "state": state, "key": key, "duration_seconds": max(0.0, duration_seconds), "updated_at": utcnow()}))
+        if finished and state is ClipState.failed:
+            report_worker_failure("clip_failed", space_id, clip_id=clip_id)
 
     def add_segments(self, space_id: str, segments: Sequence[TranscriptSegment]) -> int:
         space = self.spaces.require(space_id)
