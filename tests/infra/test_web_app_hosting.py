@@ -154,3 +154,29 @@ def test_web_app_reads_its_api_from_config_json():
     """publish_web writes the file the page fetches, with the key the page reads."""
     main = (ROOT / "web" / "src" / "main.ts").read_text()
     assert 'fetch("config.json")' in main and "config.api_url" in main
+
+
+@mock_aws
+def test_publish_main_reads_the_stack_uploads_and_invalidates(tmp_path, capsys):
+    session = boto3.session.Session(region_name="us-east-1")
+    session.client("s3").create_bucket(Bucket="web")
+    cloudfront = session.client("cloudfront")
+    dist_id = cloudfront.create_distribution(DistributionConfig={
+        "CallerReference": "t", "Comment": "", "Enabled": True, "DefaultRootObject": "index.html",
+        "Origins": {"Quantity": 1, "Items": [{"Id": "o", "DomainName": "web.s3.amazonaws.com",
+                                              "S3OriginConfig": {"OriginAccessIdentity": ""}}]},
+        "DefaultCacheBehavior": {"TargetOriginId": "o", "ViewerProtocolPolicy": "redirect-to-https",
+                                 "MinTTL": 0}})["Distribution"]["Id"]
+    outputs = {"ApiUrl": "https://abc.execute-api.us-east-1.amazonaws.com/api/", "WebAppBucketName": "web",
+               "WebAppDistributionId": dist_id, "WebAppUrl": "https://d1.cloudfront.net"}
+    stack = {"AWSTemplateFormatVersion": "2010-09-09",
+             "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
+             "Outputs": {k: {"Value": v} for k, v in outputs.items()}}
+    session.client("cloudformation").create_stack(StackName="airwaves", TemplateBody=json.dumps(stack))
+    assert publish_web.main(["--stack", "airwaves", "--dist", str(_dist(tmp_path))], session=session) == 0
+    config = session.client("s3").get_object(Bucket="web", Key="config.json")["Body"].read()
+    assert json.loads(config) == {"api_url": outputs["ApiUrl"]}
+    [inv] = cloudfront.list_invalidations(DistributionId=dist_id)["InvalidationList"]["Items"]
+    batch = cloudfront.get_invalidation(DistributionId=dist_id, Id=inv["Id"])["Invalidation"]["InvalidationBatch"]
+    assert batch["Paths"]["Items"] == ["/*"]
+    assert "https://d1.cloudfront.net" in capsys.readouterr().out
