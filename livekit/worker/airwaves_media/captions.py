@@ -3,8 +3,10 @@ engine behind a port, and publishing the words the way LiveKit clients expect: t
 ``lk.transcription`` sent as the speaker (``sender_identity``) with ``lk.transcribed_track_id``,
 ``lk.segment_id`` and ``lk.transcription_final``; final segments also go to the API.
 
-Engines: ``scripted`` (a fake that "hears" the next line of a script for each voiced utterance,
-for fast tests of the whole path). The embedded offline engine and AWS Transcribe are not built yet.
+Engines (``AIRWAVES_STT_ENGINE``): ``embedded`` (the default: pocketsphinx from PyPI with its
+bundled en-us model, offline, English only; audio resampled 48 kHz -> 16 kHz mono int16),
+``scripted`` (a fake that "hears" the next line of a script for each voiced utterance, for fast
+tests of the whole path), ``none`` (no captions). AWS Transcribe is not built yet.
 """
 from __future__ import annotations
 
@@ -12,11 +14,12 @@ import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
 RATE = 48_000
+MODEL_RATE = 16_000  # what the embedded en-us model was trained on
 TOPIC = "lk.transcription"
 
 
@@ -83,11 +86,104 @@ class ScriptedEngine:
         return ScriptedRecognizer(self.script.setdefault(speaker, []))
 
 
+class PocketsphinxRecognizer:
+    """One utterance at a time: 48 kHz int16 in, resampled to the model's 16 kHz, decoded as it
+    comes; an interim hypothesis about every ``interim`` seconds of audio."""
+
+    def __init__(self, make_decoder: Callable[[], Any], interim: float = 1.0) -> None:
+        import av
+
+        self._av = av
+        self.make_decoder = make_decoder
+        self._decoder: Any = None
+        self.interim = int(interim * MODEL_RATE)
+        self.resampler: Any = None
+        self.fed = 0
+        self.last = ""
+        self.audio: list[bytes] = []
+
+    @property
+    def decoder(self) -> Any:
+        """Built on the first voiced audio: a speaker who never talks (or a Space without
+        captions on) costs no model load."""
+        if self._decoder is None:
+            self._decoder = self.make_decoder()
+        return self._decoder
+
+    def _resample(self, pcm: np.ndarray | None) -> bytes:
+        if self.resampler is None:
+            self.resampler = self._av.AudioResampler(format="s16", layout="mono", rate=MODEL_RATE)
+        frame = None
+        if pcm is not None:
+            frame = self._av.AudioFrame.from_ndarray(np.ascontiguousarray(pcm, dtype=np.int16).reshape(1, -1),
+                                                     format="s16", layout="mono")
+            frame.sample_rate = RATE
+        return b"".join(bytes(f.to_ndarray().astype(np.int16).tobytes()) for f in self.resampler.resample(frame))
+
+    def accept(self, pcm: np.ndarray) -> list[Hypothesis]:
+        data = self._resample(pcm)
+        if self.fed == 0:
+            self.decoder.start_utt()
+        if not data:
+            return []
+        self.audio.append(data)
+        self.decoder.process_raw(data, False, False)
+        before = self.fed // self.interim
+        self.fed += len(data) // 2
+        if self.fed // self.interim > before:
+            hyp = self.decoder.hyp()
+            text = hyp.hypstr if hyp is not None else ""
+            if text and text != self.last:
+                self.last = text
+                return [Hypothesis(text, final=False)]
+        return []
+
+    def finish(self) -> Hypothesis | None:
+        if self.fed == 0 and self.resampler is None:
+            return None
+        self.audio.append(self._resample(None))
+        if self.fed:
+            self.decoder.end_utt()
+        # The final words: the whole utterance again in one pass, so cepstral mean normalisation
+        # uses the utterance's own mean (live CMN starts from a prior and lags; WER was worse).
+        self.decoder.start_utt()
+        self.decoder.process_raw(b"".join(self.audio), False, True)
+        self.decoder.end_utt()
+        hyp = self.decoder.hyp()
+        self.resampler, self.fed, self.last, self.audio = None, 0, "", []
+        text = hyp.hypstr.strip() if hyp is not None else ""
+        return Hypothesis(text, final=True) if text else None
+
+
+@dataclass
+class EmbeddedEngine:
+    """Offline pocketsphinx (``pocketsphinx`` on PyPI, its bundled en-us acoustic model, language
+    model and dictionary). Each speaker gets their own decoder."""
+
+    name: str = "embedded"
+    languages: frozenset[str] = frozenset({"en"})
+
+    def supports(self, language: str) -> bool:
+        return language.split("-")[0].split("_")[0].lower() in self.languages
+
+    def open(self, speaker: str, language: str) -> Recognizer:
+        def decoder() -> Any:
+            from pocketsphinx import Decoder
+
+            return Decoder(loglevel="FATAL")
+
+        return PocketsphinxRecognizer(decoder)
+
+
 def engine_from_env() -> SpeechEngine | None:
-    name = os.environ.get("AIRWAVES_STT_ENGINE", "")
+    name = os.environ.get("AIRWAVES_STT_ENGINE", "embedded") or "embedded"
     if name == "scripted":
         return ScriptedEngine.from_env()
-    return None
+    if name == "embedded":
+        return EmbeddedEngine()
+    if name == "none":
+        return None
+    raise ValueError(f"AIRWAVES_STT_ENGINE={name!r}: use embedded, scripted or none")
 
 
 class EnergyVad:

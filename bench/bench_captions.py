@@ -1,0 +1,52 @@
+"""Live captions (issue 14): word error rate and real-time factor of the embedded engine
+(pocketsphinx 5.1.1, its bundled en-us model) on fixed espeak-ng sentences, fed as the worker
+feeds it: 48 kHz mono int16 in 20 ms frames, resampled to 16 kHz inside the engine; the final
+words re-decode the whole utterance. RTF = decode time / audio time, one core, no LiveKit.
+
+Runs in the worker's venv: under ``make bench`` (main venv) it re-runs itself there.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+WORKER_PY = ROOT / "livekit" / "worker" / ".venv" / "bin" / "python"
+
+
+def run() -> None:
+    from airwaves_media.captions import EmbeddedEngine
+    from tests.media.speech import ESPEAK, SENTENCES, espeak, speak, transcribe
+
+    if espeak() is None:
+        print("bench_captions: espeak-ng is missing (apt-get install espeak-ng)")
+        return
+    engine = EmbeddedEngine()
+    heard = [transcribe(engine, s, speak(s)) for s in SENTENCES]
+    print(f"captions: engine={engine.name} (pocketsphinx en-us), speech=espeak-ng {' '.join(ESPEAK)}")
+    for h in heard:
+        print(f"  WER {h.wer:.2f}  RTF {h.decode_seconds / h.audio_seconds:.2f}  "
+              f"ref={h.reference!r} hyp={h.text!r}")
+    words = sum(len(h.reference.split()) for h in heard)
+    errors = sum(h.wer * len(h.reference.split()) for h in heard)
+    audio = sum(h.audio_seconds for h in heard)
+    took = sum(h.decode_seconds for h in heard)
+    print(f"  overall WER {errors / words:.2f} ({words} words), mean per sentence "
+          f"{sum(h.wer for h in heard) / len(heard):.2f}; RTF {took / audio:.2f} ({audio:.1f} s audio)")
+
+
+def main() -> None:
+    if "--here" in sys.argv or os.environ.get("AIRWAVES_BENCH_IN_WORKER_VENV"):
+        run()
+        return
+    if not WORKER_PY.exists():
+        subprocess.run(["make", "worker-install"], cwd=ROOT, check=True)
+    subprocess.run([str(WORKER_PY), "-m", "bench.bench_captions", "--here"], cwd=ROOT, check=True,
+                   env={**os.environ, "PYTHONPATH": f"{ROOT / 'livekit' / 'worker'}{os.pathsep}{ROOT}",
+                        "AIRWAVES_BENCH_IN_WORKER_VENV": "1"})
+
+
+if __name__ == "__main__":
+    main()
