@@ -31,7 +31,7 @@ def heard() -> list:
 def test_wer_is_below_the_bound_and_wrong_references_score_high(heard: list) -> None:
     right = sum(h.wer for h in heard) / len(heard)
     shifted = [SENTENCES[(i + 1) % len(SENTENCES)] for i in range(len(SENTENCES))]
-    wrong = sum(wer(ref, h.text) for ref, h in zip(shifted, heard)) / len(heard)
+    wrong = sum(wer(ref, h.text) for ref, h in zip(shifted, heard, strict=True)) / len(heard)
     assert all(h.text for h in heard), [h.text for h in heard]
     assert right < BOUND, [(h.reference, h.text, h.wer) for h in heard]
     assert wrong > 0.9, wrong
