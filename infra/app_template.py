@@ -487,7 +487,7 @@ class AppTemplate:
                                                "MetricName": MEDIA_WORKER_FAILURES_METRIC, "MetricValue": "1",
                                                "Unit": "Count"}]}}
         self.resources["MediaWorkerFailuresAlarm"] = alarm(
-            "The media worker failed (a replay or clip reported failed, or its dispatch was refused); "
+            "The media worker failed (a replay or clip reported failed, a clip timed out, or its dispatch was refused); "
             "see media_worker_failure lines in the functions' logs", METRIC_NAMESPACE,
             MEDIA_WORKER_FAILURES_METRIC, {})
         del self.resources["MediaWorkerFailuresAlarm"]["Properties"]["Dimensions"]  # the metric has none

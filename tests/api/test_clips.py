@@ -125,14 +125,21 @@ def test_deleting_the_replay_deletes_the_clips(api, worker):
     assert api.call("GET", f"/v1/spaces/{sid}/clips", as_user="x").json["items"] == []
 
 
-def test_a_clip_no_worker_made_in_time_reads_failed(api, worker, monkeypatch):
+def test_a_clip_no_worker_made_in_time_reads_failed(api, worker, monkeypatch, capsys):
     from chalicelib.container import reset_container
+    from tests.api.test_replay import worker_failures
 
     monkeypatch.setenv("AIRWAVES_CLIP_TIMEOUT_SECONDS", "0")
     reset_container()
     sid = create(api)["id"]
     made = clip(api, sid).json
+    worker_failures(capsys)
     assert api.call("GET", f"/v1/clips/{made['id']}", as_user="x").json["state"] == "failed"
+    # the first read that sees the timeout reports it; later reads (one or a page) do not again
+    assert api.call("GET", f"/v1/clips/{made['id']}", as_user="y").json["state"] == "failed"
+    assert api.call("GET", f"/v1/spaces/{sid}/clips", as_user="x").json["items"][0]["state"] == "failed"
+    assert worker_failures(capsys) == [{"clip_id": made["id"], "event": "media_worker_failure",
+                                        "kind": "clip_timed_out", "space_id": sid}]
     assert worker.state(sid)["pending_clips"] == []
     # a late report still lands: the file exists after all
     assert worker.finish_clip(sid, made["id"]).status_code == 204

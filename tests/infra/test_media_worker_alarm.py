@@ -50,7 +50,7 @@ def emitted(capsys, kind, space_id, **details) -> str:
 
 def test_the_filter_counts_exactly_the_failure_lines(capsys):
     lines = [emitted(capsys, "replay_failed", "sp_1"), emitted(capsys, "clip_failed", "sp_1", clip_id="cl_1"),
-             emitted(capsys, "dispatch_failed", "sp_2")]
+             emitted(capsys, "clip_timed_out", "sp_1", clip_id="cl_2"), emitted(capsys, "dispatch_failed", "sp_2")]
     for line in lines:
         assert matches(FILTER_PATTERN, line), line
         assert json.loads(line)["event"] == EVENT

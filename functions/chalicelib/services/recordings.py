@@ -406,6 +406,19 @@ class ClipService:
         if clip.state is ClipState.pending and utcnow() - clip.created_at > self.policy.clip_timeout:
             # no worker made it in time (none in the room, or it failed without a word)
             clip = clip.model_copy(update={"state": ClipState.failed})
+            self._report_timeout(clip)
         url = (self.store.presign_get(clip.key, self.policy.url_ttl, download_name=f"{clip.id}.ogg")
                if clip.state is ClipState.available and clip.key else None)
         return ClipView(clip, url)
+
+    def _report_timeout(self, clip: Clip) -> None:
+        """A timed-out clip only reads failed (a late report still lands), so the first read that
+        sees it reports the failure, once: a one-use slot of the rate limiter is the gate."""
+        try:
+            first = self.limits.take(f"clip_timeout#{clip.id}", window_start=int(clip.created_at.timestamp()),
+                                     window_seconds=int(self.policy.retention.total_seconds()), limit=1)
+        except UpstreamUnavailable:
+            log.warning("could not note clip %s as timed out; a later read does", clip.id, exc_info=True)
+            return
+        if first:
+            report_worker_failure("clip_timed_out", clip.space_id, clip_id=clip.id)

@@ -8,8 +8,8 @@ whole event and CloudWatch's JSON filter syntax applies to it.
 
 Each failure is reported once, where it becomes final: a replay the worker reports ``failed`` (not
 on a repeated report), a clip the worker reports ``failed`` (once: only a pending clip moves), and a
-dispatch LiveKit refused. A clip that stays pending past the clip timeout only *reads* failed (a late
-report still lands), so it has no single moment to report and is not counted here.
+dispatch LiveKit refused, and a clip still pending past the clip timeout (``AIRWAVES_CLIP_TIMEOUT_SECONDS``;
+it only *reads* failed, so the first read that sees it reports it, gated once per clip).
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from typing import Literal
 EVENT = "media_worker_failure"
 FILTER_PATTERN = f'{{ $.event = "{EVENT}" }}'  # the metric filter's pattern, CloudWatch JSON syntax
 
-FailureKind = Literal["replay_failed", "clip_failed", "dispatch_failed"]
+FailureKind = Literal["replay_failed", "clip_failed", "clip_timed_out", "dispatch_failed"]
 
 
 def report_worker_failure(kind: FailureKind, space_id: str, **details: str | float | None) -> None:
