@@ -7,13 +7,7 @@ Runs in the worker's venv: under ``make bench`` (main venv) it re-runs itself th
 """
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parent.parent
-WORKER_PY = ROOT / "livekit" / "worker" / ".venv" / "bin" / "python"
+from bench.worker_venv import run_in_worker_venv
 
 
 def run() -> None:
@@ -38,14 +32,7 @@ def run() -> None:
 
 
 def main() -> None:
-    if "--here" in sys.argv or os.environ.get("AIRWAVES_BENCH_IN_WORKER_VENV"):
-        run()
-        return
-    if not WORKER_PY.exists():
-        subprocess.run(["make", "worker-install"], cwd=ROOT, check=True)
-    subprocess.run([str(WORKER_PY), "-m", "bench.bench_captions", "--here"], cwd=ROOT, check=True,
-                   env={**os.environ, "PYTHONPATH": f"{ROOT / 'livekit' / 'worker'}{os.pathsep}{ROOT}",
-                        "AIRWAVES_BENCH_IN_WORKER_VENV": "1"})
+    run_in_worker_venv("bench.bench_captions", run)
 
 
 if __name__ == "__main__":

@@ -15,14 +15,12 @@ import logging
 import os
 import secrets
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-WORKER_PY = ROOT / "livekit" / "worker" / ".venv" / "bin" / "python"
+from bench.worker_venv import ROOT, WORKER_PYTHONPATH, run_in_worker_venv
+
 SPACES = int(os.environ.get("AIRWAVES_BENCH_MEDIA_SPACES", "3"))
 WINDOW = float(os.environ.get("AIRWAVES_BENCH_MEDIA_WINDOW", "20"))
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -97,7 +95,7 @@ def run() -> None:
     client.create_bucket(Bucket=BUCKET)
     s3 = S3(endpoint, BUCKET, client)
     fake_api = FakeMediaApi(secrets.token_hex(16))
-    worker = Worker({**os.environ, "PYTHONPATH": f"{ROOT / 'livekit' / 'worker'}{os.pathsep}{ROOT}",
+    worker = Worker({**os.environ, "PYTHONPATH": WORKER_PYTHONPATH,
                      "LIVEKIT_URL": lk.url, "LIVEKIT_API_KEY": lk.api_key, "LIVEKIT_API_SECRET": lk.api_secret,
                      "AIRWAVES_API_URL": fake_api.url, "AIRWAVES_MEDIA_WORKER_SECRET": fake_api.secret,
                      "AIRWAVES_MEDIA_BUCKET": BUCKET, "AWS_ENDPOINT_URL": endpoint,
@@ -173,14 +171,7 @@ def run() -> None:
 
 
 def main() -> None:
-    if "--here" in sys.argv or os.environ.get("AIRWAVES_BENCH_IN_WORKER_VENV"):
-        run()
-        return
-    if not WORKER_PY.exists():
-        subprocess.run(["make", "worker-install"], cwd=ROOT, check=True)
-    subprocess.run([str(WORKER_PY), "-m", "bench.bench_media_worker", "--here"], cwd=ROOT, check=True,
-                   env={**os.environ, "PYTHONPATH": f"{ROOT / 'livekit' / 'worker'}{os.pathsep}{ROOT}",
-                        "AIRWAVES_BENCH_IN_WORKER_VENV": "1"})
+    run_in_worker_venv("bench.bench_media_worker", run)
 
 
 if __name__ == "__main__":

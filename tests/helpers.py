@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import json
+import sys
+import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -63,3 +66,40 @@ def dead_letters() -> list[dict[str, Any]]:
     from chalicelib.settings import get_settings
 
     return queue_messages(f"{get_settings().jobs_queue_name}-dlq")
+
+
+def race(n: int, work: Callable[[int], object]) -> tuple[list[object], list[Exception], list[str]]:
+    """``work(i)`` in ``n`` threads released together by a barrier, with a tiny switch interval so
+    they interleave for real: (results, Airwaves errors, repr of anything else raised)."""
+    from chalicelib.domain.errors import AirwavesError
+
+    barrier = threading.Barrier(n)
+    results: list[object] = []
+    errors: list[Exception] = []
+    other: list[str] = []
+    lock = threading.Lock()
+
+    def one(i: int) -> None:
+        barrier.wait()
+        try:
+            out = work(i)
+            with lock:
+                results.append(out)
+        except AirwavesError as exc:
+            with lock:
+                errors.append(exc)
+        except Exception as exc:  # noqa: BLE001 - reported to the test, which asserts there is none
+            with lock:
+                other.append(repr(exc))
+
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(old)
+    return results, errors, other

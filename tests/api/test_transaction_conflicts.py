@@ -19,16 +19,14 @@ services from the container (the Chalice test client is not thread-safe).
 """
 from __future__ import annotations
 
-import sys
 import threading
 from collections import Counter
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from chalicelib.domain.errors import AirwavesError
-from tests.helpers import container, space_item
+from tests.helpers import container, race, space_item
 
 TX = "dynamodb.TransactWriteItems"
 
@@ -99,40 +97,6 @@ class Conflicts:
                 self.in_flight.subtract(held)
 
 
-def race(n: int, work: Callable[[int], object]) -> tuple[list[object], list[AirwavesError], list[str]]:
-    """``work(i)`` in ``n`` threads released together: (results, our errors, anything else)."""
-    barrier = threading.Barrier(n)
-    results: list[object] = []
-    errors: list[AirwavesError] = []
-    other: list[str] = []
-    lock = threading.Lock()
-
-    def one(i: int) -> None:
-        barrier.wait()
-        try:
-            out = work(i)
-            with lock:
-                results.append(out)
-        except AirwavesError as exc:
-            with lock:
-                errors.append(exc)
-        except Exception as exc:  # noqa: BLE001 - reported by the test
-            with lock:
-                other.append(repr(exc))
-
-    old = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)
-    try:
-        threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-    finally:
-        sys.setswitchinterval(old)
-    return results, errors, other
-
-
 def conflicts(**mode: Any) -> Conflicts:
     return Conflicts(**mode).install(container().table.client)
 
@@ -154,7 +118,7 @@ RACE_ATTEMPTS = 16
 FANS = 8
 
 
-def follow_race(api) -> tuple[list[object], list[AirwavesError], list[str]]:
+def follow_race(api) -> tuple[list[object], list[Exception], list[str]]:
     api.make_user("star", 0)
     for i in range(FANS):
         api.make_user(f"fan{i}", 0)
