@@ -11,7 +11,6 @@ or a server that does not come up fails the run; elsewhere those tests are skipp
 """
 from __future__ import annotations
 
-import asyncio
 import http.server
 import secrets
 import threading
@@ -24,6 +23,7 @@ import pytest
 from chalicelib.adapters.livekit import LiveKitMedia
 from chalicelib.domain.errors import UpstreamUnavailable
 from chalicelib.domain.media import MediaParticipant
+from tests.event_loop import Aio, aio, event_loop_for_session  # noqa: F401 - fixtures, found by name
 from tests.processes import StartFailed, free_port, start_livekit
 from tests.real_servers import built_binary, unavailable
 
@@ -188,29 +188,6 @@ def livekit_server(livekit_binary, tmp_path_factory):
                         api_secret=started.api_secret, config_path=started.config_path,
                         log_path=started.server.log_path, webhook_port=webhook_port)
     started.server.stop()
-
-
-@pytest.fixture(scope="session")
-def event_loop_for_session():
-    """One event loop for the whole run: LiveKit's SDK binds rooms and its FFI callbacks to a
-    loop, so every integration test drives the same one (``aio.run(coro)``)."""
-    loop = asyncio.new_event_loop()
-    yield loop
-    loop.run_until_complete(loop.shutdown_asyncgens())
-    loop.close()
-
-
-class Aio:
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
-
-    def run(self, coro):
-        return self.loop.run_until_complete(coro)
-
-
-@pytest.fixture
-def aio(event_loop_for_session) -> Aio:
-    return Aio(event_loop_for_session)
 
 
 # -- the API wired to the real server ---------------------------------------------------------

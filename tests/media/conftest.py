@@ -3,7 +3,6 @@ livekit-server, moto's S3 server, a stand-in for the API's internal routes, and 
 itself as a child process (``python -m airwaves_media``), restartable."""
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import secrets
@@ -16,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.event_loop import Aio, aio, event_loop_for_session  # noqa: F401 - fixtures, found by name
 from tests.media.fake_api import FakeMediaApi
 from tests.processes import StartFailed, free_port, start_livekit
 from tests.real_servers import built_binary, unavailable
@@ -159,22 +159,3 @@ def worker(worker_process):
     return worker_process
 
 
-@pytest.fixture(scope="session")
-def event_loop_for_session():
-    loop = asyncio.new_event_loop()
-    yield loop
-    loop.run_until_complete(loop.shutdown_asyncgens())
-    loop.close()
-
-
-class Aio:
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
-
-    def run(self, coro):
-        return self.loop.run_until_complete(coro)
-
-
-@pytest.fixture
-def aio(event_loop_for_session) -> Aio:
-    return Aio(event_loop_for_session)
