@@ -106,14 +106,22 @@ def start_livekit(binary: str, workdir: Path, *, api_key: str, api_secret: str,
     with ``redis_address`` it is one node of a cluster sharing that Redis (files named ``name``)."""
     from infra.local.livekit_config import render_local_config
 
-    port = free_port()
     config_path = workdir / f"{name}.yaml"
-    config_path.write_text(render_local_config(port=port, tcp_port=free_port(), udp_port=free_port(socket.SOCK_DGRAM),
-                                               api_key=api_key, webhook_url=webhook_url,
-                                               redis_address=redis_address))
-    server = start_server([binary, "--config", str(config_path)], ready=lambda _: http_ok(f"http://127.0.0.1:{port}/"),
-                          log_path=workdir / f"{name}.log", env={"LIVEKIT_KEYS": f"{api_key}: {api_secret}"})
-    return LiveKitProcess(server, port, api_key, api_secret, config_path)
+    for attempt in range(3):  # a free port can be taken before livekit binds it (another test's client socket)
+        port = free_port()
+        config_path.write_text(render_local_config(port=port, tcp_port=free_port(),
+                                                   udp_port=free_port(socket.SOCK_DGRAM), api_key=api_key,
+                                                   webhook_url=webhook_url, redis_address=redis_address))
+        try:
+            server = start_server([binary, "--config", str(config_path)],
+                                  ready=lambda _, port=port: http_ok(f"http://127.0.0.1:{port}/"),
+                                  log_path=workdir / f"{name}.log", env={"LIVEKIT_KEYS": f"{api_key}: {api_secret}"})
+        except StartFailed as exc:
+            if attempt < 2 and "address already in use" in str(exc):
+                continue
+            raise
+        return LiveKitProcess(server, port, api_key, api_secret, config_path)
+    raise AssertionError("unreachable")
 
 
 _NODE_ID = re.compile(r'"?nodeID"?[:=]\s*"?(ND_\w+)')

@@ -58,6 +58,8 @@ def test_a_private_message_reaches_only_its_two_parties_and_so_does_its_deletion
         public = await session.call("POST", f"/v1/spaces/{session.space_id}/messages", as_user="host",
                                     body={"text": "for all"})
         await eventually(lambda: len(on(carol, TOPIC_CHAT)) == 1, 5, "the public message at carol")
+        await eventually(lambda: len(on(host, TOPIC_CHAT)) == 1, 5, "the public message at the host")
+        await eventually(lambda: len(on(bob, TOPIC_CHAT)) == 2, 5, "the public message at bob")  # each on its own
         assert on(carol, TOPIC_CHAT) == [public.json]  # the private one never reached carol (it was sent first)
         assert on(host, TOPIC_CHAT) == [public.json]
         assert on(bob, TOPIC_CHAT) == [res.json, public.json]
