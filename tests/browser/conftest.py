@@ -132,8 +132,10 @@ def chromium_path() -> str:
     return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def playwright_driver():
+    """Package-scoped, not session: while sync Playwright is open its event loop counts as running
+    in this thread, so every later test that runs asyncio (the LiveKit SDK clients) would fail."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError as exc:

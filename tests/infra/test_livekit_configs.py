@@ -108,15 +108,4 @@ def test_production_rooms_are_opened_by_the_api_only_with_the_same_timeouts():
     room = yaml.safe_load(text.replace("${", "x").replace("}", ""))["room"]  # placeholders aside
     fields = Settings.model_fields
     assert room == {"auto_create": False, "empty_timeout": fields["livekit_empty_timeout_seconds"].default,
-                    "departure_timeout": fields["livekit_departure_timeout_seconds"].default,
-                    "enabled_codecs": AUDIO_ONLY}
-
-
-AUDIO_ONLY = [{"mime": "audio/opus"}, {"mime": "audio/red"}]
-
-
-def test_both_configs_negotiate_audio_codecs_only():
-    """Spaces are audio only: no video codec is enabled, so a video track has nothing to carry it."""
-    text = (ROOT / "livekit" / "livekit.production.yaml").read_text()
-    production = yaml.safe_load(text.replace("${", "x").replace("}", ""))["room"]
-    assert load_local_config()["room"]["enabled_codecs"] == production["enabled_codecs"] == AUDIO_ONLY
+                    "departure_timeout": fields["livekit_departure_timeout_seconds"].default}
