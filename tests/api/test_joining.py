@@ -126,3 +126,33 @@ def test_ticketed_spaces_ask_the_ticket_gate_for_listeners_only(api, media):
     assert join(api, sid, "guest").json["role"] == "speaker"
     assert join(api, sid, "host").json["role"] == "host"
     assert gate.asked == [(sid, "payer"), (sid, "freeloader")]
+
+
+def _space_items(sid: str) -> list[dict]:
+    from chalicelib.container import get_container
+
+    table = get_container().table
+    page = table.client.query(TableName=table.name, ConsistentRead=True, KeyConditionExpression="PK = :pk",
+                              ExpressionAttributeValues={":pk": {"S": keys.space_pk(sid)}})
+    return page["Items"]
+
+
+def test_an_unpaid_listener_cannot_raise_a_hand_or_react_and_nothing_is_stored_or_sent(api, media):
+    from chalicelib.container import get_container
+
+    api.make_user("host", 1000)
+    sid = api.call("POST", "/v1/spaces", as_user="host", body={"title": "Paid"}).json["id"]
+    c = get_container()
+    c.table.update(keys.space_pk(sid), keys.META, UpdateExpression="SET ticket = :t",
+                   ExpressionAttributeValues={":t": {"M": {"price_cents": {"N": "500"}, "currency": {"S": "usd"},
+                                                           "quantity": {"N": "10"}, "sold": {"N": "1"}}}})
+    c.joins.tickets = Gate({(sid, "payer")})
+    before, calls_before = _space_items(sid), list(media.calls)
+    for rest, body in (("/speak-requests", None), ("/reactions", {"emoji": "🔥"})):
+        refused = api.call("POST", f"/v1/spaces/{sid}{rest}", as_user="freeloader", body=body)
+        assert refused.status_code == 403 and refused.json["error"]["code"] == "ticket_required", rest
+    assert _space_items(sid) == before
+    assert media.calls == calls_before
+    assert api.call("POST", f"/v1/spaces/{sid}/speak-requests", as_user="payer").status_code in (200, 201)
+    assert api.call("POST", f"/v1/spaces/{sid}/reactions", as_user="payer", body={"emoji": "🔥"}).status_code in (200, 201)
+    assert _space_items(sid) != before
