@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STRIPE_MOCK_VERSION ?= v0.197.0
 export AIRWAVES_CACHE ?= $(HOME)/.cache/airwaves
 
-.PHONY: up test lint bench install servers livekit-server stripe-mock redis-server loadgen clean template worker-install test-media web web-typecheck chromium
+.PHONY: up test lint bench install servers livekit-server stripe-mock redis-server loadgen clean template worker-install test-media web web-typecheck chromium debian-tools
 
 $(VENV)/.installed: requirements-dev.txt functions/requirements.txt pyproject.toml .python-version
 	@command -v $(PYTHON) >/dev/null || { echo "Python $(PYTHON_VERSION) is needed"; exit 1; }
@@ -58,28 +58,33 @@ web: web/dist/app.js
 web-typecheck: web/node_modules/.installed
 	cd web && npm run --silent typecheck
 
-# Debian's chromium for the browser tests (Playwright drives it; it never downloads a browser).
-chromium:
-	@command -v chromium >/dev/null || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
-	  $$SUDO apt-get update && $$SUDO apt-get install -y chromium; }
+# Debian's packages the tests need: chromium for the browser tests (Playwright drives it; it never
+# downloads a browser) and espeak-ng, whose speech the caption tests and bench transcribe.
+DEBIAN_TOOLS := chromium espeak-ng
+debian-tools:
+	@missing=$$(for t in $(DEBIAN_TOOLS); do command -v $$t >/dev/null || echo $$t; done); \
+	  [ -z "$$missing" ] || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update && $$SUDO apt-get install -y $$missing; }
+
+chromium: debian-tools
 
 up: install servers web worker-install
 	$(BIN)/python -m infra.local.stack
 
 # Lint and type checks first (seconds), then every test tier.
-test: lint servers worker-install web chromium
+test: lint servers worker-install web debian-tools
 	$(BIN)/python -m pytest
 	$(MAKE) test-media
 
 # tests/media run in the worker's venv (the main venv's conftest is not loaded there).
-test-media: worker-install servers
+test-media: worker-install servers debian-tools
 	PYTHONPATH=livekit/worker:. $(WORKER_VENV)/bin/python -m pytest --confcutdir=tests/media -p no:cacheprovider tests/media
 
 lint: install web-typecheck
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-bench: install servers loadgen
+bench: install servers loadgen debian-tools
 	$(BIN)/python -m bench.run
 
 # Regenerate template.yaml and infra/livekit-cluster.yaml from the Chalice app and configs.
