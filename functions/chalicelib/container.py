@@ -287,7 +287,8 @@ class Container:
 
         return SpaceService(self.space_repo, self.user_repo, self.following_feed, self.hosting_policy, self.payouts,
                             lifecycle=self.lifecycle, max_ticket_quantity=self.settings.max_ticket_quantity,
-                            max_live_per_host=self.settings.max_live_spaces_per_host)
+                            max_live_per_host=self.settings.max_live_spaces_per_host,
+                            default_language=self.settings.media_language)
 
     # -- live audio (LiveKit, the stage, moderation, presence) -----------------------------------
     @cached_property
@@ -409,7 +410,7 @@ class Container:
         s = self.settings
         return MediaPolicy(retention=timedelta(days=s.replay_retention_days),
                            url_ttl=timedelta(seconds=s.media_url_ttl_seconds), clip_seconds=s.clip_seconds,
-                           clips_per_minute=s.clips_per_user_per_minute, language=s.media_language,
+                           clips_per_minute=s.clips_per_user_per_minute,
                            clip_timeout=timedelta(seconds=s.clip_timeout_seconds))
 
     @cached_property

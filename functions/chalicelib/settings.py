@@ -109,7 +109,8 @@ class Settings(BaseSettings):
 
     # Recorded media (issue 13): the bucket the media worker writes to (``spaces/<id>/...``), how long
     # a replay stays after its Space ends (the bucket's lifecycle rule keeps objects a day longer),
-    # how long the URLs the API answers stay valid, how long a clip is, and the transcript language.
+    # how long the URLs the API answers stay valid, how long a clip is, and the language (BCP 47) a
+    # Space is created with when its host names none (each Space carries its own ``language``).
     # The worker authenticates to ``/internal/media/...`` with the secret ``media_worker_secret``.
     media_bucket: str = ""
     replay_retention_days: int = 30

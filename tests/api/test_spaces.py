@@ -225,3 +225,44 @@ def test_wrong_method_and_content_type_use_the_error_shape(api, host):
     assert res.status_code == 405 and res.json["error"]["code"] == "method_not_allowed"
     res = api.call("POST", "/v1/spaces", as_user="host", raw=b"title=x", headers={"Content-Type": "text/plain"})
     assert res.status_code == 415 and res.json["error"]["code"] == "unsupported_media_type"
+
+
+# -- the spoken language (issue 14): BCP 47, canonical, the stage's default when none is named -----
+def test_language_defaults_to_en_and_is_stored_canonical(api, host):
+    assert create(api).json["language"] == "en"
+    sid = create(api, scheduled_start=rfc3339_in(60), language="pt_br").json["id"]
+    assert api.call("GET", f"/v1/spaces/{sid}", as_user="x").json["language"] == "pt-BR"
+    res = api.call("PATCH", f"/v1/spaces/{sid}", as_user="host", body={"language": "zh-hant-tw"})
+    assert res.status_code == 200 and res.json["language"] == "zh-Hant-TW"
+    assert api.call("GET", f"/v1/spaces/{sid}", as_user="x").json["language"] == "zh-Hant-TW"
+
+
+def test_language_changes_while_live_but_not_once_ended(api, host):
+    sid = create(api).json["id"]
+    res = api.call("PATCH", f"/v1/spaces/{sid}", as_user="host", body={"language": "fr-CA"})
+    assert res.status_code == 200 and res.json["language"] == "fr-CA" and res.json["state"] == "live"
+    assert api.call("PATCH", f"/v1/spaces/{sid}", as_user="x", body={"language": "en"}).status_code == 403
+    api.call("POST", f"/v1/spaces/{sid}/end", as_user="host")
+    late = api.call("PATCH", f"/v1/spaces/{sid}", as_user="host", body={"language": "en"})
+    assert late.status_code == 409 and late.json["error"]["code"] == "invalid_state"
+
+
+@pytest.mark.parametrize("tag", ["english", "xx", "en-", "en--US", "", " ", "é", "12", "e" * 36, 5])
+def test_a_malformed_language_is_a_400_naming_the_field(api, host, tag):
+    res = create(api, language=tag)
+    assert res.status_code == 400, res.body
+    assert res.json["error"]["code"] == "validation_error"
+    assert [d["field"] for d in res.json["error"]["details"]] == ["language"], res.json
+    sid = create(api, scheduled_start=rfc3339_in(60)).json["id"]
+    patched = api.call("PATCH", f"/v1/spaces/{sid}", as_user="host", body={"language": tag})
+    assert patched.status_code == 400 and patched.json["error"]["details"][0]["field"] == "language"
+    assert api.call("GET", f"/v1/spaces/{sid}", as_user="x").json["language"] == "en"
+
+
+def test_the_stage_setting_is_the_default_language(api, host, monkeypatch):
+    from chalicelib.container import reset_container
+
+    monkeypatch.setenv("AIRWAVES_MEDIA_LANGUAGE", "de")
+    reset_container()
+    assert create(api).json["language"] == "de"
+    assert create(api, scheduled_start=rfc3339_in(60), language="en-GB").json["language"] == "en-GB"

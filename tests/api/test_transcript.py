@@ -72,3 +72,10 @@ def test_deleting_the_replay_deletes_the_transcript(api, worker):
     worker.record(sid, 1)
     assert api.call("DELETE", f"/v1/spaces/{sid}/replay", as_user="host").status_code == 204
     assert transcript(api, sid).json["items"] == []
+
+
+def test_the_worker_listens_in_the_space_s_own_language(api, worker):
+    sid = create(api, language="es-419")["id"]
+    assert worker.state(sid)["language"] == "es-419"
+    api.call("PATCH", f"/v1/spaces/{sid}", as_user="host", body={"language": "en_GB"})
+    assert worker.state(sid)["language"] == "en-GB"

@@ -20,6 +20,7 @@ from pydantic import (
 )
 
 from chalicelib.domain.clock import to_rfc3339, utcnow
+from chalicelib.domain.languages import LANGUAGE_MAX
 from chalicelib.domain.media import JoinGrant
 from chalicelib.domain.recordings import PublicReplayState
 from chalicelib.domain.roles import RoleName
@@ -130,9 +131,13 @@ class SpaceCreateIn(Request):
     recording: bool = Field(default=False, description="record the stage (replay and download)")
     captions: bool = Field(default=True, description="transcribe the stage live (captions, transcript)")
     clips_enabled: bool = Field(default=True, description="listeners may clip the last seconds while live")
+    language: str | None = Field(default=None, max_length=LANGUAGE_MAX,
+                                 description="what the stage speaks, a BCP 47 tag (`en`, `pt-BR`); absent: the "
+                                             "stage's default, `en`. Captions are transcribed in it")
 
     def options(self) -> MediaOptions:
-        return MediaOptions(recording=self.recording, captions=self.captions, clips_enabled=self.clips_enabled)
+        return MediaOptions(recording=self.recording, captions=self.captions, clips_enabled=self.clips_enabled,
+                            language=self.language)
 
 
 class SpacePatchIn(Request):
@@ -142,16 +147,19 @@ class SpacePatchIn(Request):
     recording: bool | None = Field(default=None, description="also while live: start or stop recording")
     captions: bool | None = Field(default=None, description="also while live")
     clips_enabled: bool | None = Field(default=None, description="also while live")
+    language: str | None = Field(default=None, max_length=LANGUAGE_MAX,
+                                 description="BCP 47; also while live (captions follow from the next utterance)")
 
     @model_validator(mode="after")
     def _something(self) -> SpacePatchIn:
         if all(getattr(self, name) is None for name in type(self).model_fields):
             raise ValueError("give at least one of title, topics, scheduled_start, recording, captions, "
-                             "clips_enabled")
+                             "clips_enabled, language")
         return self
 
     def options(self) -> MediaOptions:
-        return MediaOptions(recording=self.recording, captions=self.captions, clips_enabled=self.clips_enabled)
+        return MediaOptions(recording=self.recording, captions=self.captions, clips_enabled=self.clips_enabled,
+                            language=self.language)
 
 
 class TicketOut(Out):
@@ -213,6 +221,7 @@ class SpaceOut(Out):
                                                             "changes are told on the data topic airwaves.pin")
     captions: bool
     clips_enabled: bool
+    language: str = Field(description="BCP 47, canonical form (`en-US`, not `en_us`)")
     replay: ReplaySummaryOut | None = Field(default=None, description="the recording, once there is one")
     subscriber_count: int = Field(description="reminders set plus tickets sold")
     join: JoinOut | None = Field(default=None, description="the host's credentials, on a live Space's create")

@@ -13,6 +13,7 @@ from enum import Enum
 from pydantic import BaseModel, Field
 
 from chalicelib.domain.errors import InvalidState, field_error
+from chalicelib.domain.languages import DEFAULT_LANGUAGE, clean_language
 from chalicelib.domain.pins import Pin
 from chalicelib.domain.recordings import Replay
 from chalicelib.domain.text import clean_line
@@ -40,7 +41,7 @@ class Action(str, Enum):
     end = "end"
     cancel = "cancel"
     edit = "edit"
-    media_options = "change recording, captions or clips of"
+    media_options = "change recording, captions, clips or the language of"
 
 
 _TRANSITIONS: dict[tuple[SpaceState, Action], SpaceState] = {
@@ -64,15 +65,18 @@ class TicketOffer:
 
 @dataclass(frozen=True)
 class MediaOptions:
-    """Recording, captions and clips as asked (None: not given, so the default or unchanged)."""
+    """Recording, captions, clips and the spoken language as asked (None: not given, so the
+    default or unchanged). ``language`` is checked and made canonical by ``clean_language``."""
 
     recording: bool | None = None
     captions: bool | None = None
     clips_enabled: bool | None = None
+    language: str | None = None
 
-    def given(self) -> dict[str, bool]:
+    def given(self) -> dict[str, bool | str]:
+        language = clean_language(self.language) if self.language is not None else None
         return {k: v for k, v in (("recording", self.recording), ("captions", self.captions),
-                                  ("clips_enabled", self.clips_enabled)) if v is not None}
+                                  ("clips_enabled", self.clips_enabled), ("language", language)) if v is not None}
 
 
 class Ticketing(BaseModel):
@@ -100,6 +104,7 @@ class Space(BaseModel):
     pinned: Pin | None = None
     captions: bool = True
     clips_enabled: bool = True
+    language: str = DEFAULT_LANGUAGE  # BCP 47, what the caption engine listens for
     replay: Replay | None = None
     subscriber_count: int = 0
     created_at: datetime

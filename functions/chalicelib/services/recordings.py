@@ -73,7 +73,6 @@ class MediaPolicy:
     url_ttl: timedelta = timedelta(hours=6)
     clip_seconds: int = 30
     clips_per_minute: int = 6
-    language: str = "en"
     clip_timeout: timedelta = timedelta(minutes=2)  # a clip still pending this long reads "failed"
 
 
@@ -174,7 +173,7 @@ class MediaWorkerService:
         oldest = utcnow() - self.policy.clip_timeout
         pending = [c for c in pending if c.created_at > oldest]  # the API already answers those "failed"
         return WorkerView(space=space, recording=space.recording and live and not deleted,
-                          stage_user_ids=space.stage_ids, pending_clips=pending, language=self.policy.language)
+                          stage_user_ids=space.stage_ids, pending_clips=pending, language=space.language)
 
     def report_recording(self, space_id: str, *, state: ReplayState, duration_seconds: float,
                          hls_key: str | None, ogg_key: str | None) -> None:

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from chalicelib.domain.clock import utcnow
 from chalicelib.domain.errors import Forbidden, InvalidState, NotEligible, field_error
+from chalicelib.domain.languages import DEFAULT_LANGUAGE
 from chalicelib.domain.pages import Page, PageRequest
 from chalicelib.domain.spaces import (
     Action,
@@ -43,6 +44,7 @@ class SpaceService:
     lifecycle: SpaceLifecycle = field(default_factory=SpaceLifecycle.quiet)
     max_ticket_quantity: int = 10_000
     max_live_per_host: int = 1
+    default_language: str = DEFAULT_LANGUAGE  # a Space created without a language speaks this (a setting)
 
     # -- create and edit ---------------------------------------------------------------------
     def create(self, host_id: str, *, title: str, topics: list[str] | None = None,
@@ -67,7 +69,7 @@ class SpaceService:
             id=new_space_id(), host_id=host_id, title=title, topics=topics,
             state=SpaceState.scheduled if scheduled_start else SpaceState.live,
             scheduled_start=scheduled_start, started_at=None if scheduled_start else now,
-            ticket=ticketing, created_at=now, updated_at=now,
+            ticket=ticketing, language=self.default_language, created_at=now, updated_at=now,
         ).model_copy(update=(options or MediaOptions()).given())
         if space.state is SpaceState.live:
             self.lifecycle.before_start(space)
@@ -80,7 +82,7 @@ class SpaceService:
 
     def edit(self, caller: str, space_id: str, *, title: str | None = None, topics: list[str] | None = None,
              scheduled_start: datetime | None = None, options: MediaOptions | None = None) -> Space:
-        """Edit a scheduled Space; recording, captions and clips may also change while live."""
+        """Edit a scheduled Space; recording, captions, clips and the language may also change while live."""
         space = self.spaces.require(space_id)
         self._require_host(space, caller)
         media = (options or MediaOptions()).given()

@@ -103,10 +103,11 @@ class DynamoSpaces:
             self._trim_hosted_starts(space.host_id)
 
     def save_details(self, before: Space, after: Space) -> None:
-        """Persist an edit (title, topics, start; recording, captions, clips), only while the Space
+        """Persist an edit (title, topics, start; recording, captions, clips, language), only while the Space
         is still in the state it was read in."""
         sets = {"title": after.title, "topics": after.topics, "updated_at": after.updated_at.isoformat(),
                 "recording": after.recording, "captions": after.captions, "clips_enabled": after.clips_enabled,
+                "language": after.language,
                 "scheduled_start": after.scheduled_start.isoformat() if after.scheduled_start else None,
                 "GSI2SK": sort_key(after)}
         writes = [self._update_meta(after.id, before.state, sets)]
