@@ -18,6 +18,10 @@ API's listener grants made visible (minted here, signed the same way) and once w
 tokens (listeners join hidden), comparing the server
 CPU the storm costs, how long it takes and how many participant updates listeners receive; and
 the API's join route under ``STORM`` joins from ``STORM_THREADS`` threads (p50/p99, errors).
+
+Last, Opus DTX: the server CPU and packets per listener of one stage publisher that is silent
+without DTX, silent with DTX, and speaking with DTX (``DTX_CASES``): what a stage of mostly quiet
+speakers costs, and so whether publishers should turn DTX on.
 """
 from __future__ import annotations
 
@@ -48,6 +52,9 @@ SETTLE_S, WINDOW_S = 2.0, 5.0
 SATURATED = 0.90  # of the server's one core
 LOSS_LIMIT = 0.01
 STORM, STORM_THREADS, STORM_CONNECTS = 300, 16, 50  # joins, API threads, connecting at once
+DTX_LISTENERS = 150  # listeners of each Opus DTX case
+DTX_CASES = (("silent speaker, DTX off", True, False), ("silent speaker, DTX on", True, True),
+             ("speaking, DTX on", False, True))  # (case, silent, dtx)
 TICK = os.sysconf("SC_CLK_TCK")
 STDERR_LOG = Path(tempfile.gettempdir()) / "airwaves-loadgen.log"
 # LiveKit's published audio-only benchmark (https://docs.livekit.io/transport/self-hosting/benchmark/):
@@ -288,12 +295,12 @@ def _print_step(s: Step) -> None:
           f"{s.failed:>4} {s.load1:>5.1f}", flush=True)
 
 
-async def _host(url: str, token: str):
+async def _host(url: str, token: str, *, silent: bool = False, dtx: bool = False):
     from tests.integration.audio_clients import Tone, connect
 
     client = await connect(url, token)
-    tone = Tone(440.0)
-    await tone.publish(client)
+    tone = Tone(440.0, silent=silent)
+    await tone.publish(client, dtx=dtx)
     return client, tone
 
 
@@ -410,6 +417,23 @@ def storm(api: HttpApi, gen: LoadGen, pid: int, space_id: str, key: str, secret:
         print(f"          commonest error: {gen.commonest_error(ids)}")
 
 
+def dtx_case(api: HttpApi, gen: LoadGen, pid: int, space_id: str, case: str, tag: str) -> None:
+    """The server's cost of one stage publisher's audio to ``DTX_LISTENERS`` listeners: with DTX
+    a silent microphone sends a packet every ~400 ms instead of every 20 ms, and the server
+    forwards what it gets."""
+    users = [f"{tag}-{i}" for i in range(DTX_LISTENERS)]
+    ok, _, errors = api_joins(api, space_id, users)
+    for user, answer in ok:
+        gen.join(user, answer["livekit_url"], answer["token"])
+    ids = {u for u, _ in ok}
+    deadline = time.monotonic() + JOIN_TIMEOUT_S
+    while time.monotonic() < deadline and gen.count("subscribed", ids) + gen.count("failed", ids) < len(ids):
+        time.sleep(0.2)
+    cores, _, _, _, _, _, pps = _window(pid, gen)
+    print(f"  {case:<24} {gen.count('subscribed', ids):>9} {cores * 100:>9.1f}% {pps:>14.1f} "
+          f"{errors + gen.count('failed', ids):>6} {os.getloadavg()[0]:>5.1f}", flush=True)
+
+
 def main() -> None:
     from tests.processes import StartFailed, start_livekit
 
@@ -441,10 +465,10 @@ def main() -> None:
         def on_loop(coro):
             return asyncio.run_coroutine_threadsafe(coro, loop).result(60)
 
-        def open_space(host_user: str, title: str):
+        def open_space(host_user: str, title: str, *, silent: bool = False, dtx: bool = False):
             status, space = api.post("/v1/spaces", {"title": title}, token=api.host(host_user))
             assert status == 201, space
-            host, tone = on_loop(_host(space["join"]["livekit_url"], space["join"]["token"]))
+            host, tone = on_loop(_host(space["join"]["livekit_url"], space["join"]["token"], silent=silent, dtx=dtx))
             return space["id"], host, tone
 
         def close_host(host, tone) -> None:
@@ -469,6 +493,15 @@ def main() -> None:
                 space_id, host, tone = open_space("host-h" if hidden else "host-v", "Storm")
                 gen = LoadGen(binary, concurrency=STORM_CONNECTS)
                 storm(api, gen, pid, space_id, key, secret, server.url, hidden, "h" if hidden else "v")
+                gen.close()
+                close_host(host, tone)
+
+            print(f"\nOpus DTX for stage publishers: one publisher, {DTX_LISTENERS} listeners, a fresh Space each:")
+            print(f"  {'case':<24} {'listeners':>9} {'server CPU':>10} {'pkt/s/listener':>14} {'fail':>6} {'load1':>5}")
+            for n, (case, silent, dtx) in enumerate(DTX_CASES):
+                space_id, host, tone = open_space(f"host-dtx{n}", "DTX", silent=silent, dtx=dtx)
+                gen = LoadGen(binary)
+                dtx_case(api, gen, pid, space_id, case, f"dtx{n}")
                 gen.close()
                 close_host(host, tone)
         finally:

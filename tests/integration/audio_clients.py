@@ -95,10 +95,11 @@ class Tone:
         self._task: asyncio.Task | None = None
         self._n = 0
 
-    async def publish(self, client: Client) -> rtc.LocalTrackPublication:
+    async def publish(self, client: Client, *, dtx: bool = False) -> rtc.LocalTrackPublication:
+        """``dtx``: Opus discontinuous transmission, a packet every 400 ms or so while silent."""
         self._task = asyncio.ensure_future(self._feed())
         return await client.room.local_participant.publish_track(
-            self.track, rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE))
+            self.track, rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE, dtx=dtx))
 
     def start(self) -> None:
         self.playing = True
