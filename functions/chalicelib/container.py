@@ -43,6 +43,7 @@ if TYPE_CHECKING:  # types only: each import below happens inside the builder th
     )
     from chalicelib.services.background_jobs import BackgroundJobs, JobBatch
     from chalicelib.services.big_accounts import BigAccountFollows
+    from chalicelib.services.captions import CaptionEngines
     from chalicelib.services.chat import ChatService
     from chalicelib.services.dev_payments import DevPayments
     from chalicelib.services.following_feed import FollowingFeed
@@ -402,6 +403,13 @@ class Container:
         from chalicelib.adapters.dynamodb.recordings import DynamoRecordings
 
         return DynamoRecordings(self.table)
+
+    @cached_property
+    def caption_engines(self) -> CaptionEngines:
+        from chalicelib.adapters.dynamodb.caption_engines import DynamoCaptionEngines
+        from chalicelib.services.captions import CaptionEngines
+
+        return CaptionEngines(DynamoCaptionEngines(self.table), cache_seconds=self.settings.health_cache_seconds)
 
     @cached_property
     def media_policy(self) -> MediaPolicy:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Literal, Protocol
 
+from chalicelib.domain.captions import CaptionEngine
 from chalicelib.domain.chat import Message, SenderView
 from chalicelib.domain.devices import Device
 from chalicelib.domain.feed import BigLive, FeedEntry, FeedMode
@@ -260,6 +261,13 @@ class RecordingRepository(Protocol):
     def add_segments(self, space_id: str, segments: Sequence[TranscriptSegment], *, expires_at: datetime) -> int: ...
     def segments(self, space_id: str) -> list[TranscriptSegment]: ...
     def delete_segments(self, space_id: str) -> int: ...
+
+
+class CaptionEngineRegistry(Protocol):
+    """The media worker's last report of its caption engine (one for the stage)."""
+
+    def put_engine(self, engine: CaptionEngine) -> None: ...
+    def engine(self) -> CaptionEngine | None: ...
 
 
 # -- money (tickets, payouts, Stripe) --------------------------------------------------------------

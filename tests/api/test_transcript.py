@@ -79,3 +79,51 @@ def test_the_worker_listens_in_the_space_s_own_language(api, worker):
     assert worker.state(sid)["language"] == "es-419"
     api.call("PATCH", f"/v1/spaces/{sid}", as_user="host", body={"language": "en_GB"})
     assert worker.state(sid)["language"] == "en-GB"
+
+
+# -- which languages the caption engine does (the worker reports it) ----------------------------------
+def report_engine(worker, engine, languages, headers=None):
+    return worker.call("PUT", "/internal/media/caption-engine", {"engine": engine, "languages": languages},
+                       headers=headers)
+
+
+def test_health_shows_the_engine_the_worker_reported(api, worker):
+    assert api.call("GET", "/v1/health").json["captions"] is None  # no worker has reported yet
+    assert report_engine(worker, "embedded", ["en"]).status_code == 204
+    captions = api.call("GET", "/v1/health").json["captions"]
+    assert captions["engine"] == "embedded" and captions["languages"] == ["en"]
+    assert captions["reported_at"].endswith("Z")
+    assert report_engine(worker, "transcribe", ["fr-FR", "en-US", "en-US"]).status_code == 204
+    admin = api.call("GET", "/v1/admin/health", as_user="ops", admin=True).json["captions"]
+    assert (admin["engine"], admin["languages"]) == ("transcribe", ["en-US", "fr-FR"])
+
+
+def test_only_the_worker_reports_an_engine_and_a_bad_report_is_a_400(api, worker):
+    assert report_engine(worker, "embedded", ["en"], headers={}).status_code == 401
+    assert report_engine(worker, "embedded", ["en"], headers={"Authorization": f"Bearer {api.token('host')}"}
+                         ).status_code == 401
+    for engine, languages in (("Bad Name!", ["en"]), ("embedded", ["en US"]), ("embedded", "en")):
+        res = report_engine(worker, engine, languages)
+        assert res.status_code == 400 and res.json["error"]["code"] == "validation_error", (engine, languages)
+    assert api.call("GET", "/v1/health").json["captions"] is None
+
+
+def test_a_space_in_a_language_the_engine_cannot_do_says_captions_are_unavailable(api, worker):
+    english = create(api, language="en-GB")
+    french = create(api, user="marie", language="fr")
+    assert english["captions_status"] == french["captions_status"] == "on"  # nothing reported: no claim
+    report_engine(worker, "embedded", ["en"])
+    get = lambda sid: api.call("GET", f"/v1/spaces/{sid}", as_user="x").json  # noqa: E731
+    assert get(english["id"])["captions_status"] == "on"
+    assert get(french["id"])["captions_status"] == "unsupported_language"
+    listed = {s["id"]: s["captions_status"] for s in api.call("GET", "/v1/spaces", as_user="x").json["items"]}
+    assert listed == {english["id"]: "on", french["id"]: "unsupported_language"}
+    res = api.call("PATCH", f"/v1/spaces/{french['id']}", as_user="marie", body={"language": "en-CA"})
+    assert res.json["captions_status"] == "on"
+    res = api.call("PATCH", f"/v1/spaces/{french['id']}", as_user="marie", body={"captions": False})
+    assert res.json["captions_status"] == "off"
+    report_engine(worker, "none", [])
+    assert get(english["id"])["captions_status"] == "unavailable"
+    report_engine(worker, "scripted", None)
+    assert get(english["id"])["captions_status"] == "on"
+    assert worker.state(english["id"])["language"] == "en-GB"  # the worker decides for itself, from the language

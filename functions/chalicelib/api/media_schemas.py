@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import ConfigDict, Field
 
@@ -144,3 +144,12 @@ class SegmentIn(Request):
 class SegmentsIn(Request):
     model_config = ConfigDict(extra="ignore")
     segments: list[SegmentIn] = Field(max_length=100)
+
+
+class CaptionEngineReportIn(Request):
+    """The worker's caption engine: its name and the languages it transcribes (BCP 47 tags;
+    null: any language, the scripted test engine; empty: none)."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+    engine: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,31}$")
+    languages: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{1,35}$")]] | None = Field(max_length=500)

@@ -19,6 +19,7 @@ from pydantic import (
     model_validator,
 )
 
+from chalicelib.domain.captions import CaptionEngine, CaptionStatus, caption_status
 from chalicelib.domain.clock import to_rfc3339, utcnow
 from chalicelib.domain.languages import LANGUAGE_MAX
 from chalicelib.domain.media import JoinGrant
@@ -222,15 +223,21 @@ class SpaceOut(Out):
     captions: bool
     clips_enabled: bool
     language: str = Field(description="BCP 47, canonical form (`en-US`, not `en_us`)")
+    captions_status: CaptionStatus = Field(
+        description="`on`: captions are published; `off`: the host turned them off; `unsupported_language`: the "
+                    "caption engine cannot transcribe `language`, so none are published (rather than wrong ones); "
+                    "`unavailable`: this stage runs no caption engine")
     replay: ReplaySummaryOut | None = Field(default=None, description="the recording, once there is one")
     subscriber_count: int = Field(description="reminders set plus tickets sold")
     join: JoinOut | None = Field(default=None, description="the host's credentials, on a live Space's create")
 
     @classmethod
-    def of(cls, space: Space, join: JoinGrant | None = None) -> SpaceOut:
+    def of(cls, space: Space, *, engine: CaptionEngine | None, join: JoinGrant | None = None) -> SpaceOut:
+        """``engine``: the caption engine's last report (``CaptionEngines.current()``)."""
         data = space.model_dump(exclude={"created_at", "updated_at", "replay"})
         data["state"] = space.state.value
-        return cls(**data, join=JoinOut.of(join) if join else None, replay=ReplaySummaryOut.of_space(space))
+        return cls(**data, join=JoinOut.of(join) if join else None, replay=ReplaySummaryOut.of_space(space),
+                   captions_status=caption_status(captions=space.captions, language=space.language, engine=engine))
 
 
 class SpaceListQuery(Request):
@@ -272,16 +279,30 @@ class LivenessOut(Out):
     stage: str
 
 
+class CaptionEngineOut(Out):
+    engine: str = Field(description="`embedded` (offline pocketsphinx), `transcribe` (AWS Transcribe streaming), "
+                                    "`scripted` (tests) or `none`")
+    languages: list[str] | None = Field(description="what it transcribes (by primary language: `en` serves `en-GB`); "
+                                                     "null: any")
+    reported_at: datetime = Field(description="when a media worker last reported it")
+
+
 class HealthOut(Out):
     status: Literal["ok", "degraded"]
     stage: str
     dependencies: dict[str, DependencyHealth]
     checked_seconds_ago: float = Field(0.0, description="age of this deep check (0: run for this request)")
+    captions: CaptionEngineOut | None = Field(default=None, description="the media worker's caption engine, as last "
+                                              "reported (null: no worker has reported yet); a Space whose language "
+                                              "is not in `languages` gets no captions")
 
     @classmethod
-    def of(cls, states: dict[str, DependencyState], *, stage: str, age: float = 0.0) -> HealthOut:
+    def of(cls, states: dict[str, DependencyState], *, stage: str, age: float = 0.0,
+           engine: CaptionEngine | None = None) -> HealthOut:
         deps = {name: DependencyHealth(status=s.status, latency_ms=s.latency_ms, detail=s.detail)
                 for name, s in states.items()}
         ok = all(d.status != "down" for d in deps.values())
+        captions = (CaptionEngineOut(engine=engine.name, languages=engine.languages, reported_at=engine.reported_at)
+                    if engine else None)
         return cls(status="ok" if ok else "degraded", stage=stage, dependencies=deps,
-                   checked_seconds_ago=round(age, 1))
+                   checked_seconds_ago=round(age, 1), captions=captions)

@@ -20,6 +20,7 @@ itself, so the table's layout reads here in one screen:
 | personal block | ``USER#<id>`` | ``BLOCK#<blocked user>`` |
 | report | ``REPORT#<id>`` | ``REPORT`` |
 | clip | ``CLIP#<id>`` | ``CLIP`` |
+| the media worker's caption engine | ``MEDIAWORKER`` | ``CAPTIONENGINE`` |
 
 GSI1: a host's Spaces ``HOST#<id>``, followers ``FOLLOWERS#<id>``, raised hands ``HANDS#<space>``,
 a buyer's tickets ``TICKETS#<buyer>``, every report ``REPORTS`` (by time), a Space's clips
@@ -48,6 +49,8 @@ PAYMENT_ACCOUNT = "PAYACCT"
 IDEMPOTENCY = "IDEM"
 EVENT = "EVENT"
 BIG_LIVE_PK = "BIGLIVE"
+MEDIA_WORKER_PK = "MEDIAWORKER"
+CAPTION_ENGINE = "CAPTIONENGINE"
 
 # -- prefixes that queries use -----------------------------------------------------------------
 MEMBER = "MEMBER#"

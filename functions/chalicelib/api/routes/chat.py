@@ -84,13 +84,16 @@ def moderation_log(call: Call, space_id: str) -> ModerationLogPage:
           errors=(400, 401, 403, 404, 409), summary="Pin a short text and/or an http(s) link to the Space (host or "
                                                     "co-host); clients are told on airwaves.pin")
 def pin(call: Call, space_id: str) -> SpaceOut:
-    return SpaceOut.of(get_container().pins.pin(call.user_id, space_id, call.body.text, call.body.url))
+    c = get_container()
+    return SpaceOut.of(c.pins.pin(call.user_id, space_id, call.body.text, call.body.url),
+                       engine=c.caption_engines.current())
 
 
 @endpoint(bp, "DELETE", "/v1/spaces/{space_id}/pin", tag=TAG, response=SpaceOut, errors=(401, 403, 404, 409),
           summary="Unpin (host or co-host); clients are told on airwaves.pin")
 def unpin(call: Call, space_id: str) -> SpaceOut:
-    return SpaceOut.of(get_container().pins.unpin(call.user_id, space_id))
+    c = get_container()
+    return SpaceOut.of(c.pins.unpin(call.user_id, space_id), engine=c.caption_engines.current())
 
 
 # -- reports ---------------------------------------------------------------------------------

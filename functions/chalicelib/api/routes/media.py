@@ -4,6 +4,7 @@ from __future__ import annotations
 from chalice.app import Blueprint, Response
 
 from chalicelib.api.media_schemas import (
+    CaptionEngineReportIn,
     ClipOut,
     ClipPage,
     ClipReportIn,
@@ -108,6 +109,14 @@ def worker_clip(call: Call, space_id: str, clip_id: str) -> None:
 def worker_segments(call: Call, space_id: str) -> None:
     b: SegmentsIn = call.body
     get_container().media_worker.add_segments(space_id, [s.segment() for s in b.segments])
+
+
+
+@endpoint(bp, "PUT", "/internal/media/caption-engine", tag="internal", body=CaptionEngineReportIn, status=204,
+          internal=True, summary="The worker reports its caption engine and languages (Space views and health show them)")
+def worker_caption_engine(call: Call) -> None:
+    b: CaptionEngineReportIn = call.body
+    get_container().caption_engines.report(b.engine, b.languages)
 
 
 __all__ = ["bp"]

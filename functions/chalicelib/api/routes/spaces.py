@@ -18,13 +18,14 @@ def create_space(call: Call) -> SpaceOut:
     c = get_container()
     space = c.spaces.create(call.user_id, title=b.title, topics=b.topics, scheduled_start=b.scheduled_start,
                             ticket=b.ticket.offer() if b.ticket else None, options=b.options())
-    return SpaceOut.of(space, join=c.joins.host_credentials(space))
+    return SpaceOut.of(space, engine=c.caption_engines.current(), join=c.joins.host_credentials(space))
 
 
 @endpoint(bp, "GET", "/v1/spaces/{space_id}", tag="spaces", response=SpaceOut, summary="A Space",
           errors=(401, 404))
 def get_space(call: Call, space_id: str) -> SpaceOut:
-    return SpaceOut.of(get_container().spaces.get(space_id))
+    c = get_container()
+    return SpaceOut.of(c.spaces.get(space_id), engine=c.caption_engines.current())
 
 
 @endpoint(bp, "PATCH", "/v1/spaces/{space_id}", tag="spaces", body=SpacePatchIn, response=SpaceOut,
@@ -32,8 +33,10 @@ def get_space(call: Call, space_id: str) -> SpaceOut:
           errors=(400, 401, 403, 404, 409))
 def patch_space(call: Call, space_id: str) -> SpaceOut:
     b: SpacePatchIn = call.body
-    return SpaceOut.of(get_container().spaces.edit(call.user_id, space_id, title=b.title, topics=b.topics,
-                                                   scheduled_start=b.scheduled_start, options=b.options()))
+    c = get_container()
+    space = c.spaces.edit(call.user_id, space_id, title=b.title, topics=b.topics, scheduled_start=b.scheduled_start,
+                          options=b.options())
+    return SpaceOut.of(space, engine=c.caption_engines.current())
 
 
 @endpoint(bp, "POST", "/v1/spaces/{space_id}/start", tag="spaces", response=SpaceOut, idempotent=True,
@@ -41,21 +44,23 @@ def patch_space(call: Call, space_id: str) -> SpaceOut:
 def start_space(call: Call, space_id: str) -> SpaceOut:
     c = get_container()
     space = c.spaces.start(call.user_id, space_id)
-    return SpaceOut.of(space, join=c.joins.host_credentials(space))
+    return SpaceOut.of(space, engine=c.caption_engines.current(), join=c.joins.host_credentials(space))
 
 
 @endpoint(bp, "POST", "/v1/spaces/{space_id}/end", tag="spaces", response=SpaceOut, idempotent=True,
           summary="End a live Space (host or co-host); everyone is disconnected",
           errors=(401, 403, 404, 409, 503))
 def end_space(call: Call, space_id: str) -> SpaceOut:
-    return SpaceOut.of(get_container().spaces.end(call.user_id, space_id))
+    c = get_container()
+    return SpaceOut.of(c.spaces.end(call.user_id, space_id), engine=c.caption_engines.current())
 
 
 @endpoint(bp, "DELETE", "/v1/spaces/{space_id}", tag="spaces", response=SpaceOut,
           summary="Cancel a scheduled Space (host); sold tickets are refunded",
           errors=(401, 403, 404, 409, 503))
 def cancel_space(call: Call, space_id: str) -> SpaceOut:
-    return SpaceOut.of(get_container().spaces.cancel(call.user_id, space_id))
+    c = get_container()
+    return SpaceOut.of(c.spaces.cancel(call.user_id, space_id), engine=c.caption_engines.current())
 
 
 @endpoint(bp, "GET", "/v1/spaces", tag="spaces", query=SpaceListQuery, response=SpacePage,
@@ -69,4 +74,5 @@ def list_spaces(call: Call) -> SpacePage:
         spaces = c.spaces.following_live(call.user_id, topic=q.topic, page=page.request)
     else:
         spaces = c.spaces.list(SpaceState(q.state), topic=q.topic, page=page.request)
-    return SpacePage(items=[SpaceOut.of(s) for s in spaces.items], next_cursor=page.next_cursor(spaces))
+    engine = c.caption_engines.current()
+    return SpacePage(items=[SpaceOut.of(s, engine=engine) for s in spaces.items], next_cursor=page.next_cursor(spaces))

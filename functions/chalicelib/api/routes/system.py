@@ -31,8 +31,9 @@ def root(call: Call) -> ApiRootOut:
 @endpoint(bp, "GET", "/v1/health", tag="operations", auth=False, response=HealthOut,
           summary="The state of each dependency, from a deep check at most health_cache_seconds (30) old")
 def health(call: Call) -> HealthOut:
-    states, age = get_container().health.cached()
-    return HealthOut.of(states, stage=get_settings().stage, age=age)
+    c = get_container()
+    states, age = c.health.cached()
+    return HealthOut.of(states, stage=get_settings().stage, age=age, engine=c.caption_engines.current())
 
 
 @endpoint(bp, "GET", "/v1/health/live", tag="operations", auth=False, response=LivenessOut,
@@ -44,7 +45,8 @@ def liveness(call: Call) -> LivenessOut:
 @endpoint(bp, "GET", "/v1/admin/health", tag="operations", admin=True, response=HealthOut, errors=(401, 403),
           summary="A fresh deep check of each dependency (admin scope)")
 def deep_health(call: Call) -> HealthOut:
-    return HealthOut.of(get_container().health.run(), stage=get_settings().stage)
+    c = get_container()
+    return HealthOut.of(c.health.run(), stage=get_settings().stage, engine=c.caption_engines.current())
 
 
 @endpoint(bp, "GET", "/v1/openapi.json", tag="operations", auth=False,
