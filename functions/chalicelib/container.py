@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # types only: each import below happens inside the builder th
     from chalicelib.domain.schedules import SchedulePolicy
     from chalicelib.domain.users import HostingPolicy
     from chalicelib.ports import (
+        AudienceRepository,
         BigAccounts,
         BlockList,
         DeviceRepository,
@@ -54,6 +55,7 @@ if TYPE_CHECKING:  # types only: each import below happens inside the builder th
     from chalicelib.services.media_events import MediaEventService
     from chalicelib.services.moderation import ModerationService
     from chalicelib.services.notifications import DeviceService, Notifier
+    from chalicelib.services.overflow import LiveHlsService, Overflow
     from chalicelib.services.participants import ParticipantsService
     from chalicelib.services.payouts import PayoutService
     from chalicelib.services.pins import PinService
@@ -296,7 +298,39 @@ class Container:
     def joins(self) -> JoinService:
         from chalicelib.services.joins import JoinService
 
-        return JoinService(self.member_repo, self.media, self.ticket_repo, blocks=self.block_list)
+        return JoinService(self.member_repo, self.media, self.ticket_repo, blocks=self.block_list,
+                           overflow=self.overflow)
+
+    @cached_property
+    def audience(self) -> AudienceRepository:
+        from chalicelib.adapters.dynamodb.audience import DynamoAudience
+
+        return DynamoAudience(self.table)
+
+    @cached_property
+    def overflow(self) -> Overflow:
+        from chalicelib.services.overflow import Overflow
+
+        s = self.settings
+        return Overflow(self.audience, self.media, cap=s.webrtc_listener_cap, link_key=self.hls_link_key,
+                        link_ttl=timedelta(seconds=s.hls_link_ttl_seconds), base_url=s.public_base_url)
+
+    def hls_link_key(self) -> str:
+        """HLS listen links are signed with the cursor secret (in another scope: ``domain/hls.py``);
+        the local stage falls back to a fixed key, as cursors do."""
+        secret = self.secrets.get_secret("cursor_secret")
+        if secret:
+            return secret
+        if not self.settings.is_local:
+            raise RuntimeError("cursor_secret is missing from the stage's secrets")
+        return "airwaves-local-cursor-key"
+
+    @cached_property
+    def live_hls(self) -> LiveHlsService:
+        from chalicelib.services.overflow import LiveHlsService
+
+        return LiveHlsService(self.member_repo, self.media_store, self.audience, self.hls_link_key,
+                              segment_ttl=timedelta(seconds=self.settings.hls_segment_ttl_seconds))
 
     @cached_property
     def stage(self) -> StageService:
@@ -389,7 +423,8 @@ class Container:
         from chalicelib.adapters.dynamodb.presence import DynamoPresence
         from chalicelib.services.media_events import MediaEventService
 
-        return MediaEventService(self.member_repo, DynamoPresence(self.table), self.media, self.spaces)
+        return MediaEventService(self.member_repo, DynamoPresence(self.table), self.media, self.spaces,
+                                 audience=self.audience)
 
     # -- recorded media (replays, clips, transcripts; the media worker's side) -------------------
     @cached_property

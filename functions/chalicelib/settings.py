@@ -120,6 +120,16 @@ class Settings(BaseSettings):
     clip_timeout_seconds: int = 120
     media_language: str = "en"
 
+    # Audiences past one media node (issue 16). A Space's room lives on one LiveKit node, so its
+    # WebRTC listeners are capped at what one node carries; past the cap a listener's join answers
+    # HLS from the media worker. 1,600: the README's "Sizing" measured ~1,100 listeners per server
+    # core at 80% CPU, so ~825 at the cluster's 60% target, x 2 physical cores of a c6i.xlarge.
+    # HLS links are valid ``hls_link_ttl_seconds`` (the app joins again for a fresh one, and
+    # WebRTC if a seat is free then); segment URLs in the live playlist for ``hls_segment_ttl_seconds``.
+    webrtc_listener_cap: int = 1600
+    hls_link_ttl_seconds: int = 600
+    hls_segment_ttl_seconds: int = 120
+
     # Abuse limits (each answered 429 ``rate_limited`` or 409 in the contract's error shape).
     # Unpaid ticket holds: new ones a person may take an hour, and how many they may hold at
     # once across Spaces (each blocks a seat for ``ticket_hold_minutes``).

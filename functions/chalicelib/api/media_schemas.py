@@ -92,6 +92,8 @@ class WorkerSpaceOut(Out):
     language: str
     stage_user_ids: list[str]
     pending_clips: list[WorkerClipOut]
+    hls_live: bool = Field(description="cut the live stage as HLS under spaces/<id>/live/ (listeners past the "
+                                       "WebRTC cap), recording or not")
 
     @classmethod
     def of(cls, view: WorkerView) -> WorkerSpaceOut:
@@ -100,7 +102,7 @@ class WorkerSpaceOut(Out):
                    if s.started_at else None)
         return cls(space_id=s.id, state=s.state.value, started_at=started, recording=view.recording,
                    captions=s.captions, clips_enabled=s.clips_enabled, language=view.language,
-                   stage_user_ids=view.stage_user_ids,
+                   stage_user_ids=view.stage_user_ids, hls_live=s.hls_live and s.state.value == "live",
                    pending_clips=[WorkerClipOut(clip_id=c.id, duration_seconds=c.duration_seconds)
                                   for c in view.pending_clips])
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import ConfigDict, Field
 
 from chalicelib.api.schemas import Out, Request
+from chalicelib.domain.clock import utcnow
 from chalicelib.domain.media import MediaParticipant
 from chalicelib.domain.roles import MICROPHONE, REACTION_EMOJIS, Member, RoleName
 from chalicelib.domain.spaces import MAX_COHOSTS, MAX_SPEAKERS
@@ -117,7 +118,10 @@ class ParticipantsOut(Out):
     listeners_truncated: bool
     speak_requests: list[SpeakRequestOut] | None = Field(
         description="pending raised hands, oldest first; null unless the caller is the host or a co-host")
-    listener_count: int = Field(description="connections to the room right now (everyone hears the Space)")
+    listener_count: int = Field(description="everyone listening: connections to the room right now (exact) plus "
+                                            "HLS listeners (approximate: hls_listener_count)")
+    hls_listener_count: int = Field(default=0, description="listeners over HLS past the WebRTC cap: distinct HLS "
+                                                          "listeners who fetched the live playlist in the last 30-60 s")
     peak_listener_count: int
     speaker_limit: int = MAX_SPEAKERS
     cohost_limit: int = MAX_COHOSTS
@@ -126,6 +130,7 @@ class ParticipantsOut(Out):
     @classmethod
     def of(cls, view: StageView, listeners_shown: int = 200) -> ParticipantsOut:
         space, connected = view.space, view.connected
+        now = utcnow()
 
         def person(user_id: str, role: RoleName) -> ParticipantOut:
             p = connected.get(user_id)
@@ -142,7 +147,8 @@ class ParticipantsOut(Out):
             listeners=[person(p.identity, "listener") for p in audience[:listeners_shown]],
             listeners_truncated=len(audience) > listeners_shown,
             speak_requests=None if view.hands is None else [SpeakRequestOut.of(m) for m in view.hands],
-            listener_count=space.listener_count, peak_listener_count=space.peak_listener_count,
+            listener_count=space.audience_count(now), hls_listener_count=space.hls_listener_count(now),
+            peak_listener_count=space.peak_listener_count,
         )
 
 

@@ -6,13 +6,14 @@ from them, so a docstring or a ``Field(description=...)`` here is documentation 
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
     AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
+    RootModel,
     ValidationInfo,
     field_serializer,
     field_validator,
@@ -22,7 +23,7 @@ from pydantic import (
 from chalicelib.domain.captions import CaptionEngine, CaptionStatus, caption_status
 from chalicelib.domain.clock import to_rfc3339, utcnow
 from chalicelib.domain.languages import LANGUAGE_MAX
-from chalicelib.domain.media import JoinGrant
+from chalicelib.domain.media import HlsGrant, JoinGrant
 from chalicelib.domain.recordings import PublicReplayState
 from chalicelib.domain.roles import RoleName
 from chalicelib.domain.spaces import MediaOptions, Space, TicketOffer
@@ -171,16 +172,42 @@ class TicketOut(Out):
 
 
 class JoinOut(Out):
-    transport: Literal["webrtc"] = Field(default="webrtc", description="how to listen: WebRTC through LiveKit "
-                                         "(HLS past a Space's WebRTC cap is not offered yet)")
+    model_config = ConfigDict(json_schema_extra={"description": "Credentials to connect to the room over WebRTC."})
+
+    transport: Literal["webrtc"] = Field(default="webrtc", description="how to listen: WebRTC through LiveKit")
     livekit_url: str
     token: str
     role: RoleName
-    expires_at: datetime
+    expires_at: datetime = Field(description="connect before this (the token's lifetime)")
 
     @classmethod
     def of(cls, grant: JoinGrant) -> JoinOut:
         return cls(livekit_url=grant.livekit_url, token=grant.token, role=grant.role, expires_at=grant.expires_at)
+
+
+class HlsJoinOut(Out):
+    model_config = ConfigDict(json_schema_extra={
+        "description": "The Space's WebRTC audience is at its cap: listen to the live stage as HLS."})
+
+    transport: Literal["hls"] = "hls"
+    hls_url: str = Field(description="a live HLS playlist (signed link; no Authorization header needed). Players "
+                                     "reload it; it ends (EXT-X-ENDLIST) when the Space ends. A path on the API "
+                                     "when the API has no public base URL configured")
+    role: Literal["listener"] = "listener"
+    expires_at: datetime = Field(description="the link stops working then: join again for a fresh link (or WebRTC "
+                                             "if a seat is free). Promoted to the stage, join again for WebRTC")
+
+    @classmethod
+    def of(cls, grant: HlsGrant) -> HlsJoinOut:
+        return cls(hls_url=grant.hls_url, expires_at=grant.expires_at)
+
+
+class JoinAnswerOut(RootModel[Annotated[JoinOut | HlsJoinOut, Field(discriminator="transport")]]):
+    """What ``POST /v1/spaces/{id}/join`` answers: WebRTC credentials, or HLS past the WebRTC cap."""
+
+    @classmethod
+    def of(cls, grant: JoinGrant | HlsGrant) -> JoinAnswerOut:
+        return cls(HlsJoinOut.of(grant) if isinstance(grant, HlsGrant) else JoinOut.of(grant))
 
 
 class PinOut(Out):
@@ -214,8 +241,12 @@ class SpaceOut(Out):
     scheduled_start: datetime | None
     started_at: datetime | None
     ended_at: datetime | None
-    listener_count: int
-    peak_listener_count: int
+    listener_count: int = Field(description="everyone listening: connections to the room (exact, from the media "
+                                            "server) plus HLS listeners (approximate: see hls_listener_count)")
+    hls_listener_count: int = Field(default=0, description="listeners over HLS past the WebRTC cap, approximate: "
+                                                          "distinct HLS listeners who fetched the live playlist in "
+                                                          "the last 30-60 s")
+    peak_listener_count: int = Field(description="the most connections to the room at once (WebRTC, exact)")
     ticket: TicketOut | None
     recording: bool
     pinned: PinOut | None = Field(default=None, description="what the host or a co-host pinned (null: nothing); "
@@ -234,8 +265,12 @@ class SpaceOut(Out):
     @classmethod
     def of(cls, space: Space, *, engine: CaptionEngine | None, join: JoinGrant | None = None) -> SpaceOut:
         """``engine``: the caption engine's last report (``CaptionEngines.current()``)."""
-        data = space.model_dump(exclude={"created_at", "updated_at", "replay"})
+        data = space.model_dump(exclude={"created_at", "updated_at", "replay", "webrtc_seats", "hls_live",
+                                         "hls_windows"})
         data["state"] = space.state.value
+        now = utcnow()
+        data["listener_count"] = space.audience_count(now)
+        data["hls_listener_count"] = space.hls_listener_count(now)
         return cls(**data, join=JoinOut.of(join) if join else None, replay=ReplaySummaryOut.of_space(space),
                    captions_status=caption_status(captions=space.captions, language=space.language, engine=engine))
 
@@ -254,6 +289,11 @@ class SpaceListQuery(Request):
     topic: str | None = Field(default=None, max_length=32)
     cursor: str | None = Field(default=None, max_length=2048)
     limit: int = Field(default=20, ge=1, le=50)
+
+
+class LiveHlsQuery(Request):
+    model_config = ConfigDict(extra="ignore")
+    token: str = Field(min_length=1, max_length=1024, description="the signed link's token, as the join answered it")
 
 
 class PageQuery(Request):

@@ -43,3 +43,13 @@ class JoinGrant:
     token: str
     role: RoleName
     expires_at: datetime
+
+
+@dataclass(frozen=True)
+class HlsGrant:
+    """A listener past the Space's WebRTC cap: the live stage as HLS, at ``hls_url`` (a signed
+    link) until ``expires_at``; joining again then gives a fresh link, or WebRTC if a seat is free."""
+
+    hls_url: str
+    role: RoleName
+    expires_at: datetime

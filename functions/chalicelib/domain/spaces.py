@@ -13,6 +13,7 @@ from enum import Enum
 from pydantic import BaseModel, Field
 
 from chalicelib.domain.errors import InvalidState, field_error
+from chalicelib.domain.hls import hls_listener_count
 from chalicelib.domain.languages import DEFAULT_LANGUAGE, clean_language
 from chalicelib.domain.pins import Pin
 from chalicelib.domain.recordings import Replay
@@ -107,6 +108,11 @@ class Space(BaseModel):
     language: str = DEFAULT_LANGUAGE  # BCP 47, what the caption engine listens for
     replay: Replay | None = None
     subscriber_count: int = 0
+    # Past one media node (``domain/hls.py``): WebRTC listener seats taken, whether the worker
+    # cuts live HLS for listeners past the cap, and distinct HLS listeners per 30-s window.
+    webrtc_seats: int = 0
+    hls_live: bool = False
+    hls_windows: dict[int, int] = Field(default_factory=dict)
     created_at: datetime
     updated_at: datetime
 
@@ -134,8 +140,17 @@ class Space(BaseModel):
 
     @property
     def needs_media_worker(self) -> bool:
-        """Whether the media worker should be in the room (recording, clips or captions on)."""
-        return self.recording or self.captions or self.clips_enabled
+        """Whether the media worker should be in the room (recording, clips, captions or HLS
+        listeners)."""
+        return self.recording or self.captions or self.clips_enabled or self.hls_live
+
+    def hls_listener_count(self, now: datetime) -> int:
+        """HLS listeners of the last 30-60 s (approximate: ``domain/hls.py``)."""
+        return hls_listener_count(self.hls_windows, now) if self.state is SpaceState.live else 0
+
+    def audience_count(self, now: datetime) -> int:
+        """Everyone listening: connections to the room (exact) plus HLS listeners (approximate)."""
+        return self.listener_count + self.hls_listener_count(now)
 
 
 def next_state(current: SpaceState, action: Action) -> SpaceState:

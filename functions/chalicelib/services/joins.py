@@ -5,6 +5,8 @@ co-host (re)joins, the room is opened again (idempotent) in case the media serve
 was restarted: its rooms are gone, and it creates none on a join). So after a LiveKit restart a
 live Space comes back as soon as its host's app asks for fresh credentials, and listeners can
 rejoin it. If the server is unreachable then, the moderator still gets a token.
+
+Past the Space's WebRTC cap (``services/overflow.py``) a listener's join answers HLS instead.
 """
 from __future__ import annotations
 
@@ -12,10 +14,11 @@ import logging
 from dataclasses import dataclass, field
 
 from chalicelib.domain.errors import Banned, NotFound, TicketRequired, UpstreamUnavailable
-from chalicelib.domain.media import JoinGrant
+from chalicelib.domain.media import HlsGrant, JoinGrant
 from chalicelib.domain.roles import Member, Role, check_admission, needs_ticket
 from chalicelib.domain.spaces import Space, SpaceState
 from chalicelib.ports import BlockList, MediaServer, MemberRepository, TicketGate
+from chalicelib.services.overflow import Overflow
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +29,7 @@ class JoinService:
     media: MediaServer
     tickets: TicketGate
     blocks: BlockList | None = field(default=None, kw_only=True)
+    overflow: Overflow | None = field(default=None, kw_only=True)  # None: no WebRTC cap
 
     def admit(self, space: Space, user_id: str, member: Member | None) -> Role:
         """The caller's role if they may be in the live Space: not banned, not blocked by its host
@@ -39,7 +43,7 @@ class JoinService:
                                  details={"space_id": space.id})
         return role
 
-    def join(self, user_id: str, space_id: str) -> JoinGrant:
+    def join(self, user_id: str, space_id: str) -> JoinGrant | HlsGrant:
         space, member = self.members.space_and_member(space_id, user_id)
         if space is None:
             raise NotFound(f"no Space {space_id}")
@@ -49,6 +53,8 @@ class JoinService:
                 self.media.create_room(space.id)
             except UpstreamUnavailable as exc:
                 log.warning("could not re-open the room of %s for its moderator: %s", space.id, exc.message)
+        if self.overflow is not None and not self.overflow.seat(space, user_id, role):
+            return self.overflow.hls_grant(space, user_id)
         return self.credentials(space, user_id, role)
 
     def credentials(self, space: Space, user_id: str, role: Role) -> JoinGrant:

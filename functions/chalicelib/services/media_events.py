@@ -4,18 +4,22 @@ connection's role or ban, non-audio tracks (muted), and rooms that closed by the
 Every step is idempotent, so LiveKit's retries, duplicates and out-of-order deliveries are
 harmless: presence moves per connection through absent -> joined -> left only, a correction
 re-applies what the database says, and ending an ended Space is a no-op.
+
+WebRTC listener seats (``services/overflow.py``) follow presence: a counted listener connection
+records itself on its seat, and a counted leave frees the seat of that connection, so the seats
+taken stay the listeners connected (plus those who joined and have not connected yet).
 """
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from chalicelib.domain.clock import utcnow
 from chalicelib.domain.errors import InvalidState, NotFound
 from chalicelib.domain.media import MediaEvent
 from chalicelib.domain.roles import role_of
 from chalicelib.domain.spaces import SpaceState
-from chalicelib.ports import MediaServer, MemberRepository, PresenceRepository
+from chalicelib.ports import AudienceRepository, MediaServer, MemberRepository, PresenceRepository
 from chalicelib.services.spaces import SpaceService
 
 log = logging.getLogger(__name__)
@@ -29,6 +33,7 @@ class MediaEventService:
     presence: PresenceRepository
     media: MediaServer
     spaces: SpaceService  # ends a Space whose room closed by itself, as the system
+    audience: AudienceRepository | None = field(default=None, kw_only=True)  # None: no WebRTC cap
 
     def handle(self, event: MediaEvent) -> str:
         """Apply one event; answers what happened (for the response and the logs)."""
@@ -36,10 +41,14 @@ class MediaEventService:
             return "ignored"
         if event.kind == "participant_joined" and event.standard and event.identity:
             counted = self.presence.joined(event.room, event.sid, event.identity, event.at or utcnow())
+            if counted and self.audience is not None and event.role == "listener":
+                self.audience.confirm_seat(event.room, event.identity, event.sid, event.at or utcnow())
             corrected = self._correct(event)
             return corrected or ("counted" if counted else "duplicate")
         if event.kind in LEFT_EVENTS and event.standard and event.identity:
             left = self.presence.left(event.room, event.sid, event.identity, event.at or utcnow())
+            if left and self.audience is not None:
+                self.audience.release_seat(event.room, event.identity, event.sid)
             return "uncounted" if left else "duplicate"
         if event.kind == "track_published" and event.track_sid and event.track_kind != "audio":
             return self._refuse_track(event)

@@ -6,7 +6,7 @@ itself, so the table's layout reads here in one screen:
 
 | item | PK | SK |
 |---|---|---|
-| Space | ``SPACE#<id>`` | ``META`` (with the ``replay`` map), ``TOPIC#<t>``, ``MEMBER#<u>``, ``TICKET#<id>``, ``BUYER#<u>``, ``REMINDER#<u>``, ``SESSION#<sid>``, ``FANOUT``, ``SEGMENT#<id>`` |
+| Space | ``SPACE#<id>`` | ``META`` (with the ``replay`` map), ``TOPIC#<t>``, ``MEMBER#<u>``, ``TICKET#<id>``, ``BUYER#<u>``, ``REMINDER#<u>``, ``SESSION#<sid>``, ``SEAT#<u>`` (a WebRTC listener seat), ``HLS#<u>`` (an HLS listener's last window), ``FANOUT``, ``SEGMENT#<id>`` |
 | user | ``USER#<id>`` | ``PROFILE``, ``FOLLOWS#<u>``, ``DEVICES``, ``PAYOUTS``, ``STRIPE_CUSTOMER``, ``FEEDMODE``, ``BIGFOLLOWS``, ``LIVEIN`` |
 | device owner | ``DEVICE#<id>`` | ``OWNER`` |
 | feed entry | ``FEED#<u>`` | ``LIVE#<start>#<space>`` (``domain.feed.feed_key``) |
@@ -154,6 +154,14 @@ def reminder_sk(user_id: str) -> str:
 
 def session_sk(sid: str) -> str:
     return f"SESSION#{sid}"
+
+
+def seat_sk(user_id: str) -> str:
+    return f"SEAT#{user_id}"
+
+
+def hls_listener_sk(user_id: str) -> str:
+    return f"HLS#{user_id}"
 
 
 def follows_sk(followee: str) -> str:

@@ -35,7 +35,7 @@ def sort_key(space: Space) -> str:
 
 
 def space_to_item(space: Space) -> dict[str, Any]:
-    item = space.model_dump(mode="json")
+    item = space.model_dump(mode="json", exclude={"hls_windows"})
     for name in _SET_FIELDS:
         item[name] = set(item[name]) or None
     item.update({"PK": keys.space_pk(space.id), "SK": keys.META,
@@ -49,6 +49,8 @@ def space_from_item(item: dict[str, Any]) -> Space:
     data = {k: v for k, v in item.items() if not k.startswith(("PK", "SK", "GSI"))}
     for name in _SET_FIELDS:
         data[name] = sorted(data.get(name) or [])
+    data["hls_windows"] = {int(data[f"hls_window_{p}"]): int(data.get(f"hls_count_{p}") or 0)
+                           for p in (0, 1) if data.get(f"hls_window_{p}") is not None}
     return Space.model_validate(data)
 
 

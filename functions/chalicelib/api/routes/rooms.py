@@ -2,7 +2,7 @@
 and the participant list of a live Space."""
 from __future__ import annotations
 
-from chalice.app import Blueprint
+from chalice.app import Blueprint, Response
 
 from chalicelib.api.room_schemas import (
     DenialOut,
@@ -17,19 +17,30 @@ from chalicelib.api.room_schemas import (
     SpeakRequestPage,
 )
 from chalicelib.api.routing import Call, Reply, endpoint
-from chalicelib.api.schemas import JoinOut, PageQuery
+from chalicelib.api.schemas import JoinAnswerOut, LiveHlsQuery, PageQuery
 from chalicelib.container import get_container
+from chalicelib.domain.hls import HLS_CONTENT_TYPE
 
 bp = Blueprint(__name__)
 TAG = "joining and roles"
 ROLE_ERRORS = (401, 403, 404, 409, 503)
 
 
-@endpoint(bp, "POST", "/v1/spaces/{space_id}/join", tag=TAG, response=JoinOut,
-          summary="Credentials to connect to a live Space's audio (LiveKit URL, token, role)",
+@endpoint(bp, "POST", "/v1/spaces/{space_id}/join", tag=TAG, response=JoinAnswerOut,
+          summary="Credentials to connect to a live Space's audio (LiveKit URL, token, role); past the Space's "
+                  "WebRTC audience cap, a listener gets a live HLS link instead (transport hls)",
           errors=(401, 403, 404, 409, 503))
-def join_space(call: Call, space_id: str) -> JoinOut:
-    return JoinOut.of(get_container().joins.join(call.user_id, space_id))
+def join_space(call: Call, space_id: str) -> JoinAnswerOut:
+    return JoinAnswerOut.of(get_container().joins.join(call.user_id, space_id))
+
+
+@endpoint(bp, "GET", "/v1/spaces/{space_id}/live.m3u8", tag=TAG, auth=False, query=LiveHlsQuery,
+          summary="The live stage as an HLS media playlist (application/vnd.apple.mpegurl), for the listener "
+                  "of the signed link a join answered past the WebRTC cap; segment URLs are short-lived",
+          errors=(401, 403, 404, 503))
+def live_hls(call: Call, space_id: str) -> Response:
+    text = get_container().live_hls.playlist(space_id, call.query.token)
+    return Response(body=text, status_code=200, headers={"Content-Type": HLS_CONTENT_TYPE, "Cache-Control": "no-store"})
 
 
 # -- speak requests --------------------------------------------------------------------------

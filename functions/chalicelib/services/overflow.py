@@ -1,0 +1,97 @@
+"""Audiences past one media node (issue 16, ``domain/hls.py``): the WebRTC cap a listener's join
+meets, the HLS link past it, the live playlist that link answers, and the seats the media
+server's webhooks release.
+
+Seats are claimed when a listener joins (``JoinService``) and freed when their connection leaves
+(``MediaEventService``). The host, co-hosts and speakers never take a listener seat and are never
+refused for the cap, so a promoted HLS listener who joins again gets WebRTC. A listener whose
+token was never used keeps their seat until the Space ends (the seat item expires by TTL): a
+seat is a promise of room capacity, and a token is valid to connect for its TTL only, so this
+costs at most the listeners who asked and never connected.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from urllib.parse import quote
+
+from chalicelib.domain.clock import utcnow
+from chalicelib.domain.errors import Banned, NotFound, Unauthenticated, UpstreamUnavailable
+from chalicelib.domain.hls import live_playlist, live_playlist_key, read_listen_token, sign_listen_token
+from chalicelib.domain.media import HlsGrant
+from chalicelib.domain.recordings import MEDIA_AGENT_NAME, PresignUri
+from chalicelib.domain.roles import Member, Role
+from chalicelib.domain.spaces import Space, SpaceState
+from chalicelib.ports import AudienceRepository, MediaServer, MediaStore, MemberRepository
+from chalicelib.services.worker_failures import report_worker_failure
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Overflow:
+    """Where a Space's WebRTC audience stops, and the HLS links past it."""
+
+    audience: AudienceRepository
+    media: MediaServer
+    cap: int
+    link_key: Callable[[], str]  # the HMAC key of listen links (read when used: secrets rotate)
+    link_ttl: timedelta = timedelta(minutes=10)
+    base_url: str = ""  # where the API is publicly reached; empty: the link is a path on it
+
+    def seat(self, space: Space, user_id: str, role: Role) -> bool:
+        """Whether this joiner gets WebRTC: always on the stage; a listener if a seat is theirs."""
+        if role is not Role.listener:
+            return True
+        return self.audience.claim_seat(space.id, user_id, cap=self.cap, now=utcnow())
+
+    def hls_grant(self, space: Space, user_id: str) -> HlsGrant:
+        """The live stage as HLS; the first overflow turns the worker's live HLS on (and sends the
+        worker in, should nothing else have needed it)."""
+        if not space.hls_live and self.audience.open_hls(space.id):
+            try:
+                self.media.dispatch_agent(space.id, MEDIA_AGENT_NAME, {"space_id": space.id})
+            except UpstreamUnavailable:
+                log.warning("media worker dispatch to %s for HLS failed", space.id, exc_info=True)
+                report_worker_failure("dispatch_failed", space.id)
+        expires_at = (utcnow() + self.link_ttl).replace(microsecond=0)
+        token = sign_listen_token(self.link_key(), space.id, user_id, expires_at)
+        url = f"{self.base_url.rstrip('/')}/v1/spaces/{quote(space.id)}/live.m3u8?token={quote(token)}"
+        return HlsGrant(hls_url=url, role=Role.listener.as_name, expires_at=expires_at)
+
+
+@dataclass
+class LiveHlsService:
+    """``GET /v1/spaces/{id}/live.m3u8``: the worker's live playlist for one HLS listener, with
+    presigned segment URLs, and the listener counted (``domain/hls.py``)."""
+
+    members: MemberRepository
+    store: MediaStore
+    audience: AudienceRepository
+    link_key: Callable[[], str]
+    segment_ttl: timedelta = field(default=timedelta(minutes=2))
+
+    def playlist(self, space_id: str, token: str) -> str:
+        now = utcnow()
+        user_id = read_listen_token(self.link_key(), token, space_id, now)
+        if user_id is None:
+            raise Unauthenticated("this HLS link is not valid or has expired: join the Space again")
+        space, member = self.members.space_and_member(space_id, user_id)
+        if space is None:
+            raise NotFound(f"no Space {space_id}")
+        if _banned(member):
+            raise Banned("you were removed from this Space")
+        if space.state is SpaceState.live:
+            try:
+                self.audience.saw_hls_listener(space.id, user_id, now)
+            except UpstreamUnavailable:
+                log.warning("could not count an HLS listener of %s", space.id, exc_info=True)
+        key = live_playlist_key(space.id)
+        text = self.store.read_text(key)
+        return live_playlist(text, resolve=PresignUri(key, lambda k: self.store.presign_get(k, self.segment_ttl)))
+
+
+def _banned(member: Member | None) -> bool:
+    return member is not None and member.banned
