@@ -27,6 +27,7 @@ class FakeMediaApi:
         self.polls: dict[str, int] = {}
         self.segments: dict[str, dict[str, Any]] = {}  # segment_id -> segment (idempotent)
         self.unauthorized = 0
+        self.caption_engines: list[dict[str, Any]] = []  # the worker's engine reports, in order
         api = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -78,7 +79,9 @@ class FakeMediaApi:
                     return
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
                 with api.lock:
-                    if found := _RECORDING.match(self.path):
+                    if self.path == "/internal/media/caption-engine":
+                        api.caption_engines.append(body)
+                    elif found := _RECORDING.match(self.path):
                         api.recording.setdefault(found.group(1), []).append({**body, "at": time.time()})
                     elif found := _CLIP.match(self.path):
                         space_id, clip_id = found.groups()

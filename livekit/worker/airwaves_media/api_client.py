@@ -71,5 +71,10 @@ class MediaApi:
         res = await self.http.post(f"/internal/media/spaces/{space_id}/transcript-segments", json={"segments": segments})
         res.raise_for_status()
 
+    async def put_caption_engine(self, engine: str, languages: list[str] | None) -> None:
+        """This worker's caption engine and the languages it transcribes (``None``: any)."""
+        res = await self.http.put("/internal/media/caption-engine", json={"engine": engine, "languages": languages})
+        res.raise_for_status()
+
     async def aclose(self) -> None:
         await self.http.aclose()

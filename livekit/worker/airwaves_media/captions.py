@@ -38,11 +38,25 @@ class Recognizer(Protocol):
 
 
 class SpeechEngine(Protocol):
+    """``languages``: the BCP 47 tags it transcribes (``None``: any). ``supports`` is what the
+    worker obeys: a Space in a language the engine cannot do gets no captions, not wrong ones."""
+
     name: str
+    languages: frozenset[str] | None
 
     def supports(self, language: str) -> bool: ...
 
     def open(self, speaker: str, language: str) -> Recognizer: ...
+
+
+def primary_language(tag: str) -> str:
+    """``pt-BR`` -> ``pt``: engines serve a Space by its primary language, the API's rule too
+    (``chalicelib.domain.captions``), so both agree on what gets captions."""
+    return tag.replace("_", "-").split("-", 1)[0].lower()
+
+
+def serves(languages: frozenset[str] | None, language: str) -> bool:
+    return languages is None or primary_language(language) in {primary_language(t) for t in languages}
 
 
 @dataclass
@@ -74,13 +88,16 @@ class ScriptedEngine:
 
     script: dict[str, list[str]] = field(default_factory=dict)
     name: str = "scripted"
+    languages: frozenset[str] | None = None  # any, unless a test narrows it
 
     @classmethod
     def from_env(cls) -> ScriptedEngine:
-        return cls({k: list(v) for k, v in json.loads(os.environ.get("AIRWAVES_STT_SCRIPT", "{}")).items()})
+        script = {k: list(v) for k, v in json.loads(os.environ.get("AIRWAVES_STT_SCRIPT", "{}")).items()}
+        languages = os.environ.get("AIRWAVES_STT_SCRIPT_LANGUAGES")
+        return cls(script, languages=frozenset(languages.split(",")) if languages else None)
 
     def supports(self, language: str) -> bool:
-        return True
+        return serves(self.languages, language)
 
     def open(self, speaker: str, language: str) -> Recognizer:
         return ScriptedRecognizer(self.script.setdefault(speaker, []))
@@ -161,10 +178,10 @@ class EmbeddedEngine:
     model and dictionary). Each speaker gets their own decoder."""
 
     name: str = "embedded"
-    languages: frozenset[str] = frozenset({"en"})
+    languages: frozenset[str] | None = frozenset({"en"})
 
     def supports(self, language: str) -> bool:
-        return language.split("-")[0].split("_")[0].lower() in self.languages
+        return serves(self.languages, language)
 
     def open(self, speaker: str, language: str) -> Recognizer:
         def decoder() -> Any:

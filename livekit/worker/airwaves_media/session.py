@@ -16,11 +16,12 @@ from pathlib import Path
 import numpy as np
 
 from airwaves_media.api_client import MediaApi, SpaceMedia
-from airwaves_media.captions import TOPIC, Caption, SpeakerCaptions, SpeechEngine
+from airwaves_media.captions import TOPIC, Caption, SpeechEngine
 from airwaves_media.codec import RATE, ogg_opus
 from airwaves_media.mixer import Clock, Mixer
 from airwaves_media.recorder import Recorder
 from airwaves_media.ring import Ring
+from airwaves_media.stage_captions import StageCaptions
 from airwaves_media.store import Store, clip_key
 from livekit import api, rtc
 
@@ -55,7 +56,7 @@ class Session:
         self._finalize_lock = asyncio.Lock()
         self.finalized = False
         self.engine = engine
-        self.captioners: dict[str, SpeakerCaptions] = {}
+        self.captions = StageCaptions(engine, self._caption, lambda: self.offset, prefix=space_id)
         self.segments_out: list[dict[str, object]] = []
 
     # -- the timeline -----------------------------------------------------------------------
@@ -77,6 +78,7 @@ class Session:
         self.stage_ids = set(self.space.stage_user_ids)
         self.recorder = Recorder(self.space_id, started_at, self.store, self.media_api, self.workdir)
         await self.recorder.load()
+        self.captions.set_language(self.space.language)
         self.clock = Clock(time.monotonic())
         self.base_offset = (datetime.now(UTC) - started_at).total_seconds()
         self.room.on("track_published", lambda pub, p: self._update(p))
@@ -89,6 +91,7 @@ class Session:
             self._update(p)
         self._tasks = [asyncio.create_task(self._tick(), name="mix"),
                        asyncio.create_task(self._poll(), name="poll")]
+        self._spawn(self._report_engine())
         await self._apply(self.space)
 
     def is_stage(self, p: rtc.RemoteParticipant) -> bool:
@@ -111,12 +114,7 @@ class Session:
             return
         self._drop(pub.sid)
         self.mixer.add(pub.sid)
-        if self.engine is not None:
-            language = self.space.language if self.space else "en"
-            if self.engine.supports(language):
-                self.captioners[pub.sid] = SpeakerCaptions(
-                    p.identity, pub.sid, self.engine.open(p.identity, language), self._caption,
-                    lambda: self.offset, prefix=self.space_id)
+        self.captions.add(pub.sid, p.identity)
         self.readers[pub.sid] = asyncio.create_task(self._read(pub.sid, track), name=f"read-{p.identity}")
 
     def _on_left(self, p: rtc.RemoteParticipant) -> None:
@@ -128,7 +126,7 @@ class Session:
         if task:
             task.cancel()
         self.mixer.remove(sid)
-        self.captioners.pop(sid, None)
+        self.captions.remove(sid)
 
     async def _read(self, key: str, track: rtc.Track) -> None:
         stream = rtc.AudioStream(track, sample_rate=RATE, num_channels=1)
@@ -136,9 +134,8 @@ class Session:
             async for event in stream:
                 pcm = np.frombuffer(event.frame.data, dtype=np.int16)
                 self.mixer.push(key, pcm)
-                captioner = self.captioners.get(key)
-                if captioner is not None and self.space is not None and self.space.captions:
-                    captioner.push(pcm)
+                if self.space is not None and self.space.captions:
+                    self.captions.push(key, pcm)
         finally:
             await stream.aclose()
 
@@ -179,6 +176,7 @@ class Session:
 
     async def _apply(self, space: SpaceMedia) -> None:
         self.space = space
+        self.captions.set_language(space.language)
         if set(space.stage_user_ids) != self.stage_ids:
             self.stage_ids = set(space.stage_user_ids)
             for p in self.room.remote_participants.values():
@@ -193,6 +191,19 @@ class Session:
         for clip in space.pending_clips:
             if clip.clip_id not in self.clips_done:
                 await self.make_clip(clip.clip_id, clip.duration_seconds)
+
+    async def _report_engine(self) -> None:
+        """Tell the API which engine and languages this worker has (Space views and health show
+        them); a failed report is logged, never a reason not to record."""
+        name = "none"
+        languages: list[str] | None = []  # no engine: no language gets captions
+        if self.engine is not None:
+            name = self.engine.name
+            languages = None if self.engine.languages is None else sorted(self.engine.languages)
+        try:
+            await self.media_api.put_caption_engine(name, languages)
+        except Exception:
+            log.warning("reporting the caption engine of %s failed", self.space_id, exc_info=True)
 
     def _caption(self, caption: Caption) -> None:
         self._spawn(self._publish(caption))
