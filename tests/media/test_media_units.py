@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from airwaves_media.codec import RATE, HlsRun, decode, ogg_opus
+from airwaves_media.live import LiveHls
 from airwaves_media.mixer import Clock, Mixer, Source
 from airwaves_media.playlist import Playlist
 from airwaves_media.recorder import Recorder
@@ -160,6 +161,9 @@ class MemoryStore:
     def get(self, key: str) -> bytes | None:
         return self.objects.get(key)
 
+    def delete(self, key: str) -> None:
+        self.objects.pop(key, None)
+
 
 class RecordingApi:
     def __init__(self) -> None:
@@ -253,3 +257,41 @@ def test_speaker_captions_emit_growing_interims_then_one_final_per_utterance():
     for _ in range(50):  # silence only: nothing reaches the engine
         speaker.push(np.zeros(480, dtype=np.int16))
     assert len(got) == 4
+
+
+def test_live_hls_slides_its_window_deletes_what_left_and_a_restart_numbers_on(tmp_path):
+    """20 s of tone through a 4-segment live window, then a new writer (a restart) 4 s later:
+    the playlist keeps the newest 4 segments, no PLAYLIST-TYPE, media and discontinuity
+    sequences counting what slid out, only listed segments stored, ENDLIST at the end."""
+    store = MemoryStore()
+
+    async def scenario() -> None:
+        first = LiveHls("sp1", STARTED, store, tmp_path / "a", keep=4)  # type: ignore[arg-type]
+        await first.load()
+        first.start(0.0)
+        pcm = tone(440, 20.0)
+        for i in range(0, pcm.size, 960):
+            first.write(pcm[i:i + 960])
+            if i % (RATE // 2) == 0:
+                await first.flush()
+        await first.stop()
+        second = LiveHls("sp1", STARTED, store, tmp_path / "b", keep=4)  # type: ignore[arg-type]
+        await second.load()
+        second.start(24.0)
+        pcm = tone(660, 6.0)
+        for i in range(0, pcm.size, 960):
+            second.write(pcm[i:i + 960])
+        await second.stop(ended=True)
+
+    asyncio.run(scenario())
+    text = store.objects["spaces/sp1/live/playlist.m3u8"].decode()
+    lines = text.splitlines()
+    names = [x for x in lines if x.endswith(".ts")]
+    assert len(names) == 4 and "#EXT-X-PLAYLIST-TYPE:EVENT" not in lines and lines[-1] == "#EXT-X-ENDLIST"
+    first_seq = int(names[0].split(".")[0])
+    assert f"#EXT-X-MEDIA-SEQUENCE:{first_seq}" in lines and first_seq >= 9
+    assert [int(n.split(".")[0]) for n in names] == list(range(first_seq, first_seq + 4))
+    assert "#EXT-X-DISCONTINUITY-SEQUENCE:1" in lines  # the restart's gap slid out of the window
+    stored = sorted(k.rsplit("/", 1)[1] for k in store.objects if k.endswith(".ts"))
+    assert stored == names
+    assert abs(dominant_frequency(decode(store.objects[f"spaces/sp1/live/{names[-2]}"], "mpegts")) - 660) < 5

@@ -84,7 +84,10 @@ def stack(tmp_path_factory):
                    "AIRWAVES_LIVEKIT_URL": lk.url, "AIRWAVES_LIVEKIT_API_URL": lk.api_url,
                    "AIRWAVES_LIVEKIT_API_KEY": lk.api_key, "AIRWAVES_LIVEKIT_API_SECRET": lk.api_secret,
                    "AIRWAVES_MEDIA_BUCKET": bucket, "AIRWAVES_MEDIA_WORKER_SECRET": secret,
-                   "AIRWAVES_CLIP_SECONDS": str(CLIP_SECONDS)}
+                   "AIRWAVES_CLIP_SECONDS": str(CLIP_SECONDS),
+                   # a tiny WebRTC cap for test_hls_overflow.py (the host never counts against it),
+                   # and HLS links that name this API
+                   "AIRWAVES_WEBRTC_LISTENER_CAP": "1", "AIRWAVES_PUBLIC_BASE_URL": base}
         started.append(start_server([str(API_PYTHON), "-m", "tests.faults.api_process", str(api_port), "--provision"],
                                     ready=lambda _: http_ok(f"{base}/v1/openapi.json"), log_path=work / "api.log",
                                     env=api_env, timeout=60))

@@ -27,6 +27,7 @@ class SpaceMedia:
     language: str
     stage_user_ids: list[str] = field(default_factory=list)
     pending_clips: list[PendingClip] = field(default_factory=list)
+    hls_live: bool = False  # cut the live stage as HLS for listeners past the WebRTC cap (live.py)
 
     @classmethod
     def from_json(cls, body: dict[str, Any]) -> SpaceMedia:
@@ -39,6 +40,7 @@ class SpaceMedia:
             stage_user_ids=list(body.get("stage_user_ids") or []),
             pending_clips=[PendingClip(c["clip_id"], float(c.get("duration_seconds") or 30))
                            for c in body.get("pending_clips") or []],
+            hls_live=bool(body.get("hls_live")),
         )
 
 

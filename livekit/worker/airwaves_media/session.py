@@ -18,6 +18,7 @@ import numpy as np
 from airwaves_media.api_client import MediaApi, SpaceMedia
 from airwaves_media.captions import TOPIC, Caption, SpeechEngine
 from airwaves_media.codec import RATE, ogg_opus
+from airwaves_media.live import LiveHls
 from airwaves_media.mixer import Clock, Mixer
 from airwaves_media.recorder import Recorder
 from airwaves_media.ring import Ring
@@ -48,6 +49,7 @@ class Session:
         self.stage_ids: set[str] | None = None
         self.space: SpaceMedia | None = None
         self.recorder: Recorder | None = None
+        self.live: LiveHls | None = None
         self.clock: Clock | None = None
         self.base_offset = 0.0
         self.clips_done: set[str] = set()
@@ -79,6 +81,8 @@ class Session:
         self.recorder = Recorder(self.space_id, started_at, self.store, self.media_api, self.workdir)
         await self.recorder.load()
         self.captions.set_language(self.space.language)
+        self.live = LiveHls(self.space_id, started_at, self.store, self.workdir)
+        await self.live.load()
         self.clock = Clock(time.monotonic())
         self.base_offset = (datetime.now(UTC) - started_at).total_seconds()
         self.room.on("track_published", lambda pub, p: self._update(p))
@@ -90,7 +94,8 @@ class Session:
         for p in self.room.remote_participants.values():
             self._update(p)
         self._tasks = [asyncio.create_task(self._tick(), name="mix"),
-                       asyncio.create_task(self._poll(), name="poll")]
+                       asyncio.create_task(self._poll(), name="poll"),
+                       asyncio.create_task(self._flush_live(), name="live")]
         self._spawn(self._report_engine())
         await self._apply(self.space)
 
@@ -151,7 +156,22 @@ class Session:
                         self.recorder.write(pcm)
                     except Exception:  # the clock must go on whatever the encoder does
                         log.exception("encoding %s failed", self.space_id)
+                if self.live:
+                    try:
+                        self.live.write(pcm)
+                    except Exception:
+                        log.exception("live HLS encoding of %s failed", self.space_id)
             await asyncio.sleep(TICK)
+
+    async def _flush_live(self) -> None:
+        """Live HLS segments go up as soon as they are cut (a quarter second at most later)."""
+        while True:
+            await asyncio.sleep(0.25)
+            if self.live is not None and self.live.running:
+                try:
+                    await self.live.flush()
+                except Exception:
+                    log.exception("live HLS upload of %s failed", self.space_id)
 
     async def _poll(self) -> None:
         while True:
@@ -188,6 +208,8 @@ class Session:
         elif not space.recording and self.recorder.recording:
             log.info("recording of %s off at %.2fs", self.space_id, self.offset)
             await self.recorder.stop()
+        if self.live is not None and space.hls_live and space.state == "live" and not self.live.running:
+            self.live.start(self.offset)
         for clip in space.pending_clips:
             if clip.clip_id not in self.clips_done:
                 await self.make_clip(clip.clip_id, clip.duration_seconds)
@@ -283,13 +305,21 @@ class Session:
         if over:
             log.info("%s ended (%s): finalizing at %.2fs", self.space_id, reason, end)
             await self.finalize(end)
-        elif self.recorder:
-            log.info("leaving %s (%s) with the replay open", self.space_id, reason)
-            await self.recorder.stop()
+        else:
+            if self.recorder:
+                log.info("leaving %s (%s) with the replay open", self.space_id, reason)
+                await self.recorder.stop()
+            if self.live:
+                await self.live.stop()
 
     async def finalize(self, end: float | None = None) -> None:
         async with self._finalize_lock:
             if self.finalized or self.recorder is None:
                 return
             self.finalized = True
+            if self.live is not None:
+                try:
+                    await self.live.stop(ended=True)
+                except Exception:
+                    log.exception("ending the live HLS of %s failed", self.space_id)
             await self.recorder.finalize(self.offset if end is None else end)

@@ -20,6 +20,15 @@ def playlist_key(space_id: str) -> str:
     return f"spaces/{space_id}/hls/playlist.m3u8"
 
 
+def live_prefix(space_id: str) -> str:
+    """The live stage as HLS for listeners past the WebRTC cap (``live.py``)."""
+    return f"spaces/{space_id}/live/"
+
+
+def live_playlist_key(space_id: str) -> str:
+    return f"spaces/{space_id}/live/playlist.m3u8"
+
+
 def ogg_key(space_id: str) -> str:
     return f"spaces/{space_id}/recording.ogg"
 
@@ -36,6 +45,9 @@ class Store:
     def put(self, key: str, body: bytes, content_type: str) -> None:
         self.s3.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=content_type,
                            CacheControl="no-cache" if key.endswith(".m3u8") else "max-age=86400")
+
+    def delete(self, key: str) -> None:
+        self.s3.delete_object(Bucket=self.bucket, Key=key)
 
     def get(self, key: str) -> bytes | None:
         try:
