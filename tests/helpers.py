@@ -103,3 +103,39 @@ def race(n: int, work: Callable[[int], object]) -> tuple[list[object], list[Exce
     finally:
         sys.setswitchinterval(old)
     return results, errors, other
+
+
+TableSnapshot = dict[tuple[str, str], dict[str, Any]]
+
+
+def table_snapshot() -> TableSnapshot:
+    """Every item of the app's table, read consistently, keyed by (PK, SK), in DynamoDB's wire form:
+    what a refusal test compares before and after to show that nothing changed."""
+    table = container().table
+    items: list[dict[str, Any]] = []
+    start = None
+    while True:
+        page = table.client.scan(TableName=table.name, ConsistentRead=True,
+                                 **({"ExclusiveStartKey": start} if start else {}))
+        items += page["Items"]
+        start = page.get("LastEvaluatedKey")
+        if not start:
+            break
+    return {(i["PK"]["S"], i["SK"]["S"]): i for i in items}
+
+
+def table_changes(before: TableSnapshot, after: TableSnapshot | None = None) -> list[tuple[str, str]]:
+    """The keys written, added or deleted between two snapshots (``after`` defaults to now)."""
+    after = table_snapshot() if after is None else after
+    return sorted(key for key in set(before) | set(after) if before.get(key) != after.get(key))
+
+
+def restore_table(snapshot: TableSnapshot) -> None:
+    """Put the table back as ``snapshot`` read it (items added since are deleted)."""
+    table = container().table
+    now = table_snapshot()
+    for pk, sk in set(now) - set(snapshot):
+        table.client.delete_item(TableName=table.name, Key={"PK": {"S": pk}, "SK": {"S": sk}})
+    for key, item in snapshot.items():
+        if now.get(key) != item:
+            table.client.put_item(TableName=table.name, Item=item)

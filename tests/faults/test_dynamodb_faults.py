@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from tests.faults.dynamo_faults import DynamoFaults
-from tests.helpers import container
+from tests.helpers import container, table_changes, table_snapshot
 
 
 @dataclass
@@ -163,19 +163,6 @@ def faults(api, monkeypatch) -> DynamoFaults:
     return installed
 
 
-def snapshot() -> dict[tuple[str, str], dict]:
-    client = container().table.client
-    items, start = [], None
-    while True:
-        page = client.scan(TableName=container().table.name, ConsistentRead=True,
-                           **({"ExclusiveStartKey": start} if start else {}))
-        items += page["Items"]
-        start = page.get("LastEvaluatedKey")
-        if not start:
-            break
-    return {(i["PK"]["S"], i["SK"]["S"]): i for i in items}
-
-
 @pytest.mark.parametrize("path", PATHS, ids=[p.name for p in PATHS])
 def test_throttled_writes_are_retried_with_backoff(api, faults, path):
     request = path.setup(api, 1)
@@ -193,7 +180,7 @@ def test_a_write_that_keeps_failing_is_a_clean_503_and_the_retry_is_exact(api, f
     leftovers: dict[int, list[tuple[str, str]]] = {}
     for k in range(1, 12):
         request = path.setup(api, k)
-        before = snapshot()
+        before = table_snapshot()
         faults.reset(fail_call=k, code="InternalServerError", status=500)
         res = request()
         if faults.calls < k:  # the path makes fewer than k writes: all were covered
@@ -204,8 +191,7 @@ def test_a_write_that_keeps_failing_is_a_clean_503_and_the_retry_is_exact(api, f
             continue
         assert res.status_code == 503, (k, faults.ops, res.body)
         assert res.json["error"]["code"] == "upstream_unavailable" and res.json["error"]["message"]
-        after = snapshot()
-        changed = sorted(key for key in set(before) | set(after) if before.get(key) != after.get(key))
+        changed = table_changes(before)
         leftovers[k] = changed
         assert not changed or (path.name, k) in LEFTOVERS, (k, faults.ops, changed)
         faults.reset()

@@ -117,7 +117,7 @@ class BlockPage(Out):
 
 # -- pins ------------------------------------------------------------------------------------
 class PinIn(Request):
-    text: str | None = Field(default=None, max_length=4 * PIN_TEXT_MAX,
+    text: str | None = Field(default=None, max_length=4 * PIN_TEXT_MAX, examples=["House rules in the link"],
                              description=f"1 to {PIN_TEXT_MAX} characters")
     url: str | None = Field(default=None, max_length=4 * PIN_URL_MAX,
                             description=f"an http or https URL with a host, at most {PIN_URL_MAX} characters")

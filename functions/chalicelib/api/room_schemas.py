@@ -84,7 +84,7 @@ class RemovalOut(Out):
 
 
 class ReactionIn(Request):
-    emoji: str = Field(max_length=16, description="one of: " + " ".join(REACTION_EMOJIS))
+    emoji: str = Field(max_length=16, examples=[REACTION_EMOJIS[0]], description="one of: " + " ".join(REACTION_EMOJIS))
 
 
 class ReactionOut(Out):

@@ -10,6 +10,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
 from chalice.app import Blueprint, Response
@@ -24,6 +25,24 @@ from chalicelib.settings import get_settings
 
 _PATH_VALUE = re.compile(r"^[A-Za-z0-9_.:@-]{1,128}$")
 PATH_VALUE_PATTERN = _PATH_VALUE.pattern  # the same rule, for the OpenAPI document
+
+
+class Caller(str, Enum):
+    """Who may call an endpoint: its declared authorization policy, relative to the Space in its
+    path. The services enforce it (their checks give the precise reason); the authorization matrix
+    (``tests/api/test_authorization_matrix.py``) derives every route's expected status per role from it."""
+
+    anyone = "anyone"          # no token: public pages, health, docs
+    signature = "signature"    # no token: the request carries its own signature (webhooks)
+    worker = "worker"          # the media worker's bearer secret, never a user token
+    signed_in = "signed_in"    # any valid token; what it reaches is the caller's own
+    admin = "admin"            # a token whose scope holds admin
+    audience = "audience"      # signed in and not removed from the Space in the path
+    member = "member"          # someone who joined the Space (listener or on stage), not removed
+    listeners = "listeners"    # signed in, not on the Space's stage and not removed (ticket buyers)
+    stage = "stage"            # the Space's host, co-hosts and speakers
+    moderators = "moderators"  # the Space's host and co-hosts
+    host = "host"              # the Space's host only
 
 
 @dataclass(frozen=True)
@@ -43,6 +62,7 @@ class Endpoint:
     content_types: tuple[str, ...] = ("application/json",)
     internal: bool = False  # the media worker's: its bearer secret instead of a user token, not in OpenAPI
     invalid_id: Callable[[], Response] | None = None  # answers a malformed path id instead of the JSON 400
+    caller: Caller = Caller.signed_in  # who may call it (see ``Caller``)
 
 
 ENDPOINTS: list[Endpoint] = []
@@ -104,9 +124,11 @@ def endpoint(bp: Blueprint, method: str, path: str, *, summary: str, tag: str, s
              idempotent: bool = False, errors: tuple[int, ...] = (),
              content_types: tuple[str, ...] = ("application/json",),
              internal: bool = False,
-             invalid_id: Callable[[], Response] | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+             invalid_id: Callable[[], Response] | None = None,
+             caller: Caller | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     spec = Endpoint(method, path, summary, tag, status, body, query, response, auth and not internal, admin,
-                    idempotent, errors, content_types, internal, invalid_id)
+                    idempotent, errors, content_types, internal, invalid_id,
+                    caller or _default_caller(auth=auth, admin=admin, internal=internal))
     ENDPOINTS.append(spec)
 
     def register(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -126,6 +148,15 @@ def endpoint(bp: Blueprint, method: str, path: str, *, summary: str, tag: str, s
         return view
 
     return register
+
+
+def _default_caller(*, auth: bool, admin: bool, internal: bool) -> Caller:
+    """The policy the other flags already imply; Space-scoped routes declare theirs."""
+    if internal:
+        return Caller.worker
+    if not auth:
+        return Caller.anyone
+    return Caller.admin if admin else Caller.signed_in
 
 
 def _register_preflight(bp: Blueprint, path: str) -> None:
@@ -195,4 +226,4 @@ def _as_status_text(spec: Endpoint, result: Any) -> tuple[int, str]:
     return spec.status, _dump(result)
 
 
-__all__ = ["ENDPOINTS", "Call", "Endpoint", "Reply", "endpoint", "error_response"]
+__all__ = ["ENDPOINTS", "Call", "Caller", "Endpoint", "Reply", "endpoint", "error_response"]

@@ -147,7 +147,7 @@ class SpacePatchIn(Request):
     topics: list[str] | None = Field(default=None, description="scheduled Spaces only")
     scheduled_start: AwareDatetime | None = Field(default=None, description="scheduled Spaces only")
     recording: bool | None = Field(default=None, description="also while live: start or stop recording")
-    captions: bool | None = Field(default=None, description="also while live")
+    captions: bool | None = Field(default=None, examples=[False], description="also while live")
     clips_enabled: bool | None = Field(default=None, description="also while live")
     language: str | None = Field(default=None, max_length=LANGUAGE_MAX,
                                  description="BCP 47; also while live (captions follow from the next utterance)")

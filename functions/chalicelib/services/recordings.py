@@ -309,9 +309,9 @@ class ReplayService:
         return self.recordings.segments(space_id)
 
     def trim(self, caller: str, space_id: str, start_offset_seconds: float) -> ReplayView:
-        space, replay = self.visible(space_id, caller)
-        if caller != space.host_id:
+        if caller != self.spaces.require(space_id).host_id:  # before saying whether there is a replay
             raise Forbidden("only the host can trim the replay")
+        _, replay = self.visible(space_id, caller)
         offset = check_trim(replay, start_offset_seconds)
 
         def trimmed(current: Space, now_replay: Replay | None) -> Replay | None:
@@ -326,10 +326,10 @@ class ReplayService:
         """Tombstone the replay (a late worker report cannot revive it), then remove every object
         under the Space's prefix, its clips and its transcript. A retried delete finishes the job."""
         space = self.spaces.require(space_id)
+        if caller != space.host_id:  # before saying whether there is a replay
+            raise Forbidden("only the host can delete the replay")
         if space.replay is None:
             raise NotFound(f"Space {space_id} has no replay")
-        if caller != space.host_id:
-            raise Forbidden("only the host can delete the replay")
         if space.state is SpaceState.live:
             raise InvalidState("the Space is live: turn recording off now, delete the replay once it has ended",
                                details={"state": space.state.value})

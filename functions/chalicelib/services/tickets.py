@@ -91,14 +91,14 @@ class TicketService:
         """Hold a seat and open the payment. A buyer who already holds a pending ticket gets it
         back with a fresh payment sheet (the app may have lost it); a paid one is a 409."""
         space = self.spaces.require(space_id)
-        if space.ticket is None:
-            raise InvalidState("this Space is free: no ticket is needed", details={"ticketed": False})
         if space.role_of(buyer_id) != "listener":
             raise Forbidden("hosts, co-hosts and speakers join without a ticket")
         if self.members is not None:
             member = self.members.get(space_id, buyer_id, consistent=True)
             if member is not None and member.banned:  # join would refuse them: sell nothing
                 raise Banned("you were removed from this Space")
+        if space.ticket is None:
+            raise InvalidState("this Space is free: no ticket is needed", details={"ticketed": False})
         if space.state not in (SpaceState.scheduled, SpaceState.live):
             raise InvalidState(f"tickets are not sold for a Space that is {space.state.value}",
                                details={"state": space.state.value})

@@ -18,7 +18,7 @@ from chalicelib.api.chat_schemas import (
     ReportOut,
     ReportPage,
 )
-from chalicelib.api.routing import Call, Reply, endpoint
+from chalicelib.api.routing import Call, Caller, Reply, endpoint
 from chalicelib.api.schemas import PageQuery, SpaceOut
 from chalicelib.container import get_container
 
@@ -26,7 +26,7 @@ bp = Blueprint(__name__)
 TAG = "messages and moderation"
 
 
-@endpoint(bp, "POST", "/v1/spaces/{space_id}/messages", tag=TAG, status=201, body=MessageIn, response=MessageOut,
+@endpoint(bp, "POST", "/v1/spaces/{space_id}/messages", caller=Caller.audience, tag=TAG, status=201, body=MessageIn, response=MessageOut,
           idempotent=True, errors=(400, 401, 403, 404, 409, 429, 503),
           summary="Send a message to everyone in the live Space, or privately to one person (delivered on "
                   "the data topic airwaves.chat)")
@@ -35,7 +35,7 @@ def send_message(call: Call, space_id: str) -> Reply:
     return Reply(MessageOut.of(message), status=201)
 
 
-@endpoint(bp, "GET", "/v1/spaces/{space_id}/messages", tag=TAG, query=PageQuery, response=MessagePage,
+@endpoint(bp, "GET", "/v1/spaces/{space_id}/messages", caller=Caller.audience, tag=TAG, query=PageQuery, response=MessagePage,
           errors=(400, 401, 403, 404), summary="Recent messages, newest first (what the caller may see)")
 def list_messages(call: Call, space_id: str) -> MessagePage:
     page = call.page(f"messages:{space_id}:{call.user_id}")
@@ -43,7 +43,7 @@ def list_messages(call: Call, space_id: str) -> MessagePage:
     return MessagePage(items=[MessageOut.of(m) for m in found.items], next_cursor=page.next_cursor(found))
 
 
-@endpoint(bp, "DELETE", "/v1/spaces/{space_id}/messages/{message_id}", tag=TAG, status=204,
+@endpoint(bp, "DELETE", "/v1/spaces/{space_id}/messages/{message_id}", caller=Caller.moderators, tag=TAG, status=204,
           errors=(401, 403, 404), summary="Delete a message (its author, the host or a co-host); clients are told "
                                           "on airwaves.chat with {\"deleted\": id}")
 def delete_message(call: Call, space_id: str, message_id: str) -> Reply:
@@ -57,20 +57,20 @@ def _chat_mute(call: Call, space_id: str, user_id: str, muted: bool) -> ChatMute
     return ChatMuteOut(space_id=space_id, user_id=user_id, chat_muted=muted, changed=changed)
 
 
-@endpoint(bp, "PUT", "/v1/spaces/{space_id}/chat-mutes/{user_id}", tag=TAG, response=ChatMuteOut,
+@endpoint(bp, "PUT", "/v1/spaces/{space_id}/chat-mutes/{user_id}", caller=Caller.moderators, tag=TAG, response=ChatMuteOut,
           errors=(401, 403, 404, 409), summary="Chat-mute someone: they still listen but cannot send messages "
                                                "(host or co-host)")
 def chat_mute(call: Call, space_id: str, user_id: str) -> ChatMuteOut:
     return _chat_mute(call, space_id, user_id, True)
 
 
-@endpoint(bp, "DELETE", "/v1/spaces/{space_id}/chat-mutes/{user_id}", tag=TAG, response=ChatMuteOut,
+@endpoint(bp, "DELETE", "/v1/spaces/{space_id}/chat-mutes/{user_id}", caller=Caller.moderators, tag=TAG, response=ChatMuteOut,
           errors=(401, 403, 404, 409), summary="Let a chat-muted person send messages again (host or co-host)")
 def chat_unmute(call: Call, space_id: str, user_id: str) -> ChatMuteOut:
     return _chat_mute(call, space_id, user_id, False)
 
 
-@endpoint(bp, "GET", "/v1/spaces/{space_id}/moderation-log", tag=TAG, query=PageQuery, response=ModerationLogPage,
+@endpoint(bp, "GET", "/v1/spaces/{space_id}/moderation-log", caller=Caller.host, tag=TAG, query=PageQuery, response=ModerationLogPage,
           errors=(400, 401, 403, 404), summary="Every moderation action in the Space, who did it and when, newest "
                                                "first (host only)")
 def moderation_log(call: Call, space_id: str) -> ModerationLogPage:
@@ -80,7 +80,7 @@ def moderation_log(call: Call, space_id: str) -> ModerationLogPage:
 
 
 # -- pins ------------------------------------------------------------------------------------
-@endpoint(bp, "PUT", "/v1/spaces/{space_id}/pin", tag=TAG, body=PinIn, response=SpaceOut,
+@endpoint(bp, "PUT", "/v1/spaces/{space_id}/pin", caller=Caller.moderators, tag=TAG, body=PinIn, response=SpaceOut,
           errors=(400, 401, 403, 404, 409), summary="Pin a short text and/or an http(s) link to the Space (host or "
                                                     "co-host); clients are told on airwaves.pin")
 def pin(call: Call, space_id: str) -> SpaceOut:
@@ -89,7 +89,7 @@ def pin(call: Call, space_id: str) -> SpaceOut:
                        engine=c.caption_engines.current())
 
 
-@endpoint(bp, "DELETE", "/v1/spaces/{space_id}/pin", tag=TAG, response=SpaceOut, errors=(401, 403, 404, 409),
+@endpoint(bp, "DELETE", "/v1/spaces/{space_id}/pin", caller=Caller.moderators, tag=TAG, response=SpaceOut, errors=(401, 403, 404, 409),
           summary="Unpin (host or co-host); clients are told on airwaves.pin")
 def unpin(call: Call, space_id: str) -> SpaceOut:
     c = get_container()

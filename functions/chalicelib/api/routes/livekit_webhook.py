@@ -4,13 +4,13 @@ from __future__ import annotations
 from chalice.app import Blueprint
 
 from chalicelib.api.room_schemas import WebhookAckOut
-from chalicelib.api.routing import Call, endpoint
+from chalicelib.api.routing import Call, Caller, endpoint
 from chalicelib.container import get_container
 
 bp = Blueprint(__name__)
 
 
-@endpoint(bp, "POST", "/v1/webhooks/livekit", tag="webhooks", auth=False, response=WebhookAckOut,
+@endpoint(bp, "POST", "/v1/webhooks/livekit", caller=Caller.signature, tag="webhooks", auth=False, response=WebhookAckOut,
           summary="LiveKit room events; the signed token in Authorization is verified against the raw body",
           errors=(400, 401, 503), content_types=("application/webhook+json", "application/json"))
 def livekit_webhook(call: Call) -> WebhookAckOut:

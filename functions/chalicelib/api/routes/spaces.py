@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from chalice.app import Blueprint
 
-from chalicelib.api.routing import Call, endpoint
+from chalicelib.api.routing import Call, Caller, endpoint
 from chalicelib.api.schemas import SpaceCreateIn, SpaceListQuery, SpaceOut, SpacePage, SpacePatchIn
 from chalicelib.container import get_container
 from chalicelib.domain.spaces import SpaceState
@@ -28,7 +28,7 @@ def get_space(call: Call, space_id: str) -> SpaceOut:
     return SpaceOut.of(c.spaces.get(space_id), engine=c.caption_engines.current())
 
 
-@endpoint(bp, "PATCH", "/v1/spaces/{space_id}", tag="spaces", body=SpacePatchIn, response=SpaceOut,
+@endpoint(bp, "PATCH", "/v1/spaces/{space_id}", caller=Caller.host, tag="spaces", body=SpacePatchIn, response=SpaceOut,
           summary="Edit a scheduled Space; recording, captions and clips also while live (host)",
           errors=(400, 401, 403, 404, 409))
 def patch_space(call: Call, space_id: str) -> SpaceOut:
@@ -39,7 +39,7 @@ def patch_space(call: Call, space_id: str) -> SpaceOut:
     return SpaceOut.of(space, engine=c.caption_engines.current())
 
 
-@endpoint(bp, "POST", "/v1/spaces/{space_id}/start", tag="spaces", response=SpaceOut, idempotent=True,
+@endpoint(bp, "POST", "/v1/spaces/{space_id}/start", caller=Caller.host, tag="spaces", response=SpaceOut, idempotent=True,
           summary="Start a scheduled Space (host)", errors=(401, 403, 404, 409, 503))
 def start_space(call: Call, space_id: str) -> SpaceOut:
     c = get_container()
@@ -47,7 +47,7 @@ def start_space(call: Call, space_id: str) -> SpaceOut:
     return SpaceOut.of(space, engine=c.caption_engines.current(), join=c.joins.host_credentials(space))
 
 
-@endpoint(bp, "POST", "/v1/spaces/{space_id}/end", tag="spaces", response=SpaceOut, idempotent=True,
+@endpoint(bp, "POST", "/v1/spaces/{space_id}/end", caller=Caller.moderators, tag="spaces", response=SpaceOut, idempotent=True,
           summary="End a live Space (host or co-host); everyone is disconnected",
           errors=(401, 403, 404, 409, 503))
 def end_space(call: Call, space_id: str) -> SpaceOut:
@@ -55,7 +55,7 @@ def end_space(call: Call, space_id: str) -> SpaceOut:
     return SpaceOut.of(c.spaces.end(call.user_id, space_id), engine=c.caption_engines.current())
 
 
-@endpoint(bp, "DELETE", "/v1/spaces/{space_id}", tag="spaces", response=SpaceOut,
+@endpoint(bp, "DELETE", "/v1/spaces/{space_id}", caller=Caller.host, tag="spaces", response=SpaceOut,
           summary="Cancel a scheduled Space (host); sold tickets are refunded",
           errors=(401, 403, 404, 409, 503))
 def cancel_space(call: Call, space_id: str) -> SpaceOut:

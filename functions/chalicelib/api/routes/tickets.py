@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from chalice.app import Blueprint
 
-from chalicelib.api.routing import Call, Reply, endpoint
+from chalicelib.api.routing import Call, Caller, Reply, endpoint
 from chalicelib.api.schemas import PageQuery
 from chalicelib.api.ticket_schemas import (
     BuyerTicketOut,
@@ -36,7 +36,7 @@ def my_payouts(call: Call) -> PayoutsOut:
     return PayoutsOut.of(status, next_cursor=page.next_cursor(status.recent))
 
 
-@endpoint(bp, "POST", "/v1/spaces/{space_id}/tickets", tag="tickets", status=201, response=TicketPurchaseOut,
+@endpoint(bp, "POST", "/v1/spaces/{space_id}/tickets", caller=Caller.listeners, tag="tickets", status=201, response=TicketPurchaseOut,
           idempotent=True, summary="Buy a ticket: holds a seat and opens a Stripe payment for the PaymentSheet",
           errors=(401, 403, 404, 409, 503))
 def buy_ticket(call: Call, space_id: str) -> Reply:
@@ -53,7 +53,7 @@ def my_tickets(call: Call) -> BuyerTicketPage:
     return BuyerTicketPage(items=[BuyerTicketOut.of(t, now) for t in tickets.items], next_cursor=page.next_cursor(tickets))
 
 
-@endpoint(bp, "POST", "/v1/webhooks/stripe", tag="webhooks", auth=False, response=StripeWebhookOut,
+@endpoint(bp, "POST", "/v1/webhooks/stripe", caller=Caller.signature, tag="webhooks", auth=False, response=StripeWebhookOut,
           summary="Stripe events (platform and Connect endpoints); Stripe-Signature is verified on the raw body",
           errors=(400, 409, 503))
 def stripe_webhook(call: Call) -> StripeWebhookOut:
