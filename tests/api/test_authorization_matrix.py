@@ -26,9 +26,9 @@ from __future__ import annotations
 import copy
 import os
 import re
-from urllib.parse import urlencode
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from pydantic import BaseModel
