@@ -95,6 +95,7 @@ def parameters() -> dict[str, Any]:
 
 # The S3 actions the media worker's code calls (``Store`` in livekit/worker/airwaves_media/store.py).
 MEDIA_WORKER_S3_ACTIONS = ("s3:GetObject", "s3:PutObject")
+MEDIA_WORKER_TRANSCRIBE_ACTION = "transcribe:StartStreamTranscription"
 
 
 def _heredoc(path: str, content: str, mode: str) -> str:
@@ -176,6 +177,9 @@ def resources(version: str, ports: dict[str, int]) -> dict[str, Any]:
         # the media worker: exactly the S3 calls livekit/worker makes (tests/infra checks), spaces/* only
         statement(list(MEDIA_WORKER_S3_ACTIONS), arn("s3", f"${{MediaBucketName}}/{MEDIA_PREFIX}*", region=False,
                                                      account=False)),
+        # its caption engine on deployed stages (AWS Transcribe streaming): the one streaming call and
+        # nothing else; Transcribe has no resource-level permissions for it, hence "*"
+        statement([MEDIA_WORKER_TRANSCRIBE_ACTION], "*"),
     ]
     tg_health = {"HealthCheckProtocol": "HTTP", "HealthCheckPort": str(ports["signal"]), "HealthCheckPath": "/",
                  "HealthyThresholdCount": 2, "UnhealthyThresholdCount": 2, "HealthCheckIntervalSeconds": 10}
