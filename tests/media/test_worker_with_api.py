@@ -16,6 +16,8 @@ import os
 import secrets
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -59,9 +61,16 @@ class Stack:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
+    with running_stack(tmp_path_factory.mktemp("e2e")) as s:
+        yield s
+
+
+@contextmanager
+def running_stack(work: Path) -> Iterator[Stack]:
+    """livekit-server, moto, the API and the worker as child processes, logs in ``work`` (also
+    what ``bench/bench_hls.py`` measures on)."""
     if not API_PYTHON.exists():
         unavailable("the API's venv", f"{API_PYTHON} is missing (make install)")
-    work = tmp_path_factory.mktemp("e2e")
     binary = built_binary("livekit-server", ["bash", str(ROOT / "livekit" / "build.sh")])
     try:
         lk = start_livekit(binary, work, api_key="airwaves-e2e", api_secret=secrets.token_hex(24), name="livekit-e2e")
