@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import shutil
 import subprocess
 import time
@@ -40,9 +41,15 @@ def speak(text: str) -> np.ndarray:
     return np.concatenate([f.to_ndarray().reshape(-1) for f in frames]).astype(np.int16)
 
 
+def words(text: str) -> list[str]:
+    """Lower case, punctuation dropped (Whisper writes "Hello, everyone." where the script says
+    "hello everyone"); digits stay digits, so "9" for "nine" counts as an error."""
+    return re.sub(r"[^a-z0-9' ]+", " ", text.lower()).split()
+
+
 def wer(reference: str, hypothesis: str) -> float:
     """Word error rate: (substitutions + deletions + insertions) / reference words."""
-    ref, hyp = reference.lower().split(), hypothesis.lower().split()
+    ref, hyp = words(reference), words(hypothesis)
     row = list(range(len(hyp) + 1))
     for i, r in enumerate(ref, 1):
         prev, row[0] = row[:], i

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from airwaves_media.api_client import MediaApi
-from airwaves_media.captions import Caption, EmbeddedEngine, ScriptedEngine, engine_from_env
+from airwaves_media.captions import Caption, ScriptedEngine, engine_from_env
+from airwaves_media.whisper_stt import WhisperEngine as EmbeddedEngine
 from airwaves_media.session import Session
 from airwaves_media.stage_captions import StageCaptions
 from tests.media.test_media_units import tone

@@ -3,10 +3,12 @@ engine behind a port, and publishing the words the way LiveKit clients expect: t
 ``lk.transcription`` sent as the speaker (``sender_identity``) with ``lk.transcribed_track_id``,
 ``lk.segment_id`` and ``lk.transcription_final``; final segments also go to the API.
 
-Engines (``AIRWAVES_STT_ENGINE``): ``embedded`` (the default: pocketsphinx from PyPI with its
-bundled en-us model, offline, English only; audio resampled 48 kHz -> 16 kHz mono int16),
-``scripted`` (a fake that "hears" the next line of a script for each voiced utterance, for fast
-tests of the whole path), ``none`` (no captions). AWS Transcribe is not built yet.
+Engines (``AIRWAVES_STT_ENGINE``): ``embedded`` (the default: Whisper tiny.en on CTranslate2, its
+model inside a PyPI wheel, offline, English only: ``whisper_stt.py``), ``pocketsphinx`` (its
+bundled en-us model: lighter to install, far less accurate and slower, kept for comparison in
+``make bench``), ``scripted`` (a fake that "hears" the next line of a script for each voiced
+utterance, for fast tests of the whole path), ``none`` (no captions). Both embedded engines get
+the worker's 48 kHz audio resampled to 16 kHz mono int16 (``Downsampler``).
 """
 from __future__ import annotations
 
@@ -103,18 +105,52 @@ class ScriptedEngine:
         return ScriptedRecognizer(self.script.setdefault(speaker, []))
 
 
+class Downsampler:
+    """The worker's 48 kHz int16 frames as the models' 16 kHz mono int16, streamed (the resampler
+    keeps its filter state between frames; ``flush`` drains it at the end of an utterance)."""
+
+    RATE = MODEL_RATE
+
+    def __init__(self) -> None:
+        import av
+
+        self._av = av
+        self.resampler: Any = None
+
+    def _run(self, frame: Any) -> np.ndarray:
+        if self.resampler is None:
+            self.resampler = self._av.AudioResampler(format="s16", layout="mono", rate=MODEL_RATE)
+        out = [f.to_ndarray().reshape(-1).astype(np.int16) for f in self.resampler.resample(frame)]
+        return np.concatenate(out) if out else np.zeros(0, dtype=np.int16)
+
+    def push(self, pcm: np.ndarray) -> np.ndarray:
+        frame = self._av.AudioFrame.from_ndarray(np.ascontiguousarray(pcm, dtype=np.int16).reshape(1, -1),
+                                                 format="s16", layout="mono")
+        frame.sample_rate = RATE
+        return self._run(frame)
+
+    def flush(self) -> np.ndarray:
+        """What the filter still holds; the next ``push`` starts a fresh stream."""
+        if self.resampler is None:
+            return np.zeros(0, dtype=np.int16)
+        tail = self._run(None)
+        self.resampler = None
+        return tail
+
+    @property
+    def started(self) -> bool:
+        return self.resampler is not None
+
+
 class PocketsphinxRecognizer:
     """One utterance at a time: 48 kHz int16 in, resampled to the model's 16 kHz, decoded as it
     comes; an interim hypothesis about every ``interim`` seconds of audio."""
 
     def __init__(self, make_decoder: Callable[[], Any], interim: float = 1.0) -> None:
-        import av
-
-        self._av = av
         self.make_decoder = make_decoder
         self._decoder: Any = None
         self.interim = int(interim * MODEL_RATE)
-        self.resampler: Any = None
+        self.downsampler = Downsampler()
         self.fed = 0
         self.last = ""
         self.audio: list[bytes] = []
@@ -128,14 +164,7 @@ class PocketsphinxRecognizer:
         return self._decoder
 
     def _resample(self, pcm: np.ndarray | None) -> bytes:
-        if self.resampler is None:
-            self.resampler = self._av.AudioResampler(format="s16", layout="mono", rate=MODEL_RATE)
-        frame = None
-        if pcm is not None:
-            frame = self._av.AudioFrame.from_ndarray(np.ascontiguousarray(pcm, dtype=np.int16).reshape(1, -1),
-                                                     format="s16", layout="mono")
-            frame.sample_rate = RATE
-        return b"".join(bytes(f.to_ndarray().astype(np.int16).tobytes()) for f in self.resampler.resample(frame))
+        return (self.downsampler.push(pcm) if pcm is not None else self.downsampler.flush()).tobytes()
 
     def accept(self, pcm: np.ndarray) -> list[Hypothesis]:
         data = self._resample(pcm)
@@ -156,7 +185,7 @@ class PocketsphinxRecognizer:
         return []
 
     def finish(self) -> Hypothesis | None:
-        if self.fed == 0 and self.resampler is None:
+        if self.fed == 0 and not self.downsampler.started:
             return None
         self.audio.append(self._resample(None))
         if self.fed:
@@ -167,17 +196,17 @@ class PocketsphinxRecognizer:
         self.decoder.process_raw(b"".join(self.audio), False, True)
         self.decoder.end_utt()
         hyp = self.decoder.hyp()
-        self.resampler, self.fed, self.last, self.audio = None, 0, "", []
+        self.fed, self.last, self.audio = 0, "", []
         text = hyp.hypstr.strip() if hyp is not None else ""
         return Hypothesis(text, final=True) if text else None
 
 
 @dataclass
-class EmbeddedEngine:
+class PocketsphinxEngine:
     """Offline pocketsphinx (``pocketsphinx`` on PyPI, its bundled en-us acoustic model, language
     model and dictionary). Each speaker gets their own decoder."""
 
-    name: str = "embedded"
+    name: str = "pocketsphinx"
     languages: frozenset[str] | None = frozenset({"en"})
 
     def supports(self, language: str) -> bool:
@@ -197,35 +226,47 @@ def engine_from_env() -> SpeechEngine | None:
     if name == "scripted":
         return ScriptedEngine.from_env()
     if name == "embedded":
-        return EmbeddedEngine()
+        from airwaves_media.whisper_stt import WhisperEngine
+
+        return WhisperEngine()
+    if name == "pocketsphinx":
+        return PocketsphinxEngine()
     if name == "none":
         return None
-    raise ValueError(f"AIRWAVES_STT_ENGINE={name!r}: use embedded, scripted or none")
+    raise ValueError(f"AIRWAVES_STT_ENGINE={name!r}: use embedded, pocketsphinx, scripted or none")
 
 
 class EnergyVad:
     """Voiced while 20 ms frames are louder than ``threshold`` RMS; an utterance ends after
-    ``hangover`` seconds below it. Silent speakers never reach the engine."""
+    ``hangover`` seconds below it, or after ``longest`` seconds however it goes on (a speaker who
+    never pauses still gets finals, and a window-at-a-time engine never sees more than it can
+    take in one decode). Silent speakers never reach the engine."""
 
-    def __init__(self, threshold: float = 300.0, hangover: float = 0.4) -> None:
+    def __init__(self, threshold: float = 300.0, hangover: float = 0.4, longest: float = 15.0) -> None:
         self.threshold = threshold
         self.hangover = int(hangover * RATE)
+        self.longest = int(longest * RATE)
         self.voiced = False
         self.quiet = 0
+        self.length = 0
 
     def update(self, pcm: np.ndarray) -> tuple[bool, bool]:
         """(speech in this chunk, the utterance just ended)."""
         loud = pcm.size > 0 and float(np.sqrt(np.mean(pcm.astype(np.float64) ** 2))) > self.threshold
+        if not loud and not self.voiced:
+            return False, False
         if loud:
             self.voiced, self.quiet = True, 0
-            return True, False
-        if self.voiced:
+        else:
             self.quiet += pcm.size
             if self.quiet >= self.hangover:
-                self.voiced = False
+                self.voiced, self.length = False, 0
                 return False, True
-            return True, False  # a short pause inside the utterance
-        return False, False
+        self.length += pcm.size  # loud, or a short pause inside the utterance
+        if self.length >= self.longest:
+            self.voiced, self.quiet, self.length = False, 0, 0
+            return True, True  # this chunk still belongs to the utterance that ends here
+        return True, False
 
 
 @dataclass
