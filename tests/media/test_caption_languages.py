@@ -11,9 +11,9 @@ import pytest
 
 from airwaves_media.api_client import MediaApi
 from airwaves_media.captions import Caption, ScriptedEngine, engine_from_env
-from airwaves_media.whisper_stt import WhisperEngine as EmbeddedEngine
 from airwaves_media.session import Session
 from airwaves_media.stage_captions import StageCaptions
+from airwaves_media.whisper_stt import WhisperEngine as EmbeddedEngine
 from tests.media.test_media_units import tone
 
 
