@@ -94,7 +94,7 @@ def parameters() -> dict[str, Any]:
 
 
 # The S3 actions the media worker's code calls (``Store`` in livekit/worker/airwaves_media/store.py).
-MEDIA_WORKER_S3_ACTIONS = ("s3:GetObject", "s3:PutObject")
+MEDIA_WORKER_S3_ACTIONS = ("s3:DeleteObject", "s3:GetObject", "s3:PutObject")
 MEDIA_WORKER_TRANSCRIBE_ACTION = "transcribe:StartStreamTranscription"
 
 
