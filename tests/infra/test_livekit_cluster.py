@@ -33,6 +33,7 @@ def test_rendered_config_carries_node_ip_keys_redis_turn_and_webhook():
     assert config["redis"] == {"address": "redis.internal:6379", "password": "r" * 64, "tls": {"enabled": True}}
     assert config["turn"]["domain"] == "livekit.example.com" and config["turn"]["external_tls"] is True
     assert config["webhook"] == {"api_key": "airwaves", "urls": [STACK_ENV["WEBHOOK_URL"]]}
+    assert config["room"]["enabled_codecs"] == [{"mime": "audio/opus"}, {"mime": "audio/red"}], "audio only"
 
 
 def test_values_that_would_break_yaml_arrive_intact():

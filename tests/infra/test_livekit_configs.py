@@ -4,6 +4,7 @@ build; and the local stack registers the server."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -108,4 +109,26 @@ def test_production_rooms_are_opened_by_the_api_only_with_the_same_timeouts():
     room = yaml.safe_load(text.replace("${", "x").replace("}", ""))["room"]  # placeholders aside
     fields = Settings.model_fields
     assert room == {"auto_create": False, "empty_timeout": fields["livekit_empty_timeout_seconds"].default,
-                    "departure_timeout": fields["livekit_departure_timeout_seconds"].default}
+                    "departure_timeout": fields["livekit_departure_timeout_seconds"].default,
+                    "enabled_codecs": AUDIO_ONLY}
+
+
+AUDIO_ONLY = [{"mime": "audio/opus"}, {"mime": "audio/red"}]
+
+
+def test_both_configs_negotiate_audio_codecs_only():
+    """Spaces are audio only on the server: no video codec is enabled, so every video m-section is
+    rejected at negotiation and a video track has nothing to carry it, whatever source it claims."""
+    text = (ROOT / "livekit" / "livekit.production.yaml").read_text()
+    production = yaml.safe_load(text.replace("${", "x").replace("}", ""))["room"]
+    assert load_local_config()["room"]["enabled_codecs"] == production["enabled_codecs"] == AUDIO_ONLY
+    rendered = yaml.safe_load(render_local_config(port=1, tcp_port=2, udp_port=3, api_key="k"))
+    assert rendered["room"]["enabled_codecs"] == AUDIO_ONLY, "test servers run the same codec list"
+
+
+def test_the_web_client_offers_no_video_sections_to_the_audio_only_server():
+    """livekit-client's single peer connection pre-creates receive-only video sections, which an
+    audio-only server rejects; Chromium's next offer then fails ("Transceiver not found based on
+    m-line index"). The web app keeps two peer connections."""
+    source = (ROOT / "web" / "src" / "room.ts").read_text()
+    assert re.search(r"new Room\(\{[^}]*singlePeerConnection: false", source)

@@ -23,7 +23,12 @@ export interface RoomHandlers {
 export class SpaceRoom {
   // Opus DTX on (a silent microphone sends a packet every ~400 ms, not every 20 ms: bench_scale
   // measured 2.25x less server CPU for a silent stage) and RED for resilience to packet loss.
-  readonly room = new Room({ adaptiveStream: false, dynacast: false, publishDefaults: { dtx: true, red: true } });
+  // Two peer connections, not livekit-client's default single one: that one pre-creates three
+  // receive-only video sections in its first offer, the audio-only server (no video codec) rejects
+  // them, and Chromium's next offer then fails ("Transceiver not found based on m-line index").
+  readonly room = new Room({
+    adaptiveStream: false, dynacast: false, singlePeerConnection: false, publishDefaults: { dtx: true, red: true },
+  });
   private audio: AudioContext;
   private analysers = new Map<string, AnalyserNode>();
   private elements: HTMLMediaElement[] = [];
