@@ -291,8 +291,9 @@ def test_listeners_join_hidden_yet_the_roster_and_counts_stay_exact(session, aio
 
 def test_spaces_are_audio_only_whatever_a_speaker_publishes(session, aio, livekit_server):
     """A speaker's client publishing video: as a camera it is refused by the token's sources; labelled
-    as the microphone, the track_published webhook mutes it on the server (the server keeps it listed:
-    LiveKit has no server-side unpublish). The listener still hears the host."""
+    as the microphone, the server's audio-only codec list rejects it at negotiation (and the
+    track_published webhook would mute it on the server as a backstop). No listener receives a video
+    track; the listener still hears the host."""
     from livekit import api as lk
 
     async def scenario():
@@ -322,6 +323,10 @@ def test_spaces_are_audio_only_whatever_a_speaker_publishes(session, aio, liveki
         await disguised.stop()
         video = [t for t in who.tracks if t.type != lk.TrackType.AUDIO]
         assert all(t.muted for t in video), f"the server forwards a video track: {video}"
+        alice = listener.room.remote_participants.get("alice")
+        received = [p.sid for p in (alice.track_publications.values() if alice else [])
+                    if p.kind == rtc.TrackKind.KIND_VIDEO and p.track is not None]
+        assert not received, f"a listener received video: {received}"
         pcm = await record(listener.audio["host"], 0.5)
         assert abs(dominant_frequency(pcm) - HOST_HZ) < 5, "audio still flows"
 
