@@ -1,11 +1,9 @@
 """Reminders (idempotent, counted exactly on the Space) and push device registration on moto SNS."""
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 import pytest
 
-from tests.helpers import rfc3339_in
+from tests.helpers import container, race, rfc3339_in
 
 APNS = "0f" * 32
 FCM = "dKx1-abc_" + "Q" * 120 + ":APA91bH"
@@ -42,19 +40,28 @@ def test_set_and_clear_a_reminder_idempotently(api, scheduled_id):
 
 
 def test_subscriber_count_is_exact_under_concurrent_reminders(api, scheduled_id):
+    """Two threads per user toggle at once through the service (the Chalice test client keeps the
+    current request on the app object, so it cannot carry concurrent requests): every call
+    succeeds, and the count is the number of reminders stored, which is every user's last PUT."""
+    reminders = container().reminders
     users = [f"u{i}" for i in range(12)]
-    for u in users:
-        api.token(u)  # mint tokens first; the calls below then race only on the Space
 
-    def toggle(user: str) -> None:
+    def toggle(i: int) -> list[bool]:
+        user = users[i % len(users)]
+        states = []
         for _ in range(2):
-            reminder(api, "PUT", scheduled_id, user)
-            reminder(api, "DELETE", scheduled_id, user)
-        reminder(api, "PUT", scheduled_id, user)
+            states.append(reminders.set(user, scheduled_id)[1])
+            states.append(reminders.clear(user, scheduled_id)[1])
+        states.append(reminders.set(user, scheduled_id)[1])
+        return states
 
-    with ThreadPoolExecutor(max_workers=6) as pool:
-        list(pool.map(toggle, users + users))
+    results, errors, other = race(2 * len(users), toggle)
+    assert (errors, other) == ([], [])
+    assert results == [[True, False, True, False, True]] * (2 * len(users))
+    assert all(reminders.status(u, scheduled_id)[1] for u in users), "each user's last call set it"
     assert api.call("GET", f"/v1/spaces/{scheduled_id}", as_user="x").json["subscriber_count"] == len(users)
+    unset = reminders.clear("u0", scheduled_id)[0]
+    assert unset.subscriber_count == len(users) - 1
 
 
 def test_reminders_are_for_scheduled_spaces(api, scheduled_id):
