@@ -90,6 +90,9 @@ def parameters() -> dict[str, Any]:
                                        AllowedPattern=r"^([0-9a-f]{40})?$"),
         "MediaWorkerMaxSpaces": parameter("Spaces one node's media worker records at once (about 10 per core).",
                                           type_="Number", default=20, MinValue=1),
+        "CaptionEngine": parameter("The media worker's speech-to-text (AIRWAVES_STT_ENGINE): Amazon Transcribe "
+                                   "streaming, the embedded Whisper tiny.en (English, the node's CPU), or none.",
+                                   default="transcribe", AllowedValues=["transcribe", "embedded", "none"]),
     }
 
 
@@ -142,6 +145,7 @@ MEDIA_BUCKET=${{MediaBucketName}}
 MEDIA_WORKER_REPOSITORY=${{MediaWorkerRepository}}
 MEDIA_WORKER_COMMIT=${{MediaWorkerCommit}}
 MEDIA_WORKER_MAX_SPACES=${{MediaWorkerMaxSpaces}}
+CAPTION_ENGINE=${{CaptionEngine}}
 MEDIA_WORKER_HEALTH_PORT={MEDIA_WORKER_HEALTH_PORT}
 MEDIA_WORKER_SRC=/opt/airwaves/media-worker/livekit/worker
 {HEREDOC_END}

@@ -91,6 +91,7 @@ def worker_env(env: dict, app_secret: dict) -> dict:
         "AIRWAVES_MEDIA_BUCKET": env["MEDIA_BUCKET"],
         "AIRWAVES_MEDIA_HTTP_PORT": env["MEDIA_WORKER_HEALTH_PORT"],
         "AIRWAVES_MEDIA_MAX_SPACES": env.get("MEDIA_WORKER_MAX_SPACES", "20"),
+        "AIRWAVES_STT_ENGINE": env.get("CAPTION_ENGINE", "transcribe"),
     }
 
 

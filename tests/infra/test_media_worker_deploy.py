@@ -68,6 +68,8 @@ def test_parent_passes_the_api_url_and_the_media_bucket(cluster):
     assert "/prod/" in json.dumps(params["ApiUrl"]) and "RestAPI" in json.dumps(params["ApiUrl"])
     assert "ApiUrl" in cluster["Parameters"] and "MediaBucketName" in cluster["Parameters"]
     assert cluster["Parameters"]["MediaWorkerCommit"]["AllowedPattern"] == r"^([0-9a-f]{40})?$"
+    engine = cluster["Parameters"]["CaptionEngine"]
+    assert engine["Default"] == "transcribe" and set(engine["AllowedValues"]) == {"transcribe", "embedded", "none"}
 
 
 def test_worker_environment_renders_from_stack_values_and_the_secret():
@@ -79,6 +81,9 @@ def test_worker_environment_renders_from_stack_values_and_the_secret():
     assert env["AIRWAVES_MEDIA_BUCKET"] == "airwaves-media-x" and env["AWS_REGION"] == "eu-west-1"
     assert env["AIRWAVES_MEDIA_HTTP_PORT"] == "8089" and env["AIRWAVES_MEDIA_MAX_SPACES"] == "12"
     assert env["PYTHONPATH"] == STACK_ENV["MEDIA_WORKER_SRC"]
+    assert env["AIRWAVES_STT_ENGINE"] == "transcribe", "deployed stages caption with Amazon Transcribe by default"
+    assert render_config.worker_env({**STACK_ENV, "CAPTION_ENGINE": "embedded"}, APP_SECRET)["AIRWAVES_STT_ENGINE"] \
+        == "embedded"
     assert "APP_SECRETS_ARN" not in env, "the worker gets its values, not the node's plumbing"
     with pytest.raises(KeyError):
         render_config.worker_env(STACK_ENV, {k: v for k, v in APP_SECRET.items() if k != "media_worker_secret"})

