@@ -13,9 +13,10 @@ the worker's 48 kHz audio resampled to 16 kHz mono int16 (``Downsampler``).
 """
 from __future__ import annotations
 
+import itertools
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -50,6 +51,14 @@ class SpeechEngine(Protocol):
     def supports(self, language: str) -> bool: ...
 
     def open(self, speaker: str, language: str) -> Recognizer: ...
+
+
+def prewarm(engine: SpeechEngine) -> None:
+    """Load what the engine loads on first use (Whisper's model, about 0.7 s), so the first
+    speaker's first words are not the ones that wait for it. Engines without the hook need none."""
+    hook = getattr(engine, "prewarm", None)
+    if callable(hook):
+        hook()
 
 
 def primary_language(tag: str) -> str:
@@ -289,7 +298,9 @@ class SpeakerCaptions:
     """One stage speaker's track: VAD, recognizer, caption events (``emit``)."""
 
     def __init__(self, speaker: str, track_sid: str, recognizer: Recognizer, emit: Callable[[Caption], None],
-                 clock: Callable[[], float], prefix: str) -> None:
+                 clock: Callable[[], float], prefix: str, numbers: Iterator[int] | None = None) -> None:
+        """``numbers``: the speaker's utterance numbers, shared by every captioner the speaker
+        gets in one job (a reopened stage never repeats a segment id)."""
         self.speaker = speaker
         self.track_sid = track_sid
         self.recognizer = recognizer
@@ -297,23 +308,38 @@ class SpeakerCaptions:
         self.clock = clock
         self.prefix = prefix
         self.vad = EnergyVad()
+        self.numbers = numbers if numbers is not None else itertools.count(1)
         self.count = 0
         self.start = 0.0
+        self.at = 0.0
 
-    def push(self, pcm: np.ndarray) -> None:
+    def push(self, pcm: np.ndarray, at: float | None = None) -> None:
+        """``at``: the Space offset the audio arrived at (``clock()`` when not given; a caption
+        thread passes it, since it may decode a moment later)."""
+        self.at = self.clock() if at is None else at
         was = self.vad.voiced
         speech, ended = self.vad.update(pcm)
         if speech and not was:
-            self.count += 1
-            self.start = self.clock()
+            self.count = next(self.numbers)
+            self.start = self.at
         if speech:
             for h in self.recognizer.accept(pcm):
                 self.emit(self._caption(h))
         if ended:
-            final = self.recognizer.finish()
-            if final is not None:
-                self.emit(self._caption(final))
+            self._final()
+
+    def end(self) -> None:
+        """The track goes (speaker left the stage, the job ends): an utterance under way gets
+        its final words."""
+        if self.vad.voiced:
+            self.vad.voiced = False
+            self._final()
+
+    def _final(self) -> None:
+        final = self.recognizer.finish()
+        if final is not None:
+            self.emit(self._caption(final))
 
     def _caption(self, h: Hypothesis) -> Caption:
         return Caption(self.speaker, self.track_sid, f"{self.prefix}-{self.speaker}-{self.count}", h.text, h.final,
-                       round(self.start, 3), round(self.clock(), 3))
+                       round(self.start, 3), round(self.at, 3))

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from airwaves_media.api_client import MediaApi, SpaceMedia
-from airwaves_media.captions import TOPIC, Caption, SpeechEngine
+from airwaves_media.captions import TOPIC, Caption, SpeechEngine, prewarm
 from airwaves_media.codec import RATE, ogg_opus
 from airwaves_media.live import LiveHls
 from airwaves_media.mixer import Clock, Mixer
@@ -30,6 +30,7 @@ log = logging.getLogger("airwaves_media.session")
 
 STAGE_ROLES = frozenset({"host", "cohost", "speaker"})
 TICK = 0.02
+CAPTION_DRAIN_SECONDS = 5.0  # the last utterance's final decode (Transcribe waits up to 3 s)
 
 
 class Session:
@@ -58,7 +59,7 @@ class Session:
         self._finalize_lock = asyncio.Lock()
         self.finalized = False
         self.engine = engine
-        self.captions = StageCaptions(engine, self._caption, lambda: self.offset, prefix=space_id)
+        self.captions = StageCaptions(engine, self._caption, lambda: self.offset, prefix=space_id, threaded=True)
         self.segments_out: list[dict[str, object]] = []
 
     # -- the timeline -----------------------------------------------------------------------
@@ -85,6 +86,11 @@ class Session:
         await self.live.load()
         self.clock = Clock(time.monotonic())
         self.base_offset = (datetime.now(UTC) - started_at).total_seconds()
+        # segment ids name the job by when it joined (ms into the Space): a restarted worker's
+        # segments never overwrite the ones its predecessor stored
+        self.captions.prefix = f"{self.space_id}-{round(self.base_offset * 1000)}"
+        if self.engine is not None and self.space.captions and self.captions.available:
+            self._spawn(asyncio.to_thread(prewarm, self.engine))
         self.room.on("track_published", lambda pub, p: self._update(p))
         self.room.on("participant_connected", self._update)
         self.room.on("participant_attributes_changed", lambda _changed, p: self._update(p))
@@ -290,6 +296,7 @@ class Session:
                 await task
         for sid in list(self.readers):
             self._drop(sid)
+        await self.captions.drain(CAPTION_DRAIN_SECONDS)
         with contextlib.suppress(Exception):
             await self.flush_segments()
         over = self.finalized

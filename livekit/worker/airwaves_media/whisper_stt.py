@@ -89,3 +89,6 @@ class WhisperEngine:
 
     def open(self, speaker: str, language: str) -> Recognizer:
         return WhisperRecognizer("en")
+
+    def prewarm(self) -> None:
+        whisper_model()
