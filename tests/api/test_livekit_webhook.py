@@ -260,3 +260,29 @@ def test_events_after_the_end_do_not_count_joins_but_let_people_leave(api, space
     assert deliver(api, event("participant_left", space_id, "alice")).json["outcome"] == "uncounted"
     assert deliver(api, event("participant_joined", space_id, "late", role="listener")).json["outcome"] == "removed"
     assert counts(api, space_id) == (0, 1)
+
+
+def test_the_room_finishing_while_the_host_ends_the_space_still_answers_ended(api, media, space_id, monkeypatch):
+    """Deleting the room makes livekit-server send ``room_finished``, which can end the Space
+    before the host's own end is written (seen on CI as a 409 to the host)."""
+    c = container()
+    close_room = media.delete_room
+    outcomes: list[str] = []
+
+    def close_and_report(room: str) -> None:
+        close_room(room)
+        if outcomes:  # the webhook's own end closes the room again
+            return
+        outcomes.append("delivering")
+        body = event("room_finished", room)
+        outcomes.append(c.media_events.handle(c.media.verify_webhook(body, sign(body))))
+
+    monkeypatch.setattr(media, "delete_room", close_and_report)
+    res = api.call("POST", f"/v1/spaces/{space_id}/end", as_user="host")
+    assert outcomes == ["delivering", "ended"]
+    assert res.status_code == 200, res.body
+    assert res.json["state"] == "ended" and res.json["ended_at"]
+    stored = api.call("GET", f"/v1/spaces/{space_id}", as_user="x").json
+    assert (stored["state"], stored["ended_at"]) == ("ended", res.json["ended_at"])
+    again = api.call("POST", f"/v1/spaces/{space_id}/end", as_user="host")
+    assert again.status_code == 409 and again.json["error"]["code"] == "invalid_state"

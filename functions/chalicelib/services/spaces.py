@@ -132,7 +132,15 @@ class SpaceService:
         after = space.model_copy(update={"state": next_state(space.state, Action.end),
                                          "ended_at": now, "updated_at": now})
         self.lifecycle.before_end(after)
-        self.spaces.transition(space, after)
+        try:
+            self.spaces.transition(space, after)
+        except InvalidState:
+            # Closing the media room makes the media server report the room finished, and that
+            # webhook ends the Space too: whoever lost the race still asked for what happened.
+            current = self.spaces.require(space_id, consistent=True)
+            if current.state is SpaceState.ended:
+                return current
+            raise
         self.lifecycle.after_end(after)
         return after
 
