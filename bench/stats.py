@@ -11,3 +11,8 @@ def percentile(samples: list[float], q: float) -> float:
 def p50_p99(samples: list[float], unit: str = "ms") -> str:
     return (f"p50 {percentile(samples, 0.50):.2f} {unit}, p99 {percentile(samples, 0.99):.2f} {unit} "
             f"over {len(samples)}")
+
+
+def p50_p95(samples: list[float], unit: str = "ms") -> str:
+    return (f"p50 {percentile(samples, 0.50):.2f} {unit}, p95 {percentile(samples, 0.95):.2f} {unit} "
+            f"over {len(samples)}")

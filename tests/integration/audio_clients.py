@@ -109,18 +109,21 @@ class Tone:
         self.playing = False
         self.started_at = None
 
+    def _frame(self) -> np.ndarray:
+        """The next 10 ms to play."""
+        if not self.playing:
+            return np.zeros(FRAME, dtype=np.int16)
+        t = (np.arange(FRAME) + self._n) / RATE
+        if self.started_at is None:
+            self.started_at = time.perf_counter()
+        self._n += FRAME
+        return (self.amplitude * np.sin(2 * np.pi * self.hz * t) * 32767).astype(np.int16)
+
     async def _feed(self) -> None:
         began = time.perf_counter()
         frames = 0
         while True:
-            if self.playing:
-                t = (np.arange(FRAME) + self._n) / RATE
-                pcm = (self.amplitude * np.sin(2 * np.pi * self.hz * t) * 32767).astype(np.int16)
-                if self.started_at is None:
-                    self.started_at = time.perf_counter()
-                self._n += FRAME
-            else:
-                pcm = np.zeros(FRAME, dtype=np.int16)
+            pcm = self._frame()
             await self.source.capture_frame(rtc.AudioFrame(pcm.tobytes(), RATE, 1, FRAME))
             frames += 1
             delay = began + frames * FRAME / RATE - time.perf_counter()
@@ -132,6 +135,31 @@ class Tone:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+
+
+class Speech(Tone):
+    """A microphone track that says the 48 kHz mono audio it is given (``say``), in real time, and
+    is silent in between; ``ended_at`` is when the last of it was played (``perf_counter``)."""
+
+    def __init__(self) -> None:
+        super().__init__(0.0, silent=True)
+        self._queued = np.zeros(0, dtype=np.int16)
+        self.ended_at: float | None = None
+
+    def say(self, pcm: np.ndarray) -> None:
+        self._queued = np.concatenate([self._queued, pcm.astype(np.int16)])
+        self.ended_at = None
+
+    def said(self) -> bool:
+        return self._queued.size == 0 and self.ended_at is not None
+
+    def _frame(self) -> np.ndarray:
+        if not self._queued.size:
+            return np.zeros(FRAME, dtype=np.int16)
+        pcm, self._queued = self._queued[:FRAME], self._queued[FRAME:]
+        if not self._queued.size:
+            self.ended_at = time.perf_counter()
+        return np.pad(pcm, (0, FRAME - pcm.size))
 
 
 async def record(track: rtc.Track, seconds: float, timeout: float = 15.0) -> np.ndarray:

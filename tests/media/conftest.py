@@ -10,6 +10,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,8 +61,9 @@ class S3:
         return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()  # type: ignore[attr-defined]
 
 
-@pytest.fixture(scope="session")
-def s3():
+@contextmanager
+def moto_s3() -> Iterator[S3]:
+    """moto's S3 as a server on a free loopback port, the media bucket made (also the benches')."""
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
@@ -73,8 +76,16 @@ def s3():
     endpoint = f"http://127.0.0.1:{port}"
     client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
     client.create_bucket(Bucket=BUCKET)
-    yield S3(endpoint, BUCKET, client)
-    server.stop()
+    try:
+        yield S3(endpoint, BUCKET, client)
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def s3():
+    with moto_s3() as s3:
+        yield s3
 
 
 @pytest.fixture(scope="session")
@@ -159,3 +170,20 @@ def worker(worker_process):
     return worker_process
 
 
+
+
+@pytest.fixture
+def embedded_worker(worker_process):
+    """The worker with the embedded engine (Whisper) in place of the scripted one, for tests that
+    caption real speech; only one worker is registered at a time, so dispatches reach this one.
+    The scripted worker is back afterwards."""
+    worker_process.stop()
+    log_dir = worker_process.log_dir / "embedded"
+    log_dir.mkdir(exist_ok=True)
+    worker = Worker({**worker_process.env, "AIRWAVES_STT_ENGINE": "embedded"}, log_dir)
+    worker.start()
+    try:
+        yield worker
+    finally:
+        worker.stop()
+        worker_process.start()

@@ -7,15 +7,18 @@ import json
 import secrets
 import time
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 
 from airwaves_media.codec import RATE, decode
 from airwaves_media.playlist import Playlist
-from livekit import api
+from livekit import api, rtc
 from tests.integration import audio_clients as ac
 from tests.media.conftest import S3, LiveKit
 from tests.media.fake_api import FakeMediaApi
+
+Playing = TypeVar("Playing", bound=ac.Tone)
 
 
 @dataclass
@@ -46,11 +49,15 @@ class Space:
 
     async def join(self, identity: str, role: str, *, hz: float | None = None, silent: bool = False,
                    can_publish: bool = True) -> ac.Tone | None:
-        client = await ac.connect(self.lk.url, self.token(identity, role, can_publish=can_publish))
-        self.clients.append(client)
         if hz is None:
+            self.clients.append(await ac.connect(self.lk.url, self.token(identity, role, can_publish=can_publish)))
             return None
-        tone = ac.Tone(hz, silent=silent)
+        return await self.join_playing(identity, role, ac.Tone(hz, silent=silent))
+
+    async def join_playing(self, identity: str, role: str, tone: Playing) -> Playing:
+        """Join on stage publishing ``tone`` (a ``Tone`` or a ``Speech``) as the microphone."""
+        client = await ac.connect(self.lk.url, self.token(identity, role, can_publish=True))
+        self.clients.append(client)
         await tone.publish(client)
         self.tones.append(tone)
         return tone
@@ -97,6 +104,11 @@ class Space:
         return report
 
     # -- what was stored ------------------------------------------------------------------
+    def segments(self) -> list[dict]:
+        """This Space's final caption segments at the stand-in API, in the order they start."""
+        mine = [s for s in self.fake_api.segments.values() if s["segment_id"].startswith(f"{self.space_id}-")]
+        return sorted(mine, key=lambda s: s["start_seconds"])
+
     def playlist(self) -> Playlist:
         from datetime import UTC, datetime
 
@@ -116,6 +128,55 @@ class Space:
 
     def ogg(self) -> np.ndarray:
         return decode(self.s3.get(f"spaces/{self.space_id}/recording.ogg"))
+
+
+def listen(client: ac.Client) -> list[dict]:
+    """Every caption the client receives on ``lk.transcription``: its sender, text, LiveKit's
+    transcription attributes and ``at``, when it was read in full (``perf_counter``)."""
+    got: list[dict] = []
+    readers: set[asyncio.Future] = set()
+
+    def handler(reader: rtc.TextStreamReader, sender: str) -> None:
+        async def read() -> None:
+            text = await reader.read_all()
+            got.append({"sender": sender, "text": text, "at": time.perf_counter(), **dict(reader.info.attributes)})
+
+        task = asyncio.ensure_future(read())
+        readers.add(task)
+        task.add_done_callback(readers.discard)
+
+    client.room.register_text_stream_handler("lk.transcription", handler)
+    return got
+
+
+def finals(got: list[dict], sender: str | None = None) -> list[dict]:
+    return [g for g in got if g["lk.transcription_final"] == "true" and sender in (None, g["sender"])]
+
+
+@dataclass
+class Said:
+    """What one ``say_and_wait`` got: the words of the finals attributed to the speaker since it
+    began, and the latency from the end of the audio to the last of them at the listener."""
+
+    text: str
+    latency: float
+    captions: list[dict]
+
+
+async def say_and_wait(speech: ac.Speech, pcm: np.ndarray, got: list[dict], sender: str, *,
+                       timeout: float = 20.0, settle: float = 1.5) -> Said:
+    """Say ``pcm`` and wait for its final caption; then ``settle`` seconds more, since an
+    utterance the VAD split at a pause gives more than one final."""
+    seen = len(got)
+    speech.say(pcm)
+    await ac.eventually(speech.said, timeout, f"{sender} to finish speaking")
+    ended = speech.ended_at
+    assert ended is not None
+    await ac.eventually(lambda: any(f["at"] >= ended for f in finals(got[seen:], sender)), timeout,
+                        f"a final caption of {sender}")
+    await asyncio.sleep(settle)
+    mine = finals(got[seen:], sender)
+    return Said(" ".join(f["text"] for f in mine), mine[-1]["at"] - ended, mine)
 
 
 def window(pcm: np.ndarray, a: float, b: float) -> np.ndarray:

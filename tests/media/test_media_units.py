@@ -259,6 +259,41 @@ def test_speaker_captions_emit_growing_interims_then_one_final_per_utterance():
     assert len(got) == 4
 
 
+def test_a_soft_onset_before_the_vad_hears_speech_still_reaches_the_engine():
+    """The 0.3 s before the first loud frame (a quiet "the ...") is given to the engine first,
+    and the segment starts where that audio began; silence further back is not."""
+    from airwaves_media.captions import PREFIX_PADDING, Hypothesis, SpeakerCaptions
+
+    heard: list[np.ndarray] = []
+
+    class Keeping:
+        def accept(self, pcm: np.ndarray) -> list[Hypothesis]:
+            heard.append(pcm)
+            return []
+
+        def finish(self) -> Hypothesis | None:
+            return Hypothesis("the start", final=True)
+
+    got = []
+    now = [0.0]
+    speaker = SpeakerCaptions("ann", "TR_1", Keeping(), got.append, lambda: now[0], prefix="sp")
+    soft = tone(440, 0.01, amplitude=0.009)  # RMS about 210: under the VAD's 300
+    for _ in range(100):  # 1 s of soft voice, then the loud part
+        speaker.push(soft)
+        now[0] += 0.01
+    for _ in range(20):
+        speaker.push(tone(440, 0.01))
+        now[0] += 0.01
+    for _ in range(50):
+        speaker.push(np.zeros(480, dtype=np.int16))
+        now[0] += 0.01
+    assert sum(p.size for p in heard[:30]) == PREFIX_PADDING * RATE
+    assert all(100 < rms(p) < 300 for p in heard[:30]) and rms(heard[30]) > 300
+    assert len(heard) == 30 + 20 + 39  # then the loud part and the hangover (its last frame ends it)
+    assert [(c.text, c.final) for c in got] == [("the start", True)]
+    assert abs(got[0].start - (1.0 - PREFIX_PADDING)) < 0.011
+
+
 def test_live_hls_slides_its_window_deletes_what_left_and_a_restart_numbers_on(tmp_path):
     """20 s of tone through a 4-segment live window, then a new writer (a restart) 4 s later:
     the playlist keeps the newest 4 segments, no PLAYLIST-TYPE, media and discontinuity

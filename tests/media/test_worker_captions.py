@@ -7,28 +7,10 @@ import asyncio
 
 import pytest
 
-from livekit import rtc
 from tests.integration import audio_clients as ac
-from tests.media.helpers import Space
+from tests.media.helpers import Space, listen
 
 pytestmark = pytest.mark.livekit
-
-
-def listen(client: ac.Client) -> list[dict]:
-    got: list[dict] = []
-    readers: set[asyncio.Future] = set()
-
-    def handler(reader: rtc.TextStreamReader, sender: str) -> None:
-        async def read() -> None:
-            text = await reader.read_all()
-            got.append({"sender": sender, "text": text, **dict(reader.info.attributes)})
-
-        task = asyncio.ensure_future(read())
-        readers.add(task)
-        task.add_done_callback(readers.discard)
-
-    client.room.register_text_stream_handler("lk.transcription", handler)
-    return got
 
 
 def test_each_speaker_is_captioned_as_themselves_and_off_means_none(aio, livekit_server, s3, fake_api, worker):
@@ -62,7 +44,7 @@ def test_each_speaker_is_captioned_as_themselves_and_off_means_none(aio, livekit
         host.silence()
         await asyncio.sleep(2.0)
         assert len(got) == before, got[before:]  # captions off: nothing
-        await ac.eventually(lambda: len(fake_api.segments) >= 2, 5, "segments at the API")
+        await ac.eventually(lambda: len(space.segments()) >= 2, 5, "segments at the API")
         tracks = {c.identity: next(iter(c.room.local_participant.track_publications)) for c in space.clients[:2]}
         return got, tracks
 
@@ -78,7 +60,7 @@ def test_each_speaker_is_captioned_as_themselves_and_off_means_none(aio, livekit
     interim = [g for g in got if g["lk.transcription_final"] == "false" and g["sender"] == "cap-host"]
     assert interim and all("hello from the host".startswith(g["text"]) for g in interim)
     assert {g["lk.segment_id"] for g in interim} == {finals[0]["lk.segment_id"]}
-    segments = sorted(fake_api.segments.values(), key=lambda s: s["start_seconds"])
+    segments = space.segments()
     assert [(s["speaker_id"], s["text"]) for s in segments] == [("cap-host", "hello from the host"),
                                                                ("cap-guest", "the guest speaks now")]
     assert all(0 <= s["start_seconds"] < s["end_seconds"] for s in segments)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -25,6 +26,10 @@ import numpy as np
 RATE = 48_000
 MODEL_RATE = 16_000  # what the embedded en-us model was trained on
 TOPIC = "lk.transcription"
+# Audio kept from just before the VAD hears speech and given to the engine with it: a soft onset
+# ("the ...") is quieter than the threshold and was otherwise lost (LiveKit's agents pad the same
+# way, ``prefix_padding_duration``).
+PREFIX_PADDING = 0.3
 
 
 @dataclass
@@ -312,6 +317,8 @@ class SpeakerCaptions:
         self.count = 0
         self.start = 0.0
         self.at = 0.0
+        self.padding: deque[np.ndarray] = deque()
+        self.padded = 0  # samples in ``padding``
 
     def push(self, pcm: np.ndarray, at: float | None = None) -> None:
         """``at``: the Space offset the audio arrived at (``clock()`` when not given; a caption
@@ -321,12 +328,27 @@ class SpeakerCaptions:
         speech, ended = self.vad.update(pcm)
         if speech and not was:
             self.count = next(self.numbers)
-            self.start = self.at
+            self.start = max(0.0, self.at - self.padded / RATE)
+            for before in self.padding:
+                self._accept(before)
+            self.padding.clear()
+            self.padded = 0
         if speech:
-            for h in self.recognizer.accept(pcm):
-                self.emit(self._caption(h))
+            self._accept(pcm)
+        else:
+            self._pad(pcm)
         if ended:
             self._final()
+
+    def _accept(self, pcm: np.ndarray) -> None:
+        for h in self.recognizer.accept(pcm):
+            self.emit(self._caption(h))
+
+    def _pad(self, pcm: np.ndarray) -> None:
+        self.padding.append(pcm)
+        self.padded += pcm.size
+        while self.padded - self.padding[0].size >= PREFIX_PADDING * RATE:
+            self.padded -= self.padding.popleft().size
 
     def end(self) -> None:
         """The track goes (speaker left the stage, the job ends): an utterance under way gets
