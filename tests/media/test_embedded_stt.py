@@ -11,13 +11,12 @@ engine stops hearing.
 """
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from airwaves_media.captions import PocketsphinxEngine, ScriptedEngine, SpeechEngine, engine_from_env
 from airwaves_media.whisper_stt import WhisperEngine
 from tests.media.speech import SENTENCES, espeak, speak, transcribe, wer
+from tests.real_servers import unavailable
 
 ENGINES: dict[str, tuple[type[SpeechEngine], float]] = {  # name -> (engine, mean WER bound)
     "embedded": (WhisperEngine, 0.3),
@@ -28,9 +27,7 @@ ENGINES: dict[str, tuple[type[SpeechEngine], float]] = {  # name -> (engine, mea
 @pytest.fixture(scope="module", params=sorted(ENGINES))
 def heard(request: pytest.FixtureRequest) -> tuple[list, float]:
     if espeak() is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("espeak-ng is missing (apt-get install espeak-ng)")
-        pytest.skip("espeak-ng is missing")
+        unavailable("espeak-ng", "apt-get install espeak-ng")
     make, bound = ENGINES[request.param]
     engine = make()
     return [transcribe(engine, s, speak(s)) for s in SENTENCES], bound

@@ -10,13 +10,12 @@ speaker's (floor 0.6: captions not mixed up).
 """
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from tests.integration import audio_clients as ac
 from tests.media.helpers import Space, finals, listen, say_and_wait
 from tests.media.speech import SENTENCES, espeak, speak, wer
+from tests.real_servers import unavailable
 
 pytestmark = pytest.mark.livekit
 
@@ -28,9 +27,7 @@ WRONG_WER_FLOOR = 0.6
 @pytest.fixture(scope="module", autouse=True)
 def needs_espeak() -> None:
     if espeak() is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("espeak-ng is missing (apt-get install espeak-ng)")
-        pytest.skip("espeak-ng is missing")
+        unavailable("espeak-ng", "apt-get install espeak-ng")
 
 
 def test_two_speakers_are_captioned_live_each_as_themselves(aio, livekit_server, s3, fake_api, embedded_worker):
