@@ -10,6 +10,7 @@ group per function, API throttling, alarms, the LiveKit cluster (nested stack) a
 from __future__ import annotations
 
 import copy
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -436,6 +437,7 @@ class AppTemplate:
             "ResourcePath": "/*", "HttpMethod": "*", "MetricsEnabled": True,
             "ThrottlingRateLimit": ref("ApiThrottleRateLimit"), "ThrottlingBurstLimit": ref("ApiThrottleBurstLimit"),
         }]
+        add_contract_gateway_answers(api["DefinitionBody"])
 
     def api_url(self, path: str = "") -> dict[str, Any]:
         return sub(f"https://${{RestAPI}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}/{self.pkg.api_gateway_stage}/{path}")
@@ -579,6 +581,26 @@ class AppTemplate:
             "Resources": resources,
             "Outputs": self.outputs(),
         }
+
+
+ANY_METHOD = "x-amazon-apigateway-any-method"
+
+
+def add_contract_gateway_answers(swagger: dict[str, Any]) -> None:
+    """Unknown paths and methods answered in the contract's error shape, as the local server does
+    (``infra/local/api_server.py``). API Gateway answers both with MISSING_AUTHENTICATION_TOKEN (403,
+    "Missing Authentication Token"), so: every path also takes ANY method (declared methods win)
+    into the API's Lambda, whose app answers 405 ``method_not_allowed`` with ``Allow``; what is
+    left, a path no route has, answers 404 ``not_found``."""
+    from chalicelib.api.errors import NOT_FOUND_PATH, error_body
+
+    for methods in swagger["paths"].values():
+        declared = next(spec for method, spec in methods.items() if method != ANY_METHOD)
+        methods[ANY_METHOD] = {"produces": ["application/json"], "responses": declared["responses"],
+                               "x-amazon-apigateway-integration": copy.deepcopy(declared["x-amazon-apigateway-integration"])}
+    swagger["x-amazon-apigateway-gateway-responses"] = {"MISSING_AUTHENTICATION_TOKEN": {
+        "statusCode": 404, "responseParameters": {"gatewayresponse.header.Content-Type": "'application/json'"},
+        "responseTemplates": {"application/json": json.dumps(error_body(*NOT_FOUND_PATH))}}}
 
 
 def settings_fields(project_dir: Path) -> dict[str, Any]:

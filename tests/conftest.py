@@ -15,7 +15,7 @@ apply_stage_environment("local", AIRWAVES_TABLE_NAME="airwaves-test")
 collect_ignore = ["media"]
 
 pytest_plugins: list[str] = ["tests.fixtures_livekit", "tests.fixtures_cluster", "tests.fixtures_stripe",
-                             "tests.fixtures_notifications", "tests.fixtures_media"]
+                             "tests.fixtures_notifications", "tests.fixtures_media", "tests.fixtures_api_process"]
 
 
 @pytest.fixture

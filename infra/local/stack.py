@@ -95,12 +95,9 @@ def ensure_media_bucket(client: Any, bucket: str) -> None:
 
 
 def start_api() -> object:
-    from chalice.cli.factory import CLIFactory
+    from infra.local.api_server import create_api_server
 
-    factory = CLIFactory(project_dir=str(ROOT / "functions"))
-    config = factory.create_config_obj(chalice_stage_name="local")
-    app = factory.load_chalice_app()
-    server = factory.create_local_server(app, config, API_HOST, API_PORT)
+    server = create_api_server(API_HOST, API_PORT)
     thread = threading.Thread(target=server.serve_forever, name="api", daemon=True)
     thread.start()
     return server

@@ -8,11 +8,8 @@ fault point kill it) and starts it again, with DynamoDB in a separate process th
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 from infra.local.stage import apply_stage_environment
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def main(port: int, provision: bool) -> None:
@@ -25,12 +22,9 @@ def main(port: int, provision: bool) -> None:
 
         stack.register_extensions()
         stack.provision()
-    from chalice.cli.factory import CLIFactory
+    from infra.local.api_server import create_api_server
 
-    factory = CLIFactory(project_dir=str(ROOT / "functions"))
-    config = factory.create_config_obj(chalice_stage_name="local")
-    app = factory.load_chalice_app()
-    server = factory.create_local_server(app, config, "127.0.0.1", port)
+    server = create_api_server("127.0.0.1", port)
     server.serve_forever()
 
 

@@ -1,137 +1,22 @@
-"""The fault suite's real processes: DynamoDB (moto's server) in a process of its own that
-outlives the API, and the API (``api_process.py``) that a test may kill and start again.
+"""The fault suite's real processes (``tests/fixtures_api_process.py``): DynamoDB (moto's server)
+in a process of its own that outlives the API, and the API that a test may kill and start again.
 
 Each case states the fault injected, what the caller sees, and what is stored afterwards.
 """
 from __future__ import annotations
 
-import os
-import signal
-import sys
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
 
-import boto3
 import pytest
 
-from tests.processes import Server, StartFailed, free_port, start_server
-from tests.real_servers import unavailable
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def answers(url: str) -> bool:
-    """Whether anything answers HTTP at ``url`` (any status)."""
-    try:
-        with urllib.request.urlopen(url, timeout=1):
-            return True
-    except urllib.error.HTTPError:
-        return True
-    except OSError:
-        return False
-
-
-@dataclass
-class MotoProcess:
-    server: Server
-    url: str
-
-    def client(self, service: str):
-        return boto3.client(service, endpoint_url=self.url, region_name="us-east-1",
-                            aws_access_key_id="testing", aws_secret_access_key="testing")
-
-    def item(self, pk: str, sk: str, table: str = "airwaves-faults") -> dict:
-        """An item as stored (consistent read), plain Python values; {} if absent."""
-        from boto3.dynamodb.types import TypeDeserializer
-
-        found = self.client("dynamodb").get_item(TableName=table, Key={"PK": {"S": pk}, "SK": {"S": sk}},
-                                                 ConsistentRead=True).get("Item", {})
-        return {k: TypeDeserializer().deserialize(v) for k, v in found.items()}
-
-    def space(self, space_id: str) -> dict:
-        from chalicelib.adapters.dynamodb import keys
-
-        return self.item(keys.space_pk(space_id), keys.META)
-
-
-@pytest.fixture(scope="module")
-def moto_process(tmp_path_factory) -> Iterator[MotoProcess]:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    try:
-        server = start_server([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                              ready=lambda _: answers(f"{url}/moto-api/"),
-                              log_path=tmp_path_factory.mktemp("moto") / "moto.log")
-    except StartFailed as exc:
-        unavailable("moto server", str(exc))
-    yield MotoProcess(server, url)
-    server.stop()
-
-
-@dataclass
-class ApiProcess:
-    """The API in its own process on one port; ``start`` again after it died or was killed."""
-
-    workdir: Path
-    env: dict[str, str]
-    port: int = field(default_factory=free_port)
-    server: Server | None = None
-    starts: int = 0
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, *, kill_at: str | None = None) -> None:
-        """(Re)start; ``kill_at`` names the fault point at which the process SIGKILLs itself."""
-        self.stop()
-        env = {**self.env, "AIRWAVES_FAULT_KILL_AT": kill_at or ""}
-        command = [sys.executable, "-m", "tests.faults.api_process", str(self.port)]
-        if self.starts == 0:
-            command.append("--provision")
-        self.starts += 1
-        self.server = start_server(command, ready=lambda _: answers(f"{self.url}/v1/health"),
-                                   log_path=self.workdir / f"api-{self.starts}.log", env=env, timeout=60)
-
-    def died_by_sigkill(self, timeout: float = 10) -> bool:
-        assert self.server is not None
-        try:
-            code = self.server.process.wait(timeout=timeout)
-        except Exception:  # noqa: BLE001 - still running
-            return False
-        return code == -signal.SIGKILL
-
-    def kill(self) -> None:
-        if self.server is not None and self.server.process.poll() is None:
-            os.kill(self.server.process.pid, signal.SIGKILL)
-            self.server.process.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.server is not None:
-            self.server.stop()
-            self.server = None
-
-    def log_tail(self) -> str:
-        return self.server.log_tail() if self.server else ""
+from tests.fixtures_api_process import ApiProcess, api_environment
 
 
 @pytest.fixture(scope="module")
 def api_process(moto_process, stripe_mock, livekit_server, tmp_path_factory) -> Iterator[ApiProcess]:
     """The API against moto's server, stripe-mock and livekit-server, with a 2-second claim lease."""
-    env = {
-        "AWS_ENDPOINT_URL": moto_process.url,
-        "AIRWAVES_TABLE_NAME": "airwaves-faults",
-        "AIRWAVES_STRIPE_API_BASE": stripe_mock.url,
-        "AIRWAVES_STRIPE_MAX_NETWORK_RETRIES": "0",
-        "AIRWAVES_LIVEKIT_URL": livekit_server.url,
-        "AIRWAVES_LIVEKIT_API_URL": livekit_server.api_url,
-        "AIRWAVES_LIVEKIT_API_KEY": livekit_server.api_key,
-        "AIRWAVES_LIVEKIT_API_SECRET": livekit_server.api_secret,
-        "AIRWAVES_CLAIM_LEASE_SECONDS": "2",
-    }
+    env = api_environment(moto_process, stripe_mock, livekit_server, "airwaves-faults",
+                          AIRWAVES_CLAIM_LEASE_SECONDS="2")
     process = ApiProcess(tmp_path_factory.mktemp("api"), env)
     process.start()
     yield process

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from infra import app_policies
-from infra.app_template import python_version
+from infra.app_template import ANY_METHOD, python_version
 from infra.local.stage import stage_environment
 from tests.infra.templates import APP, ROOT, functions, load, policy_statements, walk
 
@@ -55,6 +55,8 @@ def _routes(api: dict) -> dict[tuple[str, str], str]:
     routes = {}
     for path, methods in api["Properties"]["DefinitionBody"]["paths"].items():
         for method, spec in methods.items():
+            if method == ANY_METHOD:  # not a route: undeclared methods, answered 405 by the app
+                continue
             uri = spec["x-amazon-apigateway-integration"]["uri"]["Fn::Sub"]
             routes[(path, method)] = re.search(r"\$\{(\w+)\.Arn\}", uri).group(1)
     return routes

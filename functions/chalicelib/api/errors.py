@@ -42,6 +42,9 @@ def validation_details(errors: Sequence[Mapping[str, Any]], prefix: str = "") ->
     return details
 
 
+# No route for the path, whatever the method: the local server's and API Gateway's own answer.
+NOT_FOUND_PATH = ("not_found", "there is no such path in this API; see /v1/openapi.json")
+
 _CHALICE_CODES = {
     405: ("method_not_allowed", "this method is not allowed on this path"),
     415: ("unsupported_media_type", "send JSON with Content-Type: application/json"),
