@@ -313,7 +313,8 @@ class Container:
 
         s = self.settings
         return Overflow(self.audience, self.media, cap=s.webrtc_listener_cap, link_key=self.hls_link_key,
-                        link_ttl=timedelta(seconds=s.hls_link_ttl_seconds), base_url=s.public_base_url)
+                        link_ttl=timedelta(seconds=s.hls_link_ttl_seconds), base_url=s.public_base_url,
+                        seat_grace=timedelta(seconds=s.webrtc_seat_grace_seconds))
 
     def hls_link_key(self) -> str:
         """HLS listen links are signed with the cursor secret (in another scope: ``domain/hls.py``);

@@ -192,3 +192,84 @@ def test_concurrent_joins_take_exactly_the_cap_of_webrtc_seats(api, media, space
     assert errors == [] and other == []
     assert sum(isinstance(r, JoinGrant) for r in results) == 5 and len(results) == 16
     assert space_item(space_id)["webrtc_seats"] == 5
+
+
+# -- seats nobody connected to -----------------------------------------------------------------------
+GRACE = timedelta(seconds=90)  # Settings.webrtc_seat_grace_seconds
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """The overflow service's clock, moved on by ``clock.pass_(seconds)``."""
+    from chalicelib.services import overflow
+
+    class Clock:
+        now = datetime.now(UTC)
+
+        def pass_(self, delta: timedelta) -> None:
+            self.now += delta
+
+    c = Clock()
+    monkeypatch.setattr(overflow, "utcnow", lambda: c.now)
+    return c
+
+
+def seat_items(space_id: str) -> dict[str, dict]:
+    from chalicelib.adapters.dynamodb import keys
+
+    items, _ = container().table.query(KeyConditionExpression="PK = :pk AND begins_with(SK, :seat)",
+                                       ExpressionAttributeValues={":pk": {"S": keys.space_pk(space_id)},
+                                                                  ":seat": {"S": "SEAT#"}})
+    return {i["user_id"]: i for i in items}
+
+
+def test_a_seat_nobody_connected_to_is_freed_after_the_grace_period(api, media, space_id, cap, clock):
+    assert join(api, space_id, "alice")["transport"] == "webrtc"  # alice's app never connects
+    assert join(api, space_id, "bob")["transport"] == "hls"  # within the grace period the seat is hers
+    clock.pass_(GRACE - timedelta(seconds=5))
+    assert join(api, space_id, "bob")["transport"] == "hls"
+    clock.pass_(timedelta(seconds=10))
+    assert join(api, space_id, "carol")["transport"] == "webrtc"
+    assert set(seat_items(space_id)) == {"carol"} and space_item(space_id)["webrtc_seats"] == 1
+    assert join(api, space_id, "alice")["transport"] == "hls"
+
+
+def test_a_connected_listeners_seat_is_never_swept(api, media, space_id, cap, clock):
+    assert join(api, space_id, "alice")["transport"] == "webrtc"
+    deliver(api, event("participant_joined", space_id, "alice", sid="PA_a1", role="listener"))
+    for _ in range(3):
+        clock.pass_(GRACE * 4)
+        assert join(api, space_id, "bob")["transport"] == "hls"
+    assert set(seat_items(space_id)) == {"alice"} and space_item(space_id)["webrtc_seats"] == 1
+    deliver(api, event("participant_left", space_id, "alice", sid="PA_a1", role="listener"))
+    assert join(api, space_id, "bob")["transport"] == "webrtc"
+
+
+def test_a_rejoin_restarts_the_grace_period_of_its_seat(api, media, space_id, cap, clock):
+    join(api, space_id, "alice")
+    clock.pass_(GRACE - timedelta(seconds=10))
+    assert join(api, space_id, "alice")["transport"] == "webrtc"  # fresh credentials: she connects now
+    clock.pass_(timedelta(seconds=30))
+    assert join(api, space_id, "bob")["transport"] == "hls"
+    assert set(seat_items(space_id)) == {"alice"}
+
+
+def test_concurrent_joins_at_a_full_space_free_each_stale_seat_once(api, media, space_id, monkeypatch, clock):
+    from chalicelib.container import reset_container
+
+    monkeypatch.setenv("AIRWAVES_WEBRTC_LISTENER_CAP", "5")
+    reset_container()
+    joins = container().joins
+    for i in range(5):
+        assert isinstance(joins.join(f"gone{i}", space_id), JoinGrant)
+    deliver(api, event("participant_joined", space_id, "gone0", sid="PA_g0", role="listener"))  # one connected
+    clock.pass_(GRACE + timedelta(seconds=1))
+    results, errors, other = race(12, lambda i: joins.join(f"u{i}", space_id))
+    assert errors == [] and other == []
+    winners = sum(isinstance(r, JoinGrant) for r in results)
+    seats = seat_items(space_id)
+    joined = {u for u in seats if u.startswith("u")}
+    assert set(seats) == {"gone0"} | joined  # the four stale seats freed, the connected one kept
+    assert len(joined) == winners and 1 <= winners <= 4
+    assert space_item(space_id)["webrtc_seats"] == len(seats)
+

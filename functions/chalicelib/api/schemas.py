@@ -266,7 +266,7 @@ class SpaceOut(Out):
     def of(cls, space: Space, *, engine: CaptionEngine | None, join: JoinGrant | None = None) -> SpaceOut:
         """``engine``: the caption engine's last report (``CaptionEngines.current()``)."""
         data = space.model_dump(exclude={"created_at", "updated_at", "replay", "webrtc_seats", "hls_live",
-                                         "hls_windows"})
+                                         "hls_windows", "seats_swept_at"})
         data["state"] = space.state.value
         now = utcnow()
         data["listener_count"] = space.audience_count(now)

@@ -109,10 +109,12 @@ class Space(BaseModel):
     replay: Replay | None = None
     subscriber_count: int = 0
     # Past one media node (``domain/hls.py``): WebRTC listener seats taken, whether the worker
-    # cuts live HLS for listeners past the cap, and distinct HLS listeners per 30-s window.
+    # cuts live HLS for listeners past the cap, distinct HLS listeners per 30-s window, and when
+    # seats nobody connected to were last swept.
     webrtc_seats: int = 0
     hls_live: bool = False
     hls_windows: dict[int, int] = Field(default_factory=dict)
+    seats_swept_at: datetime | None = None
     created_at: datetime
     updated_at: datetime
 

@@ -2,12 +2,16 @@
 meets, the HLS link past it, the live playlist that link answers, and the seats the media
 server's webhooks release.
 
-Seats are claimed when a listener joins (``JoinService``) and freed when their connection leaves
-(``MediaEventService``). The host, co-hosts and speakers never take a listener seat and are never
-refused for the cap, so a promoted HLS listener who joins again gets WebRTC. A listener whose
-token was never used keeps their seat until the Space ends (the seat item expires by TTL): a
-seat is a promise of room capacity, and a token is valid to connect for its TTL only, so this
-costs at most the listeners who asked and never connected.
+Seats are claimed when a listener joins (``JoinService``), confirmed when the media server
+reports their connection and freed when it leaves (``MediaEventService``). A seat nobody
+connected to (the app closed between join and connect) is freed once its grace period
+(``Settings.webrtc_seat_grace_seconds``) has passed, lazily: a join that finds the Space full
+sweeps such seats (at most one sweep per Space every ``SWEEP_EVERY``) and tries once more. Only
+a full Space needs the seat back, so nothing runs on a schedule and Spaces under the cap pay
+nothing. A confirmed seat is never swept.
+
+The host, co-hosts and speakers never take a listener seat and are never refused for the cap,
+so a promoted HLS listener who joins again gets WebRTC.
 """
 from __future__ import annotations
 
@@ -29,6 +33,8 @@ from chalicelib.services.worker_failures import report_worker_failure
 
 log = logging.getLogger(__name__)
 
+SWEEP_EVERY = timedelta(seconds=5)  # at most one sweep of unconnected seats per Space this often
+
 
 @dataclass
 class Overflow:
@@ -40,12 +46,23 @@ class Overflow:
     link_key: Callable[[], str]  # the HMAC key of listen links (read when used: secrets rotate)
     link_ttl: timedelta = timedelta(minutes=10)
     base_url: str = ""  # where the API is publicly reached; empty: the link is a path on it
+    seat_grace: timedelta = timedelta(seconds=90)  # a seat nobody connected to for this long is freed
 
     def seat(self, space: Space, user_id: str, role: Role) -> bool:
-        """Whether this joiner gets WebRTC: always on the stage; a listener if a seat is theirs."""
+        """Whether this joiner gets WebRTC: always on the stage; a listener if a seat is theirs,
+        or once seats nobody connected to are swept from a full Space."""
         if role is not Role.listener:
             return True
-        return self.audience.claim_seat(space.id, user_id, cap=self.cap, now=utcnow())
+        now = utcnow()
+        if self.audience.claim_seat(space.id, user_id, cap=self.cap, now=now):
+            return True
+        if space.seats_swept_at is not None and space.seats_swept_at > now - SWEEP_EVERY:
+            return False  # swept lately (the conditional write below would refuse too)
+        freed = self.audience.sweep_unconnected_seats(space.id, claimed_before=now - self.seat_grace, now=now,
+                                                      swept_before=now - SWEEP_EVERY)
+        if freed:
+            log.info("freed %d WebRTC seats nobody connected to in %s", freed, space.id)
+        return freed > 0 and self.audience.claim_seat(space.id, user_id, cap=self.cap, now=now)
 
     def hls_grant(self, space: Space, user_id: str) -> HlsGrant:
         """The live stage as HLS; the first overflow turns the worker's live HLS on (and sends the

@@ -7,6 +7,10 @@ existing (a rejoin of the same user keeps their seat and takes no second one). T
 the LiveKit connection (sid) that holds it once the media server reports it, so a release is
 exact: a ``participant_left`` of an older connection of the same user (LiveKit replaces a
 connection when the same identity connects again) does not free the seat of the newer one.
+``connected_at`` marks a seat whose holder the media server reported connected; a seat without it after the grace period was never
+used, and ``sweep_unconnected_seats`` frees it: each release is conditioned on the seat being
+exactly as read (still unconnected, same ``claimed_at``), so a connection or a rejoin racing the
+sweep keeps its seat, and concurrent sweeps free each seat once.
 
 HLS windows: ``SPACE#<id>/HLS#<user>`` holds the last window that listener was counted in, and
 the Space item two slots (``hls_window_<p>``/``hls_count_<p>``, p = window mod 2) of distinct
@@ -25,6 +29,8 @@ from chalicelib.domain.spaces import SpaceState
 
 _TTL = timedelta(days=2)
 _ATTEMPTS = 4
+_RELEASE_BATCH = 24  # stale seats freed per transaction (plus the Space item: 25 items)
+_UNCONNECTED = "attribute_not_exists(sid) AND attribute_not_exists(connected_at)"
 
 
 def _meta_key(space_id: str) -> dict[str, Any]:
@@ -57,24 +63,39 @@ class DynamoAudience:
             ])
             return True
         except TransactionCanceled as exc:
-            return exc.failed(0)  # True: their seat from an earlier join; else the seats are all taken
+            if not exc.failed(0):
+                return False  # the seats are all taken
+        self._renew_claim(space_id, user_id, now)  # their seat from an earlier join
+        return True
+
+    def _renew_claim(self, space_id: str, user_id: str, now: datetime) -> None:
+        """A rejoin with a seat not connected yet restarts its grace period: it was just handed
+        fresh credentials, so the sweep must not free it as they connect."""
+        try:
+            self.table.update(keys.space_pk(space_id), keys.seat_sk(user_id), UpdateExpression="SET claimed_at = :now",
+                              ConditionExpression=f"attribute_exists(PK) AND {_UNCONNECTED}",
+                              ExpressionAttributeValues=values({":now": now.isoformat()}))
+        except ConditionFailed:
+            pass  # connected already (or released meanwhile: their connection takes one then)
 
     def confirm_seat(self, space_id: str, user_id: str, sid: str, now: datetime) -> None:
-        """The media server reports ``user_id`` connected as ``sid`` (a listener): their seat now
-        belongs to that connection. A listener connected without a seat (it was released by a
-        ``participant_left`` that overtook this ``participant_joined``) takes one, past the cap if
-        need be: the count stays the number of connected WebRTC listeners."""
+        """The media server reports ``user_id`` connected as ``sid`` (a listener): their seat is
+        now in use (never swept) and belongs to that connection. A listener connected without a seat (it was released by a
+        ``participant_left`` that overtook this ``participant_joined``, or swept) takes one, past
+        the cap if need be: the count stays the number of connected WebRTC listeners."""
+        held = {"connected_at": now.isoformat(), "sid": sid}
+        update = "SET " + ", ".join(f"{name} = :{name}" for name in held)
         for _ in range(_ATTEMPTS):
             try:
-                self.table.update(keys.space_pk(space_id), keys.seat_sk(user_id), UpdateExpression="SET sid = :sid",
+                self.table.update(keys.space_pk(space_id), keys.seat_sk(user_id), UpdateExpression=update,
                                   ConditionExpression="attribute_exists(PK)",
-                                  ExpressionAttributeValues=values({":sid": sid}))
+                                  ExpressionAttributeValues=values({f":{k}": v for k, v in held.items()}))
                 return
             except ConditionFailed:
                 pass
             try:
                 self.table.transact([
-                    {"Put": {"Item": serialize({**self._seat(space_id, user_id, now), "sid": sid}),
+                    {"Put": {"Item": serialize({**self._seat(space_id, user_id, now), **held}),
                              "ConditionExpression": "attribute_not_exists(PK)"}},
                     {"Update": {"Key": _meta_key(space_id),
                                 "UpdateExpression": "SET webrtc_seats = if_not_exists(webrtc_seats, :zero) + :one",
@@ -111,6 +132,56 @@ class DynamoAudience:
             except ConditionFailed:
                 return False
             return True
+
+    def sweep_unconnected_seats(self, space_id: str, *, claimed_before: datetime, now: datetime,
+                                swept_before: datetime) -> int:
+        """Free the seats claimed before ``claimed_before`` that nobody connected to; returns how
+        many this call freed. At most one sweep per Space runs per interval: it first moves
+        ``seats_swept_at`` to ``now``, only if the last sweep started before ``swept_before``."""
+        try:
+            self.table.update(keys.space_pk(space_id), keys.META, UpdateExpression="SET seats_swept_at = :now",
+                              ConditionExpression="attribute_exists(PK) AND (attribute_not_exists(seats_swept_at) "
+                                                  "OR seats_swept_at < :since)",
+                              ExpressionAttributeValues=values({":now": now.isoformat(),
+                                                                ":since": swept_before.isoformat()}))
+        except ConditionFailed:
+            return 0  # another sweep ran lately
+        stale: list[dict[str, Any]] = []
+        start: dict[str, Any] | None = None
+        while True:
+            items, start = self.table.query(
+                start_key=start, KeyConditionExpression="PK = :pk AND begins_with(SK, :seat)",
+                FilterExpression=_UNCONNECTED,
+                ExpressionAttributeValues=values({":pk": keys.space_pk(space_id), ":seat": keys.seat_sk("")}))
+            stale += [i for i in items if datetime.fromisoformat(i["claimed_at"]) < claimed_before]
+            if start is None:
+                break
+        return sum(self._release_unconnected(space_id, stale[i:i + _RELEASE_BATCH])
+                   for i in range(0, len(stale), _RELEASE_BATCH))
+
+    def _release_unconnected(self, space_id: str, seats: list[dict[str, Any]]) -> int:
+        """Free these seats and uncount them in one transaction, each only if still as read; a
+        seat that changed (connected, renewed, released) drops out and the rest try again."""
+        for _ in range(_ATTEMPTS):
+            if not seats:
+                return 0
+            try:
+                self.table.transact([
+                    *({"Delete": {"Key": keys.key(seat["PK"], seat["SK"]),
+                                  "ConditionExpression": f"{_UNCONNECTED} AND claimed_at = :claimed",
+                                  "ExpressionAttributeValues": values({":claimed": seat["claimed_at"]})}}
+                      for seat in seats),
+                    {"Update": {"Key": _meta_key(space_id), "UpdateExpression": "SET webrtc_seats = webrtc_seats - :n",
+                                "ConditionExpression": "webrtc_seats >= :n",
+                                "ExpressionAttributeValues": values({":n": len(seats)})}},
+                ])
+                return len(seats)
+            except TransactionCanceled as exc:
+                kept = [seat for i, seat in enumerate(seats) if not exc.failed(i)]
+                if len(kept) == len(seats):
+                    return 0  # the count is below the seats (should not happen): leave them be
+                seats = kept
+        return 0
 
     def open_hls(self, space_id: str) -> bool:
         """Mark the live Space as serving HLS (the media worker reads it and cuts live HLS).
