@@ -130,6 +130,11 @@ def parameters() -> dict[str, Any]:
         "AlarmEmail": parameter("Email subscribed to the alarm topic; empty: subscribe yourself.", default=""),
         "LogRetentionDays": parameter("Days the functions' logs are kept.", type_="Number", default=30,
                                       AllowedValues=[7, 14, 30, 60, 90, 180, 365]),
+        "HlsCdnPublicKey": parameter(
+            "PEM public key (RSA 2048) of the CDN in front of live HLS segments; its private half goes in the app "
+            "secret as hls_cdn_private_key (README, 'Past one node'). Empty: no CDN, each listener fetches "
+            "presigned segments from S3.", default="",
+            AllowedPattern=r"^(-----BEGIN PUBLIC KEY-----[A-Za-z0-9+/=\s]+-----END PUBLIC KEY-----\s*)?$"),
         "ReplayRetentionDays": parameter(
             "Days a Space's replay, clips and transcript are kept after it ends. The media bucket's lifecycle "
             "rule removes objects a day later than this (S3 counts from an object's creation).",
@@ -146,6 +151,7 @@ def conditions() -> dict[str, Any]:
         "HasPush": {"Fn::Or": [{"Condition": "HasApns"}, {"Condition": "HasFcm"}]},
         "HasAlarmEmail": not_empty("AlarmEmail"),
         "HostsWebApp": {"Fn::Equals": [ref("HostWebApp"), "true"]},
+        "UsesHlsCdn": not_empty("HlsCdnPublicKey"),
     }
 
 
@@ -214,13 +220,49 @@ def media_bucket_policy() -> dict[str, Any]:
             "Sid": "TlsOnly", "Effect": "Deny", "Principal": "*",
             "Action": ["s3:DeleteObject", "s3:GetObject", "s3:ListBucket", "s3:PutObject"],
             "Resource": [get_att("MediaBucket", "Arn"), sub("${MediaBucket.Arn}/*")],
-            "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]}}}
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
+        {"Fn::If": ["UsesHlsCdn", distribution_reads("OnlyTheHlsCdnReadsLiveSegments",
+                                                     sub("${MediaBucket.Arn}/spaces/*/live/*"), "HlsCdnDistribution"),
+                    ref("AWS::NoValue")]}]}}}
 
 
-# CloudFront managed policies (the same ids in every account)
+# CloudFront managed policies (the same ids in every account); CachingOptimized leaves query
+# strings out of the cache key, so one live segment is one object whoever's link fetched it.
 CACHING_OPTIMIZED_POLICY = "658327ea-f89d-4fab-a63d-7e88639e58f6"
 SECURITY_HEADERS_POLICY = "67f7725c-6f97-4210-82d7-5512b31e9d03"
+SIMPLE_CORS_POLICY = "60669652-455b-4ae9-85a4-c4c02393f86c"  # Access-Control-Allow-Origin: * (hls.js, cross-origin)
+HLS_CDN_URL = sub("https://${HlsCdnDistribution.DomainName}")
 WEB_APP_URL = sub("https://${WebAppDistribution.DomainName}")
+
+
+def distribution_reads(sid: str, objects: Any, distribution: str) -> dict[str, Any]:
+    """The bucket policy statement that lets one CloudFront distribution (and no one else) read."""
+    return {"Sid": sid, "Effect": "Allow", "Principal": {"Service": "cloudfront.amazonaws.com"},
+            "Action": ["s3:GetObject"], "Resource": objects, "Condition": {"StringEquals": {"AWS:SourceArn": sub(
+                f"arn:${{AWS::Partition}}:cloudfront::${{AWS::AccountId}}:distribution/${{{distribution}}}")}}}
+
+
+def s3_origin_access_control(condition: str, name: str, description: str) -> dict[str, Any]:
+    return {"Type": "AWS::CloudFront::OriginAccessControl", "Condition": condition, "Properties": {
+        "OriginAccessControlConfig": {
+            "Name": sub(f"${{AWS::StackName}}-{name}"), "Description": description,
+            "OriginAccessControlOriginType": "s3", "SigningBehavior": "always", "SigningProtocol": "sigv4"}}}
+
+
+def s3_distribution(condition: str, comment: str, origin: tuple[str, str, str], config: dict[str, Any],
+                    behaviour: dict[str, Any]) -> dict[str, Any]:
+    """A CloudFront distribution of one private bucket read through its Origin Access Control
+    (``origin``: its id, the bucket and the control), GET and HEAD only, managed caching."""
+    origin_id, bucket, access_control = origin
+    return {"Type": "AWS::CloudFront::Distribution", "Condition": condition, "Properties": {"DistributionConfig": {
+        "Comment": sub(f"${{AWS::StackName}} {comment}"), "Enabled": True, "HttpVersion": "http2and3",
+        "PriceClass": "PriceClass_100", **config,
+        "Origins": [{"Id": origin_id, "DomainName": get_att(bucket, "RegionalDomainName"),
+                     "OriginAccessControlId": get_att(access_control, "Id"),
+                     "S3OriginConfig": {"OriginAccessIdentity": ""}}],
+        "DefaultCacheBehavior": {"TargetOriginId": origin_id, "AllowedMethods": ["GET", "HEAD"],
+                                 "CachedMethods": ["GET", "HEAD"], "CachePolicyId": CACHING_OPTIMIZED_POLICY,
+                                 **behaviour}}}}
 
 
 def web_app_resources() -> dict[str, Any]:
@@ -240,30 +282,36 @@ def web_app_resources() -> dict[str, Any]:
                 {"Sid": "TlsOnly", "Effect": "Deny", "Principal": "*", "Action": ["s3:GetObject", "s3:ListBucket",
                                                                                    "s3:PutObject", "s3:DeleteObject"],
                  "Resource": [bucket_arn, objects], "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
-                {"Sid": "OnlyThisDistributionReads", "Effect": "Allow",
-                 "Principal": {"Service": "cloudfront.amazonaws.com"}, "Action": ["s3:GetObject"],
-                 "Resource": objects, "Condition": {"StringEquals": {"AWS:SourceArn": sub(
-                     "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/${WebAppDistribution}")}}},
+                distribution_reads("OnlyThisDistributionReads", objects, "WebAppDistribution"),
             ]}}},
-        "WebAppOriginAccessControl": {"Type": "AWS::CloudFront::OriginAccessControl", "Condition": "HostsWebApp",
-                                      "Properties": {"OriginAccessControlConfig": {
-                                          "Name": sub("${AWS::StackName}-web-app"),
-                                          "Description": "CloudFront signs its reads of the web app bucket",
-                                          "OriginAccessControlOriginType": "s3", "SigningBehavior": "always",
-                                          "SigningProtocol": "sigv4"}}},
-        "WebAppDistribution": {"Type": "AWS::CloudFront::Distribution", "Condition": "HostsWebApp", "Properties": {
-            "DistributionConfig": {
-                "Comment": sub("${AWS::StackName} web app"), "Enabled": True, "HttpVersion": "http2and3",
-                "DefaultRootObject": "index.html", "PriceClass": "PriceClass_100",
-                "Origins": [{"Id": "web-app-bucket", "DomainName": get_att("WebAppBucket", "RegionalDomainName"),
-                             "OriginAccessControlId": get_att("WebAppOriginAccessControl", "Id"),
-                             "S3OriginConfig": {"OriginAccessIdentity": ""}}],
-                "DefaultCacheBehavior": {
-                    "TargetOriginId": "web-app-bucket", "ViewerProtocolPolicy": "redirect-to-https",
-                    "AllowedMethods": ["GET", "HEAD"], "CachedMethods": ["GET", "HEAD"], "Compress": True,
-                    "CachePolicyId": CACHING_OPTIMIZED_POLICY,
-                    "ResponseHeadersPolicyId": SECURITY_HEADERS_POLICY},
-            }}},
+        "WebAppOriginAccessControl": s3_origin_access_control(
+            "HostsWebApp", "web-app", "CloudFront signs its reads of the web app bucket"),
+        "WebAppDistribution": s3_distribution(
+            "HostsWebApp", "web app", ("web-app-bucket", "WebAppBucket", "WebAppOriginAccessControl"),
+            {"DefaultRootObject": "index.html"},
+            {"ViewerProtocolPolicy": "redirect-to-https", "Compress": True,
+             "ResponseHeadersPolicyId": SECURITY_HEADERS_POLICY}),
+    }
+
+
+def hls_cdn_resources() -> dict[str, Any]:
+    """The optional CDN in front of live HLS segments (``HlsCdnPublicKey`` set): CloudFront reads
+    only ``spaces/*/live/*`` of the media bucket (Origin Access Control), serves only URLs signed
+    by the key group's key (``adapters/cloudfront.py`` signs one policy per Space and window), and
+    caches each segment once, query strings left out of the key."""
+    when = {"Condition": "UsesHlsCdn"}
+    return {
+        "HlsCdnKey": {"Type": "AWS::CloudFront::PublicKey", **when, "Properties": {"PublicKeyConfig": {
+            "Name": sub("${AWS::StackName}-hls-cdn"), "CallerReference": sub("${AWS::StackName}-hls-cdn"),
+            "EncodedKey": ref("HlsCdnPublicKey"), "Comment": "Verifies the API's signed live segment URLs"}}},
+        "HlsCdnKeyGroup": {"Type": "AWS::CloudFront::KeyGroup", **when, "Properties": {"KeyGroupConfig": {
+            "Name": sub("${AWS::StackName}-hls-cdn"), "Items": [ref("HlsCdnKey")]}}},
+        "HlsCdnOriginAccessControl": s3_origin_access_control(
+            "UsesHlsCdn", "hls-cdn", "CloudFront signs its reads of live segments"),
+        "HlsCdnDistribution": s3_distribution(
+            "UsesHlsCdn", "live HLS segments", ("media-bucket", "MediaBucket", "HlsCdnOriginAccessControl"), {},
+            {"ViewerProtocolPolicy": "https-only", "Compress": False, "ResponseHeadersPolicyId": SIMPLE_CORS_POLICY,
+             "TrustedKeyGroups": [ref("HlsCdnKeyGroup")]}),
     }
 
 
@@ -394,6 +442,8 @@ class AppTemplate:
                                                 sub('["${WebAppOrigin}"]')]},
             "media_bucket": ref("MediaBucket"),
             "replay_retention_days": ref("ReplayRetentionDays"),
+            "hls_cdn_url": {"Fn::If": ["UsesHlsCdn", HLS_CDN_URL, ""]},
+            "hls_cdn_key_id": {"Fn::If": ["UsesHlsCdn", ref("HlsCdnKey"), ""]},
         }
         for fn in self.schedule_targets():
             wiring[f"{fn.name}_function_arn"] = app_policies.function_arn(fn.function_name)
@@ -537,6 +587,8 @@ class AppTemplate:
                   "WebAppDistributionId": ("Invalidate after an upload", ref("WebAppDistribution"))}
         for name, (description, value) in hosted.items():
             out[name] = {"Condition": "HostsWebApp", "Description": description, "Value": value}
+        out["HlsCdnUrl"] = {"Condition": "UsesHlsCdn", "Description": "The CDN live HLS segments come from",
+                            "Value": HLS_CDN_URL}
         for queue_id in sorted(self.queues):
             out[f"{queue_id}Url"] = {"Description": f"SQS queue {self.queue_names[queue_id]}", "Value": ref(queue_id)}
         for key in ("RestAPIId", "APIHandlerName", "APIHandlerArn", "EndpointURL"):
@@ -551,6 +603,7 @@ class AppTemplate:
         self.resources["MediaBucket"] = media_bucket_resource()
         self.resources["MediaBucketPolicy"] = media_bucket_policy()
         self.resources.update(web_app_resources())
+        self.resources.update(hls_cdn_resources())
         self.add_queues()
         self.add_scheduler()
         self.add_functions()

@@ -1,7 +1,8 @@
 """Sets or rotates values in the app's one JSON secret (the stack's ``SecretsArn`` output).
 
     python infra/put_secrets.py --stack airwaves stripe_secret_key stripe_webhook_secret
-        prompts for each value (nothing lands in shell history); ``key=value`` also works
+        prompts for each value (nothing lands in shell history); ``key=value`` also works, and
+        ``key=@file`` reads a multi-line value such as a PEM key from a file
     python infra/put_secrets.py --stack airwaves --generate cursor_secret
     python infra/put_secrets.py --stack airwaves --livekit-rotation begin|promote|finish
 
@@ -21,6 +22,7 @@ import getpass
 import json
 import secrets
 import sys
+from pathlib import Path
 from typing import Any
 
 ROTATION_KEYS = {f"livekit_{phase}_api_{part}" for phase in ("next", "previous") for part in ("key", "secret")}
@@ -71,6 +73,8 @@ def parse_assignments(items: list[str], prompt=getpass.getpass) -> dict[str, str
     out = {}
     for item in items:
         key, sep, value = item.partition("=")
+        if sep and value.startswith("@"):
+            value = Path(value[1:]).read_text()
         out[key] = value if sep else prompt(f"{key}: ")
     return out
 

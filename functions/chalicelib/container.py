@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # types only: each import below happens inside the builder th
         DeviceRepository,
         FeedEntries,
         HealthProbe,
+        LiveSegmentLinks,
         MediaServer,
         MediaStore,
         MemberRepository,
@@ -331,7 +332,21 @@ class Container:
         from chalicelib.services.overflow import LiveHlsService
 
         return LiveHlsService(self.member_repo, self.media_store, self.audience, self.hls_link_key,
-                              segment_ttl=timedelta(seconds=self.settings.hls_segment_ttl_seconds))
+                              segments=self.live_segment_links)
+
+    @cached_property
+    def live_segment_links(self) -> LiveSegmentLinks:
+        """Through the CDN when one is configured (``hls_cdn_url``), else presigned S3 URLs."""
+        s = self.settings
+        ttl = timedelta(seconds=s.hls_segment_ttl_seconds)
+        if s.hls_cdn_url:
+            from chalicelib.adapters.cloudfront import CloudFrontSegmentLinks
+
+            return CloudFrontSegmentLinks(s.hls_cdn_url, s.hls_cdn_key_id,
+                                          lambda: self.secrets.get_secret("hls_cdn_private_key"), ttl)
+        from chalicelib.services.overflow import PresignedSegmentLinks
+
+        return PresignedSegmentLinks(self.media_store, ttl)
 
     @cached_property
     def stage(self) -> StageService:

@@ -254,6 +254,13 @@ class MediaStore(HealthProbe, Protocol):
     def delete_prefix(self, prefix: str) -> int: ...
 
 
+class LiveSegmentLinks(Protocol):
+    """Where HLS listeners fetch a live segment (``key`` in the media store) from: a presigned S3
+    URL each, or a CDN URL signed once per Space and window that every listener shares."""
+
+    def link(self, key: str, now: datetime) -> str: ...
+
+
 class StaleReplay(Exception):
     """The replay changed since it was read (``RecordingRepository.put_replay``)."""
 

@@ -132,6 +132,11 @@ class Settings(BaseSettings):
     webrtc_seat_grace_seconds: int = 90
     hls_link_ttl_seconds: int = 600
     hls_segment_ttl_seconds: int = 120
+    # A CDN in front of live segments (deployed: CloudFront, when HlsCdnPublicKey is set): its
+    # https origin and the id of the public key whose private half is the secret
+    # ``hls_cdn_private_key``. Empty: segments are presigned S3 URLs per listener.
+    hls_cdn_url: str = ""
+    hls_cdn_key_id: str = ""
 
     # Abuse limits (each answered 429 ``rate_limited`` or 409 in the contract's error shape).
     # Unpaid ticket holds: new ones a person may take an hour, and how many they may hold at

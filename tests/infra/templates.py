@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
@@ -13,6 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "template.yaml"
 CLUSTER = ROOT / "infra" / "livekit-cluster.yaml"
 TEMPLATES = (APP, CLUSTER)
+CFN_LINT = str(Path(sys.executable).with_name("cfn-lint"))
 
 
 @cache
@@ -53,3 +56,16 @@ def policy_statements(template: dict[str, Any]) -> Iterator[tuple[str, dict[str,
                 for branch in branches:
                     if branch != {"Ref": "AWS::NoValue"}:
                         yield rid, branch
+
+
+def cfn_lint_with(tmp_path: Path, **defaults: str) -> subprocess.CompletedProcess[str]:
+    """cfn-lint over the app template with some parameters' defaults changed (an optional part
+    turned on: the committed template lints with the defaults off)."""
+    template = load(APP)
+    for name, value in defaults.items():
+        template["Parameters"][name]["Default"] = value
+    (tmp_path / "infra").mkdir()
+    (tmp_path / "infra" / "livekit-cluster.yaml").write_text(CLUSTER.read_text())
+    (tmp_path / "template.yaml").write_text(json.dumps(template))
+    return subprocess.run([CFN_LINT, "--format", "parseable", "template.yaml"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300)

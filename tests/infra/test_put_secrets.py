@@ -71,6 +71,14 @@ def test_values_without_equals_are_prompted_for():
     assert values == {"stripe_secret_key": "typed", "cursor_secret": "abc"} and asked == ["stripe_secret_key: "]
 
 
+def test_at_file_values_are_read_whole_from_the_file(tmp_path):
+    pem = "-----BEGIN PRIVATE KEY-----\nabc\ndef\n-----END PRIVATE KEY-----\n"
+    (tmp_path / "hls-cdn.pem").write_text(pem)
+    values = put_secrets.parse_assignments([f"hls_cdn_private_key=@{tmp_path / 'hls-cdn.pem'}"],
+                                           prompt=lambda text: pytest.fail("nothing to prompt for"))
+    assert values == {"hls_cdn_private_key": pem}
+
+
 def test_livekit_rotation_never_leaves_a_key_in_use_unaccepted(stack_secret):
     session, arn = stack_secret
     old_key = _value(session, arn)["livekit_api_key"]

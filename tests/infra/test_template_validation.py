@@ -5,16 +5,13 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from chalicelib.adapters.dynamodb import schema
-from tests.infra.templates import APP, CLUSTER, ROOT, TEMPLATES, functions, load, policy_statements, walk
+from tests.infra.templates import APP, CFN_LINT, CLUSTER, ROOT, TEMPLATES, functions, load, policy_statements, walk
 
 PLACEHOLDER_CODE = "s3://placeholder-bucket/airwaves.zip"
-CFN_LINT = str(Path(sys.executable).with_name("cfn-lint"))
 
 
 def test_cfn_lint_reports_nothing():

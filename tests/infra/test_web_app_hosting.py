@@ -5,7 +5,6 @@ with a config.json naming the API (moto)."""
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import boto3
@@ -13,8 +12,7 @@ import pytest
 from moto import mock_aws
 
 from infra import publish_web
-from tests.infra.templates import APP, CLUSTER, ROOT, functions, load
-from tests.infra.test_template_validation import CFN_LINT
+from tests.infra.templates import APP, ROOT, cfn_lint_with, functions, load
 
 HOSTED = ["WebAppBucket", "WebAppBucketPolicy", "WebAppOriginAccessControl", "WebAppDistribution"]
 
@@ -101,13 +99,7 @@ def test_cors_origin_and_web_link_follow_the_hosting(hosted):
 
 def test_cfn_lint_is_clean_with_the_web_app_hosted(tmp_path):
     """The committed template lints with the default (not hosted); this lints it turned on."""
-    template = load(APP)
-    template["Parameters"]["HostWebApp"]["Default"] = "true"
-    (tmp_path / "infra").mkdir()
-    (tmp_path / "infra" / "livekit-cluster.yaml").write_text(CLUSTER.read_text())
-    (tmp_path / "template.yaml").write_text(json.dumps(template))
-    res = subprocess.run([CFN_LINT, "--format", "parseable", "template.yaml"],
-                         cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    res = cfn_lint_with(tmp_path, HostWebApp="true")
     assert res.returncode == 0 and not res.stdout.strip(), res.stdout + res.stderr
 
 

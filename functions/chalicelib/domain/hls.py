@@ -7,6 +7,9 @@ sliding-window playlist and the approximate count of HLS listeners. Plain Python
 * The media worker writes the live stage as HLS under ``spaces/<id>/live/`` (its own small
   sliding-window playlist, whatever the recording does); the API answers it rewritten with
   short-lived presigned segment URLs and at most ``LIVE_SEGMENTS`` segments.
+* Segments may come from a CDN instead (``Settings.hls_cdn_url``): then every listener of a Space
+  gets the same signed segment URLs within one validity window (``shared_link_expiry``), so the CDN
+  fetches each segment from S3 once per edge, not once per listener.
 * HLS listeners are counted approximately: each playlist fetch marks its listener in the current
   ``HLS_WINDOW_SECONDS`` window (once per window, a conditional write); the count is the larger of
   the current and the previous window's distinct listeners, so it covers those who fetched the
@@ -21,7 +24,7 @@ import hmac
 import json
 import re
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 HLS_WINDOW_SECONDS = 30
 LIVE_SEGMENTS = 6  # segments in the live playlist (12 s of audio): players start 3 from its end
@@ -31,6 +34,13 @@ _SCOPE = b"airwaves-hls-listen\x00"
 
 def live_prefix(space_id: str) -> str:
     return f"spaces/{space_id}/live/"
+
+
+def shared_link_expiry(now: datetime, ttl: timedelta) -> datetime:
+    """When a shared segment link made at ``now`` expires: the end of the ``ttl`` window after the
+    current one, so every link made in a window is the same (cacheable) and valid at least ``ttl``."""
+    step = max(1, int(ttl.total_seconds()))
+    return datetime.fromtimestamp((int(now.timestamp()) // step + 2) * step, tz=now.tzinfo or UTC)
 
 
 def live_playlist_key(space_id: str) -> str:

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from urllib.parse import quote
 
 from chalicelib.domain.clock import utcnow
@@ -28,7 +28,7 @@ from chalicelib.domain.media import HlsGrant
 from chalicelib.domain.recordings import MEDIA_AGENT_NAME, PresignUri
 from chalicelib.domain.roles import Member, Role
 from chalicelib.domain.spaces import Space, SpaceState
-from chalicelib.ports import AudienceRepository, MediaServer, MediaStore, MemberRepository
+from chalicelib.ports import AudienceRepository, LiveSegmentLinks, MediaServer, MediaStore, MemberRepository
 from chalicelib.services.worker_failures import report_worker_failure
 
 log = logging.getLogger(__name__)
@@ -88,7 +88,7 @@ class LiveHlsService:
     store: MediaStore
     audience: AudienceRepository
     link_key: Callable[[], str]
-    segment_ttl: timedelta = field(default=timedelta(minutes=2))
+    segments: LiveSegmentLinks
 
     def playlist(self, space_id: str, token: str) -> str:
         now = utcnow()
@@ -107,7 +107,19 @@ class LiveHlsService:
                 log.warning("could not count an HLS listener of %s", space.id, exc_info=True)
         key = live_playlist_key(space.id)
         text = self.store.read_text(key)
-        return live_playlist(text, resolve=PresignUri(key, lambda k: self.store.presign_get(k, self.segment_ttl)))
+        return live_playlist(text, resolve=PresignUri(key, lambda k: self.segments.link(k, now)))
+
+
+@dataclass
+class PresignedSegmentLinks:
+    """Live segments straight from the media store: a presigned URL per listener and segment
+    (no CDN configured; every fetch reaches S3)."""
+
+    store: MediaStore
+    ttl: timedelta
+
+    def link(self, key: str, now: datetime) -> str:
+        return self.store.presign_get(key, self.ttl)
 
 
 def _banned(member: Member | None) -> bool:
