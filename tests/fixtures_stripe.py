@@ -183,10 +183,14 @@ class StripeRequest:
 @dataclass
 class StripeWire:
     """Every request the SDK sends in a test, as stripe-mock receives it; ``fail_when`` makes
-    matching requests fail the way a network outage does (before reaching the server)."""
+    matching requests fail the way a network outage does (before reaching the server), and
+    ``answer_when`` gives Stripe's answer (status, JSON body) to one stripe-mock cannot give (an
+    error such as ``charge_already_refunded``; an object holding what Stripe stored), through the
+    SDK's own response handling."""
 
     requests: list[StripeRequest] = field(default_factory=list)
     fail_when: object = None  # Callable[[StripeRequest], bool] | None
+    answer_when: object = None  # Callable[[StripeRequest], tuple[int, dict] | None] | None
 
     def to(self, method: str, path: str) -> list[StripeRequest]:
         return [r for r in self.requests if r.method == method and r.path == path]
@@ -210,6 +214,10 @@ def stripe_wire(monkeypatch) -> StripeWire:
         wire.requests.append(req)
         if wire.fail_when is not None and wire.fail_when(req):  # type: ignore[operator]
             raise stripe_sdk.APIConnectionError("injected network failure (test)")
+        answer = wire.answer_when(req) if wire.answer_when is not None else None  # type: ignore[operator]
+        if answer is not None:
+            status, body = answer
+            return json.dumps(body).encode(), status, {"Request-Id": f"req_test_{len(wire.requests)}"}
         return original(self, method, url, headers, post_data)
 
     monkeypatch.setattr(stripe_sdk.RequestsClient, "request", recording)

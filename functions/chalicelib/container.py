@@ -504,13 +504,15 @@ class Container:
 
     @cached_property
     def tickets(self) -> TicketService:
+        from chalicelib.adapters.dynamodb.processed_events import DynamoProcessedEvents
         from chalicelib.adapters.dynamodb.rate_limits import DynamoRateLimits
         from chalicelib.services.tickets import TicketService
 
         return TicketService(self.space_repo, self.ticket_repo, self.payout_repo, self.payment_gateway,
                              self.fee_schedule, hold=timedelta(minutes=self.settings.ticket_hold_minutes),
                              members=self.member_repo, users=self.user_repo, limits=DynamoRateLimits(self.table),
-                             holds_per_hour=self.settings.ticket_holds_per_hour)
+                             holds_per_hour=self.settings.ticket_holds_per_hour,
+                             refund_claims=DynamoProcessedEvents(self.table), refund_lease=self.claim_lease)
 
     @cached_property
     def stripe_webhooks(self) -> StripeWebhooks:

@@ -374,7 +374,8 @@ EventClaim = Literal["claimed", "done", "in_progress"]
 
 class ProcessedEvents(Protocol):
     """Webhook dedupe: a delivery claims its event with a lease (``lease_until``), and records it
-    done once handled. A claim whose lease ran out (its process died) may be claimed again."""
+    done once handled. A claim whose lease ran out (its process died) may be claimed again. Work
+    done once per id of our own (a ticket's refund) uses the same claims under its own source."""
 
     def claim(self, source: str, event_id: str, *, now: int, lease_until: int) -> EventClaim: ...
     def complete(self, source: str, event_id: str, *, expires_at: int) -> None: ...

@@ -260,3 +260,164 @@ def test_canceling_a_free_space_calls_no_stripe(stripe, api):
     assert api.call("DELETE", f"/v1/spaces/{space['id']}", as_user="hana").status_code == 200
     assert len(stripe.wire.requests) == before
     assert queued_refund_jobs() == []
+
+
+# -- refunds exactly once under races --------------------------------------------------------------
+# Each case below checks all four things money must agree on: every paid ticket ``refunded``, one
+# refund line per ticket in the host's ledger, every counter back (seats, sold, subscribers,
+# earnings), and how many refunds were asked of Stripe.
+def assert_refunded_once(stripe, space, paid, *, requests_per_ticket: int = 1):
+    assert set(statuses(None, paid).values()) == {"refunded"}
+    entries = container().payout_repo.ledger_page("hana", PageRequest(None, 100)).items
+    for t in paid:
+        assert sorted(e.kind for e in entries if e.ticket_id == t["ticket_id"]) == ["refund", "sale"], t
+    assert len(entries) == 2 * len(paid)
+    earned = container().payout_repo.earnings("hana")
+    assert (earned.lifetime_gross_cents, earned.platform_fee_cents, earned.host_net_cents,
+            earned.tickets_sold, earned.tickets_refunded) == (0, 0, 0, len(paid), len(paid))
+    meta = space_item(space["id"])
+    assert (meta["ticket"]["sold"], meta["subscriber_count"]) == (0, 0)
+    keys = [r.idempotency_key for r in refund_requests(stripe)]
+    assert sorted(keys) == sorted(f"ticket:{t['ticket_id']}:refund" for t in paid for _ in range(requests_per_ticket))
+
+
+@pytest.fixture
+def atomic_dynamodb(monkeypatch):
+    """DynamoDB applies each request atomically; moto's in-process backend checks a condition and
+    writes in separate steps, so under real threads it could let two conditional writes both pass.
+    A lock around each request gives threads the service's atomicity (and nothing more)."""
+    import threading
+
+    from moto.dynamodb.responses import DynamoHandler
+
+    lock = threading.Lock()
+    real = DynamoHandler.call_action
+
+    def atomic(self):
+        with lock:
+            return real(self)
+
+    monkeypatch.setattr(DynamoHandler, "call_action", atomic)
+
+
+def test_a_charge_refunded_webhook_between_our_refund_call_and_its_record_counts_once(
+        stripe, api, sold, runner, monkeypatch):
+    """Stripe may deliver ``charge.refunded`` before our own write of the refund: the webhook
+    refunds the ticket, and our write then finds it no longer paid and books nothing."""
+    space, paid, _ = sold
+    gateway = container().tickets.gateway
+    real = gateway.refund_payment
+    by_id = {t["ticket_id"]: t for t in paid}
+    outcomes = []
+
+    def refund_then_webhook(*, ticket_id, payment_intent_id, duplicate=False):
+        refund_id = real(ticket_id=ticket_id, payment_intent_id=payment_intent_id, duplicate=duplicate)
+        outcomes.append(stripe.refund_event(by_id[ticket_id]).json["outcome"])
+        return refund_id
+
+    monkeypatch.setattr(gateway, "refund_payment", refund_then_webhook)
+    cancel(api, space["id"])
+    runner.drain()
+    assert outcomes == ["refunded"] * 3
+    assert_refunded_once(stripe, space, paid)
+    assert space_item(space["id"])["seats_held"] == 0
+    assert queued_refund_jobs() == [] and dead_letters() == []
+
+
+def test_two_consumers_on_the_same_refund_page_refund_each_ticket_once(
+        stripe, api, sold, runner, atomic_dynamodb, monkeypatch):
+    """Two deliveries of one page (SQS delivers at least once; a retried cancel queues another)
+    run at the same moment. Each ticket is asked of Stripe once: a consumer that finds another
+    one refunding a ticket leaves it, and its message is retried. Every refund call waits until
+    the other consumer has reached the same ticket, so each ticket is contested."""
+    import threading
+    from collections import Counter
+
+    from chalicelib.domain.jobs import RefundsPage
+    from tests.helpers import race
+
+    space, paid, pending = sold
+    tickets = container().tickets
+    claims, real_claim, real_refund = Counter(), tickets.refund_claims.claim, tickets.gateway.refund_payment
+    reached = threading.Condition()
+
+    def counted_claim(source, ticket_id, **kw):
+        with reached:
+            claims[ticket_id] += 1
+            reached.notify_all()
+        return real_claim(source, ticket_id, **kw)
+
+    def refund_when_contested(*, ticket_id, **kw):
+        with reached:
+            assert reached.wait_for(lambda: claims[ticket_id] >= 2, timeout=10), ticket_id
+        return real_refund(ticket_id=ticket_id, **kw)
+
+    monkeypatch.setattr(tickets.refund_claims, "claim", counted_claim)
+    monkeypatch.setattr(tickets.gateway, "refund_payment", refund_when_contested)
+    cancel(api, space["id"])
+    jobs = container().background_jobs
+    _, errors, other = race(2, lambda _: jobs.run(RefundsPage(space_id=space["id"])))
+    assert other == [] and claims == {t["ticket_id"]: 2 for t in paid}
+    assert errors and all((e.status, e.code) == (503, "upstream_unavailable") for e in errors), errors
+    assert_refunded_once(stripe, space, paid)
+    assert statuses(api, [pending]) == {pending["ticket_id"]: "canceled"}
+    runner.drain()  # the queued message itself, later: nothing left to do
+    assert_refunded_once(stripe, space, paid)
+    assert space_item(space["id"])["seats_held"] == 0 and dead_letters() == []
+
+
+def test_stripe_answering_already_refunded_books_the_refund_once(stripe, api, sold, runner):
+    """The charge was refunded on Stripe's side already (from the dashboard, or a key Stripe no
+    longer remembers): Stripe answers ``charge_already_refunded``, the ticket is refunded all the
+    same, once, and the webhook that follows changes nothing."""
+    space, paid, _ = sold
+    first = paid[0]["ticket_id"]
+    stripe.wire.answer_when = lambda r: (400, {"error": {
+        "type": "invalid_request_error", "code": "charge_already_refunded",
+        "message": "Charge ch_x has already been refunded."}}) if (
+        r.path == "/v1/refunds" and r.params.get("metadata[ticket_id]") == first) else None
+    cancel(api, space["id"])
+    runner.drain()
+    assert container().ticket_repo.require(space["id"], first).refund_id is None
+    assert_refunded_once(stripe, space, paid)
+    assert stripe.refund_event(paid[0]).json["outcome"] == "already_refunded"
+    assert_refunded_once(stripe, space, paid)
+    assert dead_letters() == []
+
+
+def test_a_charge_refunded_without_our_metadata_finds_the_ticket_by_its_payment(stripe, api, sold):
+    """A refund made outside our app (the dashboard) sends a charge without our metadata: the
+    ticket is found from its PaymentIntent (whose metadata Stripe returns), refunded once."""
+    space, paid, _ = sold
+    t = paid[0]
+    intent = f"/v1/payment_intents/{t['payment_intent_id']}"
+    stripe.wire.answer_when = lambda r: (200, {
+        "id": t["payment_intent_id"], "object": "payment_intent", "amount": t["amount_cents"],
+        "currency": t["currency"], "status": "succeeded",
+        "metadata": {"ticket_id": t["ticket_id"], "space_id": t["space_id"]}}) if (
+        r.method == "GET" and r.path == intent) else None
+    res = stripe.refund_event(t, fields={"metadata": {}})
+    assert res.json["outcome"] == "refunded"
+    assert len(stripe.wire.to("GET", intent)) == 1
+    assert stripe.refund_event(t, fields={"metadata": {}}).json["outcome"] == "already_refunded"
+    assert statuses(api, paid) == {t["ticket_id"]: "refunded", paid[1]["ticket_id"]: "paid",
+                                   paid[2]["ticket_id"]: "paid"}
+    entries = container().payout_repo.ledger_page("hana", PageRequest(None, 100)).items
+    assert sorted(e.kind for e in entries) == ["refund"] + ["sale"] * 3
+    earned = container().payout_repo.earnings("hana")
+    assert (earned.lifetime_gross_cents, earned.tickets_refunded) == (2 * t["amount_cents"], 1)
+    meta = space_item(space["id"])
+    assert (meta["seats_held"], meta["ticket"]["sold"], meta["subscriber_count"]) == (3, 2, 2)
+    assert refund_requests(stripe) == []  # the money went back already: we ask Stripe for nothing
+
+
+@pytest.mark.parametrize("intent", ["pi_not_one_of_ours", None])
+def test_a_charge_refunded_without_our_metadata_for_another_payment_changes_nothing(stripe, api, sold, intent):
+    from tests.helpers import table_changes, table_snapshot
+
+    _space, paid, _ = sold
+    before = table_snapshot()
+    res = stripe.refund_event(dict(paid[0], payment_intent_id=intent), fields={"metadata": {}})
+    assert res.json["outcome"] == "ignored_not_ours"
+    assert [k for k in table_changes(before) if not k[0].startswith("EVENT#")] == []
+    assert set(statuses(api, paid).values()) == {"paid"} and refund_requests(stripe) == []

@@ -47,6 +47,7 @@ from chalicelib.ports import (
     MemberRepository,
     PaymentGateway,
     PayoutRepository,
+    ProcessedEvents,
     RateLimiter,
     SpaceRepository,
     TicketPaymentRequest,
@@ -54,11 +55,14 @@ from chalicelib.ports import (
     UserRepository,
     WorkQueue,
 )
+from chalicelib.services.idempotency import ClaimLease
 from chalicelib.services.lifecycle import QuietParticipant
 
 log = logging.getLogger(__name__)
 
 _RETRIES = 4
+REFUND_CLAIMS = "ticket-refund"  # the claims' source in ``ProcessedEvents``: one per refunded ticket
+REFUND_CLAIM_TTL_SECONDS = 30 * 24 * 3600  # a refunded ticket never becomes paid again
 
 
 def new_ticket_id() -> str:
@@ -85,6 +89,8 @@ class TicketService:
     users: UserRepository | None = None  # an unpaid hold needs a profile
     limits: RateLimiter | None = None
     holds_per_hour: int = 10  # new unpaid holds a person may take an hour
+    refund_claims: ProcessedEvents | None = None  # one refund page at a time asks Stripe for a ticket
+    refund_lease: ClaimLease = field(default_factory=lambda: ClaimLease(60))
 
     # -- buying ----------------------------------------------------------------------------------
     def buy(self, buyer_id: str, space_id: str) -> Purchase:
@@ -308,11 +314,14 @@ class TicketService:
         """Refund one page (``page.limit`` tickets read) of a canceled Space: each paid ticket exactly
         once, each pending hold released. Returns where the next page starts (None: all done).
 
-        Safe to run again and again: a ticket already refunded is no longer ``paid`` so it is not
-        looked at, and Stripe's key ``ticket:<id>:refund`` turns a repeated refund call (after a
-        crash between Stripe and our write) into the same refund. A failure does not stop the
-        rest of the page; if any remain, ``UpstreamUnavailable`` leaves the page's queue message
-        to be retried (then dead-lettered), and the retry resumes with what is still ``paid``."""
+        Safe to run again and again, and at the same time: a ticket already refunded is no longer
+        ``paid`` so it is not looked at; two pages running at once (a duplicate delivery, a retried
+        cancel) take turns on each ticket through its refund claim, so Stripe is asked once; and
+        Stripe's key ``ticket:<id>:refund`` turns a repeated refund call (after a crash between
+        Stripe and our write) into the same refund. A failure (or a ticket another page is still
+        refunding) does not stop the rest of the page; if any remain, ``UpstreamUnavailable``
+        leaves the page's queue message to be retried (then dead-lettered), and the retry resumes
+        with what is still ``paid``."""
         space = self.spaces.get(space_id, consistent=True)
         if space is None or space.ticket is None or space.state is not SpaceState.canceled:
             return None
@@ -324,9 +333,8 @@ class TicketService:
                     self._cancel_quietly(ticket)
                 continue
             try:
-                refund_id = self.gateway.refund_payment(ticket_id=ticket.id,
-                                                        payment_intent_id=ticket.payment_intent_id or "")
-                self.tickets.mark_refunded(ticket, self.clock(), refund_id)
+                if not self._refund_claimed(ticket):
+                    failed.append(ticket.id)
             except AirwavesError as exc:
                 log.warning("refund of ticket %s failed: %s", ticket.id, exc.message)
                 failed.append(ticket.id)
@@ -335,6 +343,31 @@ class TicketService:
                 f"{len(failed)} ticket refund(s) of canceled Space {space_id} could not be made yet",
                 details={"pending_refunds": len(failed)})
         return tickets.next
+
+    def _refund_claimed(self, ticket: Ticket) -> bool:
+        """Refund a paid ticket of a canceled Space and book it, holding the ticket's refund claim
+        meanwhile. False when another page holds the claim (it is refunding this ticket now); a
+        failure releases the claim, a crash leaves it to run out (``refund_lease``)."""
+        claims = self.refund_claims
+        now = int(self.clock().timestamp())
+        if claims is not None:
+            claim = claims.claim(REFUND_CLAIMS, ticket.id, now=now, lease_until=self.refund_lease.until(now))
+            if claim != "claimed":
+                return claim == "done"  # done: another page refunded it after this page read it
+        try:
+            refund_id = self.gateway.refund_payment(ticket_id=ticket.id,
+                                                    payment_intent_id=ticket.payment_intent_id or "")
+            self.tickets.mark_refunded(ticket, self.clock(), refund_id)  # False: a webhook booked it first
+        except BaseException:
+            if claims is not None:
+                claims.release(REFUND_CLAIMS, ticket.id)
+            raise
+        if claims is not None:
+            try:
+                claims.complete(REFUND_CLAIMS, ticket.id, expires_at=now + REFUND_CLAIM_TTL_SECONDS)
+            except AirwavesError as exc:  # refunded and booked all the same: the ticket is no longer paid
+                log.warning("could not record the refund claim of ticket %s as done: %s", ticket.id, exc.message)
+        return True
 
 
 class _Taken(Exception):
