@@ -1,5 +1,7 @@
 """Real LiveKit clients for tests and benchmarks: connect with an API-issued token, publish a
-sine tone as a microphone, record what arrives, and tell its frequency."""
+sine tone as a microphone, record what arrives, and check it window by window: "hears the tone"
+holds in every 100 ms window (loud, at the tone's frequency) and "hears nothing" in every window
+quiet, so a dropout or a burst that an average over the whole recording would hide fails."""
 from __future__ import annotations
 
 import asyncio
@@ -162,11 +164,13 @@ class Speech(Tone):
         return np.pad(pcm, (0, FRAME - pcm.size))
 
 
-async def record(track: rtc.Track, seconds: float, timeout: float = 15.0) -> np.ndarray:
-    """``seconds`` of mono 48 kHz audio from ``track``."""
+async def record(track: rtc.Track, seconds: float, timeout: float = 15.0, *, settle: float = 0.0) -> np.ndarray:
+    """``seconds`` of mono 48 kHz audio from ``track``, after dropping the first ``settle``
+    seconds (a change just made, such as a mute, or a track just subscribed, still on its way)."""
     stream = rtc.AudioStream(track, sample_rate=RATE, num_channels=1)
     chunks: list[np.ndarray] = []
-    need = int(seconds * RATE)
+    skip = int(settle * RATE)
+    need = skip + int(seconds * RATE)
 
     async def collect() -> None:
         async for event in stream:
@@ -178,7 +182,7 @@ async def record(track: rtc.Track, seconds: float, timeout: float = 15.0) -> np.
         await asyncio.wait_for(collect(), timeout)
     finally:
         await stream.aclose()
-    return np.concatenate(chunks)[:need]
+    return np.concatenate(chunks)[skip:need]
 
 
 async def first_loud_frame(track: rtc.Track, *, threshold: float = 2000.0, timeout: float = 10.0) -> float:
@@ -198,15 +202,71 @@ async def first_loud_frame(track: rtc.Track, *, threshold: float = 2000.0, timeo
         await stream.aclose()
 
 
+WINDOW = 0.1  # seconds: the span every audio check must hold in, not only on average
+TONE_LEVEL = 3000.0  # RMS a heard tone stays above (the Tone plays at about 11,600)
+QUIET_LEVEL = 100.0  # RMS silence stays below
+TONE_TOLERANCE = 5.0  # Hz
+
+
 def dominant_frequency(pcm: np.ndarray, rate: int = RATE) -> float:
+    """The strongest frequency, to the nearest hertz however short ``pcm`` is (zero-padded to a
+    second, so a 100 ms window is not read in 10 Hz steps)."""
     x = pcm.astype(np.float64)
     x = (x - x.mean()) * np.hanning(len(x))
-    spectrum = np.abs(np.fft.rfft(x))
-    return float(np.fft.rfftfreq(len(x), 1 / rate)[spectrum.argmax()])
+    n = max(len(x), rate)
+    spectrum = np.abs(np.fft.rfft(x, n))
+    return float(np.fft.rfftfreq(n, 1 / rate)[spectrum.argmax()])
 
 
 def rms(pcm: np.ndarray) -> float:
-    return float(np.sqrt(np.mean(pcm.astype(np.float64) ** 2)))
+    return float(np.sqrt(np.mean(pcm.astype(np.float64) ** 2))) if pcm.size else 0.0
+
+
+def windows(pcm: np.ndarray, rate: int = RATE, seconds: float = WINDOW) -> list[np.ndarray]:
+    """``pcm`` cut into whole windows of ``seconds`` (a shorter tail is left out)."""
+    size = int(seconds * rate)
+    return [pcm[i:i + size] for i in range(0, pcm.size - size + 1, size)]
+
+
+def missing_tone(pcm: np.ndarray, hz: float, *, level: float = TONE_LEVEL, rate: int = RATE) -> str | None:
+    """Why ``pcm`` does not carry the ``hz`` tone in every window (``None``: it does): the
+    windows that are too soft or at another frequency, first one described."""
+    parts = windows(pcm, rate)
+    if not parts:
+        return f"no audio ({pcm.size} samples)"
+    bad = [(i, rms(w), dominant_frequency(w, rate)) for i, w in enumerate(parts)]
+    bad = [b for b in bad if b[1] <= level or abs(b[2] - hz) >= TONE_TOLERANCE]
+    if not bad:
+        return None
+    i, level_i, peak = bad[0]
+    return (f"{len(bad)} of {len(parts)} windows of {WINDOW:.1f} s miss the {hz:.0f} Hz tone; the first, "
+            f"at {i * WINDOW:.1f} s, has RMS {level_i:.0f} (needs > {level:.0f}) at {peak:.0f} Hz")
+
+
+def loud_windows(pcm: np.ndarray, *, level: float = QUIET_LEVEL, rate: int = RATE) -> str | None:
+    """Why ``pcm`` is not silent in every window (``None``: it is)."""
+    parts = windows(pcm, rate)
+    if not parts:
+        return f"no audio ({pcm.size} samples)"
+    loud = [(i, rms(w)) for i, w in enumerate(parts) if rms(w) >= level]
+    if not loud:
+        return None
+    i, level_i = loud[0]
+    return (f"{len(loud)} of {len(parts)} windows of {WINDOW:.1f} s are louder than RMS {level:.0f}; the first, "
+            f"at {i * WINDOW:.1f} s, has {level_i:.0f} at {dominant_frequency(parts[i], rate):.0f} Hz")
+
+
+def assert_tone(pcm: np.ndarray, hz: float, what: str = "", *, level: float = TONE_LEVEL,
+                rate: int = RATE) -> None:
+    """"Hears the tone": every window of ``pcm`` is louder than ``level`` and at ``hz``."""
+    reason = missing_tone(pcm, hz, level=level, rate=rate)
+    assert reason is None, f"{what}: {reason}" if what else reason
+
+
+def assert_quiet(pcm: np.ndarray, what: str = "", *, level: float = QUIET_LEVEL, rate: int = RATE) -> None:
+    """"Hears nothing": every window of ``pcm`` is below ``level``."""
+    reason = loud_windows(pcm, level=level, rate=rate)
+    assert reason is None, f"{what}: {reason}" if what else reason
 
 
 async def eventually(check, timeout: float, what: str, every: float = 0.05) -> None:

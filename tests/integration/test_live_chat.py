@@ -8,7 +8,7 @@ import pytest
 
 from chalicelib.domain.chat import TOPIC_CHAT
 from chalicelib.domain.pins import TOPIC_PIN
-from tests.integration.audio_clients import Client, eventually, record, rms
+from tests.integration.audio_clients import Client, assert_tone, eventually, record
 from tests.integration.test_live_audio import HOST_HZ, Session
 
 pytestmark = pytest.mark.livekit
@@ -134,7 +134,7 @@ def test_a_chat_muted_listener_gets_403_and_still_hears_the_host(session, aio):
                                  body={"text": "can I talk?"})
         assert res.status_code == 403 and res.json["error"]["code"] == "chat_muted"
         track = await alice.wait_for_audio_from("host")
-        assert rms(await record(track, 0.5)) > 3000, "the muted listener stopped hearing the Space"
+        assert_tone(await record(track, 0.5, settle=0.5), HOST_HZ, "the chat-muted listener")
         await settle()
         assert on(host, TOPIC_CHAT) == []
 

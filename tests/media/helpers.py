@@ -116,13 +116,20 @@ class Space:
         return Playlist.parse(text, datetime.fromtimestamp(self.started_at, UTC))
 
     def hls_timeline(self) -> np.ndarray:
-        """The HLS segments decoded and laid at their playlist offsets on the Space's timeline."""
+        """The HLS decoded as a player does, each run between discontinuities in one pass (a
+        segment decoded alone starts with the AAC decoder's warm-up, a glitch no player plays),
+        laid at its playlist offset on the Space's timeline."""
         playlist = self.playlist()
         total = int(playlist.end_offset * RATE) + RATE
         out = np.zeros(total, dtype=np.int16)
+        runs: list[list] = []
         for seg in playlist.segments:
-            pcm = decode(self.s3.get(f"spaces/{self.space_id}/hls/{seg.uri}"), "mpegts")
-            at = round(seg.offset * RATE)
+            if seg.discontinuity or not runs:
+                runs.append([])
+            runs[-1].append(seg)
+        for run in runs:
+            pcm = decode(b"".join(self.s3.get(f"spaces/{self.space_id}/hls/{seg.uri}") for seg in run), "mpegts")
+            at = round(run[0].offset * RATE)
             out[at:at + pcm.size] = pcm[: max(0, total - at)]
         return out
 

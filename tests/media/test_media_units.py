@@ -14,12 +14,42 @@ from airwaves_media.mixer import Clock, Mixer, Source
 from airwaves_media.playlist import Playlist
 from airwaves_media.recorder import Recorder
 from airwaves_media.ring import Ring
-from tests.integration.audio_clients import dominant_frequency, rms
+from tests.integration.audio_clients import assert_quiet, assert_tone, rms
 
 
 def tone(hz: float, seconds: float, amplitude: float = 0.5) -> np.ndarray:
     t = np.arange(int(seconds * RATE)) / RATE
     return (amplitude * np.sin(2 * np.pi * hz * t) * 32767).astype(np.int16)
+
+
+# -- the audio checks every media test uses ---------------------------------------------------
+def test_the_tone_check_holds_in_every_window_where_an_average_would_not():
+    """A 200 ms dropout in a second of tone, or a 100 ms burst of another tone, leaves the
+    whole second's RMS and strongest frequency as they were: the windowed check fails both."""
+    steady = tone(440, 1.0)
+    assert_tone(steady, 440)
+    dropout = steady.copy()
+    dropout[int(0.4 * RATE):int(0.6 * RATE)] = 0
+    assert rms(dropout) > 3000
+    with pytest.raises(AssertionError, match=r"2 of 10 windows .* miss the 440 Hz tone; the first, at 0.4 s"):
+        assert_tone(dropout, 440)
+    other = steady.copy()
+    other[int(0.7 * RATE):int(0.8 * RATE)] = tone(660, 0.1)
+    with pytest.raises(AssertionError, match=r"1 of 10 windows .* at 660 Hz"):
+        assert_tone(other, 440, "the listener")
+    with pytest.raises(AssertionError, match="the listener"):
+        assert_tone(other, 440, "the listener")
+
+
+def test_the_silence_check_fails_on_one_loud_window():
+    quiet = np.zeros(2 * RATE, dtype=np.int16)
+    assert_quiet(quiet)
+    quiet[int(1.5 * RATE):int(1.55 * RATE)] = tone(660, 0.05)
+    assert rms(quiet) < 3000
+    with pytest.raises(AssertionError, match=r"after the mute: 1 of 20 windows .* at 1.5 s, .* at 660 Hz"):
+        assert_quiet(quiet, "after the mute")
+    with pytest.raises(AssertionError, match="no audio"):
+        assert_quiet(quiet[:100])
 
 
 # -- mixer ------------------------------------------------------------------------------------
@@ -138,7 +168,7 @@ def test_hls_run_cuts_two_second_aac_segments_that_decode_to_the_tone(tmp_path):
     assert abs(sum(s.duration for s in segments) - 7.0) < 0.1
     pcm = decode(segments[1].path.read_bytes(), "mpegts")
     assert abs(pcm.size / RATE - 2.0) < 0.05
-    assert abs(dominant_frequency(pcm) - 440) < 5
+    assert_tone(pcm, 440)
 
 
 def test_ogg_opus_keeps_duration_and_pitch():
@@ -146,8 +176,8 @@ def test_ogg_opus_keeps_duration_and_pitch():
     assert data[:4] == b"OggS" and b"OpusHead" in data[:100]
     pcm = decode(data)
     assert abs(pcm.size / RATE - 2.5) < 0.05
-    assert abs(dominant_frequency(pcm[: RATE]) - 660) < 5
-    assert rms(pcm[int(1.7 * RATE):]) < 50
+    assert_tone(pcm[: RATE], 660)
+    assert_quiet(pcm[int(1.7 * RATE):], level=50)
 
 
 # -- recorder timeline ------------------------------------------------------------------------
@@ -208,10 +238,10 @@ def test_recorder_gap_restart_and_finalize_make_one_true_timeline(tmp_path):
     def at(a: float, b: float) -> np.ndarray:
         return pcm[int(a * RATE):int(b * RATE)]
 
-    assert rms(at(0, 0.9)) < 100
-    assert abs(dominant_frequency(at(1.5, 4.5)) - 440) < 5
-    assert rms(at(5.3, 8.7)) < 100  # the gap is silence
-    assert abs(dominant_frequency(at(9.5, 11.5)) - 660) < 5
+    assert_quiet(at(0, 0.9))
+    assert_tone(at(1.5, 4.5), 440)
+    assert_quiet(at(5.3, 8.7), "the gap")
+    assert_tone(at(9.5, 11.5), 660)
     states = [r[0] for r in api.reports]
     assert states[0] == "recording" and states[-2:] == ["processing", "available"]
     assert api.reports[-1][3] == "spaces/sp1/recording.ogg"
@@ -329,4 +359,4 @@ def test_live_hls_slides_its_window_deletes_what_left_and_a_restart_numbers_on(t
     assert "#EXT-X-DISCONTINUITY-SEQUENCE:1" in lines  # the restart's gap slid out of the window
     stored = sorted(k.rsplit("/", 1)[1] for k in store.objects if k.endswith(".ts"))
     assert stored == names
-    assert abs(dominant_frequency(decode(store.objects[f"spaces/sp1/live/{names[-2]}"], "mpegts")) - 660) < 5
+    assert_tone(decode(store.objects[f"spaces/sp1/live/{names[-2]}"], "mpegts"), 660)
