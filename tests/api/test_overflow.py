@@ -273,3 +273,53 @@ def test_concurrent_joins_at_a_full_space_free_each_stale_seat_once(api, media, 
     assert len(joined) == winners and 1 <= winners <= 4
     assert space_item(space_id)["webrtc_seats"] == len(seats)
 
+
+# -- the stage and the seats -------------------------------------------------------------------------
+def connect(api, media, space_id: str, user: str, sid: str) -> None:
+    """``user``'s app connects to the room as a listener (the media server and its webhook)."""
+    media.connect(space_id, user, "listener")
+    deliver(api, event("participant_joined", space_id, user, sid=sid, role="listener"))
+
+
+def test_a_webrtc_listener_going_on_stage_gives_their_seat_back(api, media, space_id, cap):
+    assert join(api, space_id, "alice")["transport"] == "webrtc"
+    connect(api, media, space_id, "alice", "PA_a1")
+    assert api.call("PUT", f"/v1/spaces/{space_id}/speakers/alice", as_user="host").status_code == 200
+    assert seat_items(space_id) == {} and space_item(space_id)["webrtc_seats"] == 0
+    assert join(api, space_id, "bob")["transport"] == "webrtc"
+    assert join(api, space_id, "alice")["transport"] == "webrtc"  # a speaker, outside the cap
+    # her connection leaving later frees nothing of bob's
+    deliver(api, event("participant_left", space_id, "alice", sid="PA_a1", role="speaker"))
+    assert set(seat_items(space_id)) == {"bob"} and space_item(space_id)["webrtc_seats"] == 1
+
+
+def test_a_promoted_listeners_late_connection_takes_no_seat(api, media, space_id, cap):
+    join(api, space_id, "alice")  # a listener's token ...
+    assert api.call("PUT", f"/v1/spaces/{space_id}/speakers/alice", as_user="host").status_code == 200
+    connect(api, media, space_id, "alice", "PA_a1")  # ... used after her promotion
+    assert seat_items(space_id) == {} and space_item(space_id)["webrtc_seats"] == 0
+
+
+def test_a_speaker_demoted_while_connected_keeps_webrtc_past_a_full_cap(api, media, space_id, cap, clock):
+    assert api.call("PUT", f"/v1/spaces/{space_id}/speakers/alice", as_user="host").status_code == 200
+    assert join(api, space_id, "alice")["transport"] == "webrtc"
+    media.connect(space_id, "alice", "speaker")
+    deliver(api, event("participant_joined", space_id, "alice", sid="PA_a1", role="speaker"))
+    assert join(api, space_id, "bob")["transport"] == "webrtc"  # the one listener seat
+    connect(api, media, space_id, "bob", "PA_b1")
+    assert api.call("DELETE", f"/v1/spaces/{space_id}/speakers/alice", as_user="host").json["role"] == "listener"
+    assert set(seat_items(space_id)) == {"alice", "bob"} and space_item(space_id)["webrtc_seats"] == 2
+    assert join(api, space_id, "alice")["transport"] == "webrtc"  # her app refreshing its credentials
+    clock.pass_(GRACE * 2)
+    assert join(api, space_id, "carol")["transport"] == "hls"  # full, and her seat is in use: not swept
+    assert "alice" in seat_items(space_id)
+    deliver(api, event("participant_left", space_id, "alice", sid="PA_a1", role="listener"))
+    assert set(seat_items(space_id)) == {"bob"} and space_item(space_id)["webrtc_seats"] == 1
+
+
+def test_a_speaker_demoted_while_away_is_a_listener_like_any_other(api, media, space_id, cap):
+    assert api.call("PUT", f"/v1/spaces/{space_id}/speakers/alice", as_user="host").status_code == 200
+    join(api, space_id, "bob")
+    assert api.call("DELETE", f"/v1/spaces/{space_id}/speakers/alice", as_user="host").json["role"] == "listener"
+    assert set(seat_items(space_id)) == {"bob"}
+    assert join(api, space_id, "alice")["transport"] == "hls"

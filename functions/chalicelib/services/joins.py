@@ -57,6 +57,18 @@ class JoinService:
             return self.overflow.hls_grant(space, user_id)
         return self.credentials(space, user_id, role)
 
+    def moved_on_stage(self, space: Space, user_id: str, before: Role, to: Role, *, connected: bool) -> None:
+        """A live Space's role change, for the WebRTC seats (``Overflow.moved_on_stage``). A seat
+        left held by a failure here is freed when that connection leaves, so the role change
+        stands and is not undone for it."""
+        if self.overflow is None:
+            return
+        try:
+            self.overflow.moved_on_stage(space, user_id, before, to, connected=connected)
+        except UpstreamUnavailable:
+            log.warning("could not move the WebRTC seat of %s in %s (%s -> %s)", user_id, space.id,
+                        before.value, to.value, exc_info=True)
+
     def credentials(self, space: Space, user_id: str, role: Role) -> JoinGrant:
         token, expires_at = self.media.join_token(space.id, user_id, role.value)
         return JoinGrant(livekit_url=self.media.client_url, token=token, role=role.as_name, expires_at=expires_at)

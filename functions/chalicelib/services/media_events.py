@@ -5,8 +5,8 @@ Every step is idempotent, so LiveKit's retries, duplicates and out-of-order deli
 harmless: presence moves per connection through absent -> joined -> left only, a correction
 re-applies what the database says, and ending an ended Space is a no-op.
 
-WebRTC listener seats (``services/overflow.py``) follow presence: a counted listener connection
-records itself on its seat, and a counted leave frees the seat of that connection, so the seats
+WebRTC listener seats (``services/overflow.py``) follow presence: a counted connection of someone
+the database holds a listener records itself on its seat (marking it used: never swept), and a counted leave frees the seat of that connection, so the seats
 taken stay the listeners connected (plus those who joined and have not connected yet).
 """
 from __future__ import annotations
@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from chalicelib.domain.clock import utcnow
 from chalicelib.domain.errors import InvalidState, NotFound
 from chalicelib.domain.media import MediaEvent
-from chalicelib.domain.roles import role_of
-from chalicelib.domain.spaces import SpaceState
+from chalicelib.domain.roles import Member, Role, role_of
+from chalicelib.domain.spaces import Space, SpaceState
 from chalicelib.ports import AudienceRepository, MediaServer, MemberRepository, PresenceRepository
 from chalicelib.services.spaces import SpaceService
 
@@ -41,9 +41,11 @@ class MediaEventService:
             return "ignored"
         if event.kind == "participant_joined" and event.standard and event.identity:
             counted = self.presence.joined(event.room, event.sid, event.identity, event.at or utcnow())
-            if counted and self.audience is not None and event.role == "listener":
+            space, member = self.members.space_and_member(event.room, event.identity)
+            if counted and self.audience is not None and space is not None and role_of(space, event.identity) is Role.listener:
+                # the role the database holds: a token minted before a promotion still says listener
                 self.audience.confirm_seat(event.room, event.identity, event.sid, event.at or utcnow())
-            corrected = self._correct(event)
+            corrected = self._correct(event, space, member)
             return corrected or ("counted" if counted else "duplicate")
         if event.kind in LEFT_EVENTS and event.standard and event.identity:
             left = self.presence.left(event.room, event.sid, event.identity, event.at or utcnow())
@@ -60,10 +62,9 @@ class MediaEventService:
             return "ended"
         return "ignored"
 
-    def _correct(self, event: MediaEvent) -> str | None:
+    def _correct(self, event: MediaEvent, space: Space | None, member: Member | None) -> str | None:
         """A connection made with a token issued before a ban or role change gets what the
         database says now: removed if banned or the Space is over, else its current role."""
-        space, member = self.members.space_and_member(event.room, event.identity)
         if space is None:
             return None
         if space.state is not SpaceState.live or (member is not None and member.banned):

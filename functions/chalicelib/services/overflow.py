@@ -10,8 +10,15 @@ sweeps such seats (at most one sweep per Space every ``SWEEP_EVERY``) and tries 
 a full Space needs the seat back, so nothing runs on a schedule and Spaces under the cap pay
 nothing. A confirmed seat is never swept.
 
-The host, co-hosts and speakers never take a listener seat and are never refused for the cap,
-so a promoted HLS listener who joins again gets WebRTC.
+The stage is outside the cap: the host, co-hosts and speakers never take a listener seat and
+are never refused for the cap, so a promoted HLS listener who joins again gets WebRTC, and a
+WebRTC listener going on stage gives their seat back. A speaker demoted while connected keeps
+their WebRTC connection and takes a seat again, past the cap if it is full, rather than being
+moved to HLS: their connection is already carried by the node (it only stops publishing, which
+lightens it), a move would cut their audio for seconds and put them 6-12 s behind the stage
+they were just on, and the overshoot is bounded by the stage's size and drains as listeners
+leave (newcomers get HLS until then). A speaker demoted while not connected is a listener like
+any other: their next join takes a free seat or answers HLS.
 """
 from __future__ import annotations
 
@@ -63,6 +70,14 @@ class Overflow:
         if freed:
             log.info("freed %d WebRTC seats nobody connected to in %s", freed, space.id)
         return freed > 0 and self.audience.claim_seat(space.id, user_id, cap=self.cap, now=now)
+
+    def moved_on_stage(self, space: Space, user_id: str, before: Role, to: Role, *, connected: bool) -> None:
+        """A role change of a live Space: going on stage gives the listener seat back; a demotion
+        while connected takes one again, past the cap if need be (see the module's docstring)."""
+        if before is Role.listener and to is not Role.listener:
+            self.audience.release_seat(space.id, user_id, None)
+        elif to is Role.listener and before is not Role.listener and connected:
+            self.audience.confirm_seat(space.id, user_id, None, utcnow())
 
     def hls_grant(self, space: Space, user_id: str) -> HlsGrant:
         """The live stage as HLS; the first overflow turns the worker's live HLS on (and sends the

@@ -183,6 +183,8 @@ class StageService:
                 space, member = self._read(space.id, user_id, consistent=True)
         else:
             raise InvalidState("the stage changed while this request ran; try again")
+        if space.state is SpaceState.live:
+            self.joins.moved_on_stage(space, user_id, before, to, connected=live)
         if to.publishes:
             self.members.lower_hand(space.id, user_id)  # answered: off the queue
         self.lifecycle.after_role_change(with_role(space, user_id, to), user_id, to.value)

@@ -7,7 +7,8 @@ existing (a rejoin of the same user keeps their seat and takes no second one). T
 the LiveKit connection (sid) that holds it once the media server reports it, so a release is
 exact: a ``participant_left`` of an older connection of the same user (LiveKit replaces a
 connection when the same identity connects again) does not free the seat of the newer one.
-``connected_at`` marks a seat whose holder the media server reported connected; a seat without it after the grace period was never
+``connected_at`` marks a seat whose holder the media server reported connected (or who was
+demoted from the stage while connected); a seat without it after the grace period was never
 used, and ``sweep_unconnected_seats`` frees it: each release is conditioned on the seat being
 exactly as read (still unconnected, same ``claimed_at``), so a connection or a rejoin racing the
 sweep keeps its seat, and concurrent sweeps free each seat once.
@@ -78,12 +79,13 @@ class DynamoAudience:
         except ConditionFailed:
             pass  # connected already (or released meanwhile: their connection takes one then)
 
-    def confirm_seat(self, space_id: str, user_id: str, sid: str, now: datetime) -> None:
-        """The media server reports ``user_id`` connected as ``sid`` (a listener): their seat is
-        now in use (never swept) and belongs to that connection. A listener connected without a seat (it was released by a
+    def confirm_seat(self, space_id: str, user_id: str, sid: str | None, now: datetime) -> None:
+        """The media server reports ``user_id`` connected as ``sid`` (a listener), or ``sid`` is
+        None for a speaker demoted while connected: their seat is now in use (never swept) and
+        belongs to that connection. A listener connected without a seat (it was released by a
         ``participant_left`` that overtook this ``participant_joined``, or swept) takes one, past
         the cap if need be: the count stays the number of connected WebRTC listeners."""
-        held = {"connected_at": now.isoformat(), "sid": sid}
+        held = {"connected_at": now.isoformat(), **({"sid": sid} if sid else {})}
         update = "SET " + ", ".join(f"{name} = :{name}" for name in held)
         for _ in range(_ATTEMPTS):
             try:
@@ -107,14 +109,20 @@ class DynamoAudience:
                     raise
                 # a join claimed it in between: record the connection on that seat
 
-    def release_seat(self, space_id: str, user_id: str, sid: str) -> bool:
+    def release_seat(self, space_id: str, user_id: str, sid: str | None) -> bool:
         """Free the seat of ``user_id`` when connection ``sid`` left: only if the seat belongs to
-        that connection (or to none yet). False when there was nothing to free."""
+        that connection (or to none yet); ``sid`` None frees it whichever connection holds it
+        (they went on stage: a speaker is not in the audience cap). False when there was
+        nothing to free."""
+        condition = "attribute_exists(PK)"
+        owner: dict[str, Any] = {}
+        if sid is not None:
+            condition += " AND (attribute_not_exists(sid) OR sid = :sid)"
+            owner["ExpressionAttributeValues"] = values({":sid": sid})
         try:
             self.table.transact([
                 {"Delete": {"Key": keys.key(keys.space_pk(space_id), keys.seat_sk(user_id)),
-                            "ConditionExpression": "attribute_exists(PK) AND (attribute_not_exists(sid) OR sid = :sid)",
-                            "ExpressionAttributeValues": values({":sid": sid})}},
+                            "ConditionExpression": condition, **owner}},
                 {"Update": {"Key": _meta_key(space_id),
                             "UpdateExpression": "SET webrtc_seats = webrtc_seats - :one",
                             "ConditionExpression": "webrtc_seats > :zero",
@@ -126,9 +134,7 @@ class DynamoAudience:
                 return False
             # counted at zero already (should not happen): just drop the seat
             try:
-                self.table.delete(keys.space_pk(space_id), keys.seat_sk(user_id),
-                                  ConditionExpression="attribute_not_exists(sid) OR sid = :sid",
-                                  ExpressionAttributeValues=values({":sid": sid}))
+                self.table.delete(keys.space_pk(space_id), keys.seat_sk(user_id), ConditionExpression=condition, **owner)
             except ConditionFailed:
                 return False
             return True
