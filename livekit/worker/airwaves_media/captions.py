@@ -39,6 +39,10 @@ class Hypothesis:
 
 
 class Recognizer(Protocol):
+    """A speaker's recognizer, utterance by utterance. One may also have ``pause(pcm)`` (the
+    quiet audio between utterances, which the VAD keeps from ``accept``) and ``close()`` (the
+    speaker's track went): Transcribe's keeps one stream over a speaking turn with them."""
+
     def accept(self, pcm: np.ndarray) -> list[Hypothesis]:
         """Voiced audio of the current utterance; interim hypotheses so far."""
 
@@ -337,8 +341,15 @@ class SpeakerCaptions:
             self._accept(pcm)
         else:
             self._pad(pcm)
+            self._hook("pause", pcm)
         if ended:
             self._final()
+
+    def _hook(self, name: str, *args: object) -> None:
+        """Call the recognizer's optional ``pause``/``close`` (see ``Recognizer``)."""
+        hook = getattr(self.recognizer, name, None)
+        if callable(hook):
+            hook(*args)
 
     def _accept(self, pcm: np.ndarray) -> None:
         for h in self.recognizer.accept(pcm):
@@ -352,10 +363,11 @@ class SpeakerCaptions:
 
     def end(self) -> None:
         """The track goes (speaker left the stage, the job ends): an utterance under way gets
-        its final words."""
+        its final words, and the recognizer's turn ends."""
         if self.vad.voiced:
             self.vad.voiced = False
             self._final()
+        self._hook("close")
 
     def _final(self) -> None:
         final = self.recognizer.finish()
