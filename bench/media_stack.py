@@ -35,8 +35,9 @@ class MediaStack:
 @contextmanager
 def media_stack(**worker_env: str) -> Iterator[MediaStack]:
     """Everything started, the worker registered (``worker_env`` on top of its settings)."""
-    from tests.media.conftest import BUCKET, LiveKit, Worker, moto_s3
+    from tests.media.conftest import LiveKit
     from tests.media.fake_api import FakeMediaApi
+    from tests.media_worker import BUCKET, Worker, moto_s3
     from tests.processes import start_livekit
     from tests.real_servers import built_binary
 

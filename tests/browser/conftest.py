@@ -8,6 +8,8 @@ browser tests skip.
 from __future__ import annotations
 
 import http.server
+import json
+import os
 import shutil
 import threading
 import wave
@@ -24,10 +26,12 @@ SCREENSHOTS = ROOT / ".local" / "screenshots"
 _HOP = {"host", "content-length", "connection", "keep-alive", "transfer-encoding"}
 
 
-def write_tone(path: Path, hz: float, seconds: float = 10.0, rate: int = 48_000) -> Path:
-    """A mono 16-bit WAV of a pure tone (chromium loops its fake capture file)."""
+def write_tone(path: Path, hz: float, seconds: float = 10.0, rate: int = 48_000, *, pause: float = 0.0) -> Path:
+    """A mono 16-bit WAV of a pure tone, then ``pause`` seconds of silence (chromium loops its
+    fake capture file, so a pause makes the microphone speak in utterances)."""
     t = np.arange(int(seconds * rate)) / rate
     samples = (0.5 * 32767 * np.sin(2 * np.pi * hz * t)).astype("<i2")
+    samples = np.concatenate([samples, np.zeros(int(pause * rate), dtype="<i2")])
     with wave.open(str(path), "wb") as w:
         w.setnchannels(1)
         w.setsampwidth(2)
@@ -146,11 +150,12 @@ def playwright_driver():
 
 @pytest.fixture
 def browser_with_tone(playwright_driver, chromium_path, tmp_path):
-    """``launch(hz)``: a chromium whose fake microphone plays a ``hz`` tone."""
+    """``launch(hz)``: a chromium whose fake microphone plays a ``hz`` tone (``launch(hz, seconds,
+    pause)``: ``seconds`` of it, then ``pause`` seconds of silence, over and over)."""
     browsers = []
 
-    def launch(hz: float):
-        tone = write_tone(tmp_path / f"tone-{int(hz)}.wav", hz)
+    def launch(hz: float, seconds: float = 10.0, pause: float = 0.0):
+        tone = write_tone(tmp_path / f"tone-{int(hz)}-{seconds:g}-{pause:g}.wav", hz, seconds, pause=pause)
         browser = playwright_driver.chromium.launch(executable_path=chromium_path, args=[
             "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
             f"--use-file-for-fake-audio-capture={tone}", "--autoplay-policy=no-user-gesture-required"])
@@ -172,3 +177,32 @@ def screenshot():
         return path
 
     return save
+
+
+CAPTION_SCRIPT = {"hana": ["hello everyone and welcome", "this is the second line", "and a third one"]}
+
+
+@pytest.fixture
+def captioning_worker(web_stack, livekit_server, tmp_path):
+    """The media worker, run by its own venv's Python as under ``make up``, registered with the
+    session's livekit-server and calling this test's API over HTTP. It captions with the scripted
+    engine: each voiced utterance of a speaker is heard as their next line of ``CAPTION_SCRIPT``.
+    What it records goes to a moto S3 server of its own."""
+    from tests.media_worker import WORKER_DIR, WORKER_PYTHON, Worker, moto_s3
+
+    if not WORKER_PYTHON.exists():
+        unavailable("the media worker's venv", f"{WORKER_PYTHON} is missing (make worker-install)")
+    with moto_s3() as s3:
+        worker = Worker({**os.environ, "PYTHONPATH": str(WORKER_DIR),
+                         "LIVEKIT_URL": livekit_server.url, "LIVEKIT_API_KEY": livekit_server.api_key,
+                         "LIVEKIT_API_SECRET": livekit_server.api_secret, "AIRWAVES_API_URL": web_stack.api_url,
+                         "AIRWAVES_MEDIA_BUCKET": s3.bucket, "AWS_ENDPOINT_URL": s3.endpoint,
+                         "AIRWAVES_MEDIA_EXECUTOR": "process", "AIRWAVES_MEDIA_IDLE_PROCESSES": "1",
+                         "AIRWAVES_STT_ENGINE": "scripted", "AIRWAVES_STT_SCRIPT": json.dumps(CAPTION_SCRIPT)},
+                        tmp_path / "worker", python=str(WORKER_PYTHON))
+        worker.log_dir.mkdir()
+        worker.start()
+        try:
+            yield worker
+        finally:
+            worker.stop()

@@ -15,8 +15,9 @@ from airwaves_media.codec import RATE, decode
 from airwaves_media.playlist import Playlist
 from livekit import api, rtc
 from tests.integration import audio_clients as ac
-from tests.media.conftest import S3, LiveKit
+from tests.media.conftest import LiveKit
 from tests.media.fake_api import FakeMediaApi
+from tests.media_worker import S3
 
 Playing = TypeVar("Playing", bound=ac.Tone)
 

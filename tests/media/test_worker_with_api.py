@@ -27,8 +27,9 @@ import pytest
 from airwaves_media.codec import RATE, decode
 from livekit import api
 from tests.integration import audio_clients as ac
-from tests.media.conftest import WORKER_DIR, LiveKit, Worker
+from tests.media.conftest import LiveKit
 from tests.media.helpers import band_energy
+from tests.media_worker import WORKER_DIR, Worker
 from tests.processes import StartFailed, free_port, http_ok, start_livekit, start_server
 from tests.real_servers import built_binary, unavailable
 
