@@ -15,6 +15,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from chalicelib.domain.telemetry import FAILED, NAMESPACE, WEBHOOK_SOURCES, Dimension, Metric
 from infra import app_policies
 from infra.cfn import get_att, parameter, ref, sub
 from infra.chalice_sam import ChaliceFunction, ChalicePackage, package
@@ -50,9 +51,10 @@ def python_version(root: Path = ROOT) -> str:
     return (root / ".python-version").read_text().strip()
 
 
-# The app's own metrics (from log metric filters, so no role needs cloudwatch:PutMetricData).
-METRIC_NAMESPACE = "Airwaves"
+# The app's own metrics (EMF lines and log metric filters, so no role needs cloudwatch:PutMetricData).
+METRIC_NAMESPACE = NAMESPACE
 MEDIA_WORKER_FAILURES_METRIC = "MediaWorkerFailures"
+QUEUE_LAG_ALARM_SECONDS = 300  # a job that waited 5 minutes: the consumer is failing or far behind
 # Cluster parameters the parent computes instead of asking for.
 CLUSTER_INPUTS_FROM_THIS_STACK = {"AppSecretsArn", "WebhookUrl", "AlarmTopicArn", "ApiUrl", "MediaBucketName"}
 # Cluster parameters that only matter when the cluster is created, so they may stay empty.
@@ -523,6 +525,19 @@ class AppTemplate:
                 f"Messages are waiting in {dlq} (failed deliveries to inspect and redrive)", "AWS/SQS",
                 "ApproximateNumberOfMessagesVisible", {"QueueName": get_att(dlq, "QueueName")}, stat="Maximum")
         self.add_media_worker_failure_alarm(alarm)
+        self.add_app_metric_alarms(alarm)
+
+    def add_app_metric_alarms(self, alarm: Any) -> None:
+        """Alarms on the app's own EMF metrics (``chalicelib/domain/telemetry.py`` names them)."""
+        for source in WEBHOOK_SOURCES:
+            self.resources[f"{logical(source)}WebhookFailuresAlarm"] = alarm(
+                f"{source} webhook deliveries failed (answered 5xx; the sender retries): see the functions' "
+                f"'event' log lines with source {source} and outcome {FAILED}", METRIC_NAMESPACE,
+                Metric.webhook_events.value, {Dimension.source.value: source, Dimension.outcome.value: FAILED})
+        self.resources["QueueLagAlarm"] = alarm(
+            f"A work-queue job waited {QUEUE_LAG_ALARM_SECONDS} s or more before it was handled", METRIC_NAMESPACE,
+            Metric.queue_lag.value, {}, stat="Maximum", threshold=QUEUE_LAG_ALARM_SECONDS)
+        del self.resources["QueueLagAlarm"]["Properties"]["Dimensions"]  # the metric has none
 
     def add_media_worker_failure_alarm(self, alarm: Any) -> None:
         """The media worker runs on the LiveKit nodes, where a metric of its own would need

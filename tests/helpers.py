@@ -139,3 +139,32 @@ def restore_table(snapshot: TableSnapshot) -> None:
     for key, item in snapshot.items():
         if now.get(key) != item:
             table.client.put_item(TableName=table.name, Item=item)
+
+
+# -- what the app printed: JSON log lines and EMF metric blobs -------------------------------------
+def json_lines(out: str) -> list[dict[str, Any]]:
+    """Every stdout line that is a JSON object (a log line or an EMF blob), in order."""
+    lines = []
+    for line in out.splitlines():
+        if line.startswith("{"):
+            lines.append(json.loads(line))
+    return lines
+
+
+def log_lines(out: str, message: str | None = None) -> list[dict[str, Any]]:
+    """The JSON log lines (not EMF blobs), optionally only those with this ``message``."""
+    return [line for line in json_lines(out) if "_aws" not in line and (message is None or line.get("message") == message)]
+
+
+def emf_points(out: str) -> list[tuple[str, str, str, dict[str, str], float]]:
+    """Each metric data point in the EMF blobs: (namespace, name, unit, dimensions, value)."""
+    points = []
+    for blob in json_lines(out):
+        for directive in blob.get("_aws", {}).get("CloudWatchMetrics", []):
+            names = [n for group in directive["Dimensions"] for n in group]
+            for metric in directive["Metrics"]:
+                value = blob[metric["Name"]]
+                for v in value if isinstance(value, list) else [value]:
+                    points.append((directive["Namespace"], metric["Name"], metric["Unit"],
+                                   {n: blob[n] for n in names}, float(v)))
+    return points

@@ -23,6 +23,7 @@ if TYPE_CHECKING:  # types only: each import below happens inside the builder th
         BigAccounts,
         BlockList,
         DeviceRepository,
+        EventLog,
         FeedEntries,
         HealthProbe,
         LiveSegmentLinks,
@@ -30,6 +31,7 @@ if TYPE_CHECKING:  # types only: each import below happens inside the builder th
         MediaStore,
         MemberRepository,
         MessageRepository,
+        Metrics,
         PaymentAnomalies,
         PaymentGateway,
         PayoutRepository,
@@ -83,6 +85,18 @@ class Container:
         from chalicelib.secrets import StageSecrets
 
         return StageSecrets()
+
+    @cached_property
+    def metrics(self) -> Metrics:
+        from chalicelib.adapters.telemetry import EmfMetrics
+
+        return EmfMetrics()
+
+    @cached_property
+    def event_log(self) -> EventLog:
+        from chalicelib.adapters.telemetry import PowertoolsEventLog
+
+        return PowertoolsEventLog(self.metrics)
 
     @cached_property
     def table(self) -> Table:
@@ -300,7 +314,7 @@ class Container:
         from chalicelib.services.joins import JoinService
 
         return JoinService(self.member_repo, self.media, self.ticket_repo, blocks=self.block_list,
-                           overflow=self.overflow)
+                           overflow=self.overflow, metrics=self.metrics)
 
     @cached_property
     def audience(self) -> AudienceRepository:
@@ -440,7 +454,7 @@ class Container:
         from chalicelib.services.media_events import MediaEventService
 
         return MediaEventService(self.member_repo, DynamoPresence(self.table), self.media, self.spaces,
-                                 audience=self.audience)
+                                 audience=self.audience, events=self.event_log)
 
     # -- recorded media (replays, clips, transcripts; the media worker's side) -------------------
     @cached_property
@@ -512,7 +526,8 @@ class Container:
                              self.fee_schedule, hold=timedelta(minutes=self.settings.ticket_hold_minutes),
                              members=self.member_repo, users=self.user_repo, limits=DynamoRateLimits(self.table),
                              holds_per_hour=self.settings.ticket_holds_per_hour,
-                             refund_claims=DynamoProcessedEvents(self.table), refund_lease=self.claim_lease)
+                             refund_claims=DynamoProcessedEvents(self.table), refund_lease=self.claim_lease,
+                             metrics=self.metrics)
 
     @cached_property
     def stripe_webhooks(self) -> StripeWebhooks:
@@ -520,7 +535,7 @@ class Container:
         from chalicelib.services.stripe_webhooks import StripeWebhooks
 
         return StripeWebhooks(DynamoProcessedEvents(self.table), self.payment_gateway, self.tickets, self.payouts,
-                              self.payment_anomalies, lease=self.claim_lease)
+                              self.payment_anomalies, lease=self.claim_lease, events=self.event_log)
 
     @cached_property
     def payment_anomalies(self) -> PaymentAnomalies:
@@ -585,7 +600,7 @@ class Container:
     def job_batches(self) -> JobBatch:
         from chalicelib.services.background_jobs import JobBatch
 
-        return JobBatch(self.background_jobs, self.work_queue)
+        return JobBatch(self.background_jobs, self.work_queue, metrics=self.metrics, events=self.event_log)
 
 
 _container: Container | None = None

@@ -7,6 +7,7 @@ under the port it provides, so an adapter that drifts from its port is a type er
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Literal, Protocol
@@ -26,6 +27,7 @@ from chalicelib.domain.recordings import Clip, Replay, TranscriptSegment
 from chalicelib.domain.roles import Member
 from chalicelib.domain.schedules import ScheduledInvocation
 from chalicelib.domain.spaces import Space, SpaceState
+from chalicelib.domain.telemetry import EventSource, RefundReason, Transport, WebhookSource
 from chalicelib.domain.tickets import Earnings, LedgerEntry, PaymentSheet, PayoutAccount, ReleasedStatus, Ticket
 from chalicelib.domain.users import User
 
@@ -43,6 +45,37 @@ class HealthProbe(Protocol):
     @property
     def configured(self) -> bool: ...
     def ping(self) -> None: ...
+
+
+class Metrics(Protocol):
+    """What the app counts (CloudWatch EMF in Lambda, ``domain/telemetry.py`` names them). Each
+    call is one data point; none of them may fail the work it measures."""
+
+    def joined(self, role: str) -> None: ...
+    def listener_joined(self, transport: Transport) -> None: ...
+    def ticket_sold(self, currency: str) -> None: ...
+    def ticket_refunded(self, reason: RefundReason) -> None: ...
+    def webhook_handled(self, source: WebhookSource, outcome: str) -> None: ...
+    def queue_lag(self, seconds: float) -> None: ...
+
+
+class HandledEvent(Protocol):
+    """The event being handled, as its log line will tell it."""
+
+    def identify(self, event_id: str) -> None:
+        """The event's own id, once it is known (a webhook's, after its signature is checked)."""
+    def of_kind(self, kind: str) -> None:
+        """What sort of event it is (a Stripe event's type, a job's kind)."""
+    def outcome(self, outcome: str) -> None:
+        """What handling it did (``paid``, ``duplicate``...; ``done`` when never told)."""
+
+
+class EventLog(Protocol):
+    """One log line per event handled (a webhook, a queue message, a schedule), with its
+    outcome; every line logged meanwhile carries the event's id as its correlation id. An
+    exception leaving the block is the outcome (its 4xx code, else ``failed``) and goes on."""
+
+    def handling(self, source: EventSource, event_id: str | None = None) -> AbstractContextManager[HandledEvent]: ...
 
 
 # -- users and the follow graph ------------------------------------------------------------------

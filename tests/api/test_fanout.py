@@ -122,6 +122,7 @@ def test_failing_messages_are_retried_then_dead_lettered_while_the_rest_of_the_b
 
 
 def test_a_batch_deletes_its_successes_and_raises_for_its_failures():
+    from chalicelib.adapters.telemetry import EmfMetrics, PowertoolsEventLog
     from chalicelib.domain.jobs import Ended, job_body
     from chalicelib.services.background_jobs import BatchIncomplete, JobBatch, QueueMessage
 
@@ -141,7 +142,8 @@ def test_a_batch_deletes_its_successes_and_raises_for_its_failures():
         return QueueMessage(job_body(Ended(space_id=space_id)), receipt)
 
     queue = Queue()
-    batch = JobBatch(Jobs(), queue)  # type: ignore[arg-type]
+    metrics = EmfMetrics()
+    batch = JobBatch(Jobs(), queue, metrics=metrics, events=PowertoolsEventLog(metrics))  # type: ignore[arg-type]
     assert batch.handle([message("ok", "r1"), message("ok", "r2")]) == 2 and queue.deleted == []
     with pytest.raises(BatchIncomplete):
         batch.handle([message("ok", "r1"), message("bad", "r2"), QueueMessage("not json", "r4"), message("ok", "r3")])

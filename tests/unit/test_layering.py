@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "functions" / "chalicelib"
-SDKS = ("boto3", "botocore", "stripe", "livekit", "aiohttp", "jwt", "chalice", "moto")
+SDKS = ("boto3", "botocore", "stripe", "livekit", "aiohttp", "jwt", "chalice", "moto", "aws_lambda_powertools")
 
 # Which of our own modules each layer may not import (prefixes of dotted names).
 FORBIDDEN = {

@@ -17,6 +17,9 @@ from chalicelib.domain.schedules import ScheduledInvocation
 
 # Scheduler retries a failed invocation; after a day or 20 tries the event goes to the DLQ.
 RETRY_POLICY = {"MaximumEventAgeInSeconds": 24 * 3600, "MaximumRetryAttempts": 20}
+# Scheduler replaces this keyword in the target's input with the id of each attempt, which the
+# handler logs as the invocation's correlation id (``app.py``).
+EXECUTION_ID = "<aws.scheduler.execution-id>"
 
 
 def at_expression(moment: datetime) -> str:
@@ -44,7 +47,7 @@ class EventBridgeScheduler:
 
     def _definition(self, name: str, at: datetime, target_arn: str,
                     invocation: ScheduledInvocation) -> dict[str, Any]:
-        payload = invocation.model_dump(mode="json")
+        payload = {**invocation.model_dump(mode="json"), "execution_id": EXECUTION_ID}
         target: dict[str, Any] = {"Arn": target_arn, "RoleArn": self.role_arn,
                                   "Input": json.dumps(payload, sort_keys=True), "RetryPolicy": dict(RETRY_POLICY)}
         if self.dead_letter_arn:

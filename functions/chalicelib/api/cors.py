@@ -15,8 +15,8 @@ from chalice.app import Response
 
 from chalicelib.settings import Settings, get_settings
 
-ALLOWED_HEADERS = "Authorization, Content-Type, Idempotency-Key"
-EXPOSED_HEADERS = "Idempotent-Replayed"
+ALLOWED_HEADERS = "Authorization, Content-Type, Idempotency-Key, X-Request-Id"
+EXPOSED_HEADERS = "Idempotent-Replayed, X-Request-Id"
 PREFLIGHT_MAX_AGE = "600"
 
 

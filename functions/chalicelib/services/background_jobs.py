@@ -8,8 +8,9 @@ case; ``JobBatch`` runs an SQS batch so one failing message does not fail the ot
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import assert_never
 
 from chalicelib.domain.jobs import (
@@ -26,7 +27,8 @@ from chalicelib.domain.jobs import (
     parse_job,
 )
 from chalicelib.domain.pages import PageRequest
-from chalicelib.ports import SpaceRepository, WorkQueue
+from chalicelib.domain.telemetry import FAILED
+from chalicelib.ports import EventLog, Metrics, SpaceRepository, WorkQueue
 from chalicelib.services.feed_fanout import FeedFanout
 from chalicelib.services.reminders import ReminderPushes
 from chalicelib.services.schedules import SpaceSchedules
@@ -90,26 +92,39 @@ class BatchIncomplete(Exception):
 class QueueMessage:
     body: str
     receipt_handle: str
+    message_id: str = ""
+    sent_at_ms: int | None = None  # SQS's SentTimestamp: when the message was first sent
 
 
 @dataclass
 class JobBatch:
-    """Runs a batch of queue messages, one failure not failing the others."""
+    """Runs a batch of queue messages, one failure not failing the others. Each message is one
+    event in the logs (its SQS message id correlates its lines) and its age when handled is the
+    queue's lag."""
 
     jobs: BackgroundJobs
     queue: WorkQueue
+    metrics: Metrics = field(kw_only=True)
+    events: EventLog = field(kw_only=True)
+    clock_ms: Callable[[], float] = field(default=lambda: time.time() * 1000, kw_only=True)
 
     def handle(self, messages: Sequence[QueueMessage]) -> int:
         """Returns how many were done; raises ``BatchIncomplete`` when any failed."""
         done: list[str] = []
         failed = 0
         for message in messages:
-            try:
-                self.jobs.run(parse_job(message.body))
-                done.append(message.receipt_handle)
-            except Exception:
-                log.exception("queue message failed: %s", message.body[:500])
-                failed += 1
+            if message.sent_at_ms is not None:
+                self.metrics.queue_lag((self.clock_ms() - message.sent_at_ms) / 1000)
+            with self.events.handling("sqs", message.message_id or None) as handled:
+                try:
+                    job = parse_job(message.body)
+                    handled.of_kind(job.kind)
+                    self.jobs.run(job)
+                    done.append(message.receipt_handle)
+                except Exception:
+                    log.exception("queue message failed: %s", message.body[:500])
+                    handled.outcome(FAILED)
+                    failed += 1
         if failed:
             # Without partial batch responses Lambda retries the whole batch when we raise, so
             # the messages that succeeded are deleted now and only the failed ones come back.

@@ -17,7 +17,7 @@ from chalicelib.domain.errors import Banned, NotFound, TicketRequired, UpstreamU
 from chalicelib.domain.media import HlsGrant, JoinGrant
 from chalicelib.domain.roles import Member, Role, check_admission, needs_ticket
 from chalicelib.domain.spaces import Space, SpaceState
-from chalicelib.ports import BlockList, MediaServer, MemberRepository, TicketGate
+from chalicelib.ports import BlockList, MediaServer, MemberRepository, Metrics, TicketGate
 from chalicelib.services.overflow import Overflow
 
 log = logging.getLogger(__name__)
@@ -30,6 +30,7 @@ class JoinService:
     tickets: TicketGate
     blocks: BlockList | None = field(default=None, kw_only=True)
     overflow: Overflow | None = field(default=None, kw_only=True)  # None: no WebRTC cap
+    metrics: Metrics | None = field(default=None, kw_only=True)
 
     def admit(self, space: Space, user_id: str, member: Member | None) -> Role:
         """The caller's role if they may be in the live Space: not banned, not blocked by its host
@@ -53,9 +54,20 @@ class JoinService:
                 self.media.create_room(space.id)
             except UpstreamUnavailable as exc:
                 log.warning("could not re-open the room of %s for its moderator: %s", space.id, exc.message)
+        grant: JoinGrant | HlsGrant
         if self.overflow is not None and not self.overflow.seat(space, user_id, role):
-            return self.overflow.hls_grant(space, user_id)
-        return self.credentials(space, user_id, role)
+            grant = self.overflow.hls_grant(space, user_id)
+        else:
+            grant = self.credentials(space, user_id, role)
+        self._count(role, grant)
+        return grant
+
+    def _count(self, role: Role, grant: JoinGrant | HlsGrant) -> None:
+        if self.metrics is None:
+            return
+        self.metrics.joined(role.as_name)
+        if role is Role.listener:
+            self.metrics.listener_joined("hls" if isinstance(grant, HlsGrant) else "webrtc")
 
     def moved_on_stage(self, space: Space, user_id: str, before: Role, to: Role, *, connected: bool) -> None:
         """A live Space's role change, for the WebRTC seats (``Overflow.moved_on_stage``). A seat

@@ -19,7 +19,7 @@ from chalicelib.domain.errors import InvalidState, NotFound
 from chalicelib.domain.media import MediaEvent
 from chalicelib.domain.roles import Member, Role, role_of
 from chalicelib.domain.spaces import Space, SpaceState
-from chalicelib.ports import AudienceRepository, MediaServer, MemberRepository, PresenceRepository
+from chalicelib.ports import AudienceRepository, EventLog, MediaServer, MemberRepository, PresenceRepository
 from chalicelib.services.spaces import SpaceService
 
 log = logging.getLogger(__name__)
@@ -34,6 +34,18 @@ class MediaEventService:
     media: MediaServer
     spaces: SpaceService  # ends a Space whose room closed by itself, as the system
     audience: AudienceRepository | None = field(default=None, kw_only=True)  # None: no WebRTC cap
+    events: EventLog = field(kw_only=True)
+
+    def receive(self, body: bytes, authorization: str | None) -> str:
+        """One signed delivery, logged as one event under LiveKit's webhook id."""
+        with self.events.handling("livekit") as handled:
+            event = self.media.verify_webhook(body, authorization)
+            handled.of_kind(event.kind)
+            if event.id:
+                handled.identify(event.id)
+            outcome = self.handle(event)
+            handled.outcome(outcome)
+            return outcome
 
     def handle(self, event: MediaEvent) -> str:
         """Apply one event; answers what happened (for the response and the logs)."""

@@ -34,8 +34,9 @@ from chalicelib.domain.payments import (
     PaymentSucceeded,
     TicketRef,
 )
+from chalicelib.domain.telemetry import WebhookSource
 from chalicelib.faults import kill_point
-from chalicelib.ports import PaymentAnomalies, PaymentGateway, ProcessedEvents
+from chalicelib.ports import EventLog, HandledEvent, PaymentAnomalies, PaymentGateway, ProcessedEvents
 from chalicelib.services.idempotency import ClaimLease
 from chalicelib.services.payouts import PayoutService
 from chalicelib.services.tickets import TicketService
@@ -43,7 +44,7 @@ from chalicelib.services.tickets import TicketService
 log = logging.getLogger(__name__)
 
 EVENT_TTL_SECONDS = 30 * 24 * 3600  # Stripe retries for up to three days; keep well past that
-SOURCE = "stripe"
+SOURCE: WebhookSource = "stripe"
 
 
 @dataclass(frozen=True)
@@ -55,19 +56,29 @@ class WebhookResult:
 
 @dataclass
 class StripeWebhooks:
-    events: ProcessedEvents
+    processed: ProcessedEvents
     gateway: PaymentGateway
     tickets: TicketService
     payouts: PayoutService
     anomalies: PaymentAnomalies
     lease: ClaimLease = field(default_factory=lambda: ClaimLease(60))
+    events: EventLog = field(kw_only=True)
 
     def receive(self, payload: bytes, signature: str | None) -> WebhookResult:
-        event = self.gateway.verify_event(payload, signature)
+        """One delivery, logged as one event under its Stripe event id (once its signature holds)."""
+        with self.events.handling(SOURCE) as handled:
+            event = self.gateway.verify_event(payload, signature)
+            result = self._receive(event, handled)
+            handled.outcome(result.outcome)
+            return result
+
+    def _receive(self, event: AnyPaymentEvent, handled: HandledEvent) -> WebhookResult:
+        handled.of_kind(event.type)
         if not event.event_id:
             return WebhookResult(event.event_id, event.type, "ignored_no_id")
+        handled.identify(event.event_id)
         now = int(time.time())
-        claim = self.events.claim(SOURCE, event.event_id, now=now, lease_until=self.lease.until(now))
+        claim = self.processed.claim(SOURCE, event.event_id, now=now, lease_until=self.lease.until(now))
         if claim == "done":
             return WebhookResult(event.event_id, event.type, "duplicate")
         if claim == "in_progress":
@@ -77,14 +88,13 @@ class StripeWebhooks:
         try:
             outcome = self._route(event)
         except BaseException:
-            self.events.release(SOURCE, event.event_id)
+            self.processed.release(SOURCE, event.event_id)
             raise
         kill_point("webhook.handled")
         try:
-            self.events.complete(SOURCE, event.event_id, expires_at=int(time.time()) + EVENT_TTL_SECONDS)
+            self.processed.complete(SOURCE, event.event_id, expires_at=int(time.time()) + EVENT_TTL_SECONDS)
         except AirwavesError as exc:  # handled all the same; a redelivery after the lease re-runs harmlessly
             log.warning("could not record stripe event %s as done: %s", event.event_id, exc.message)
-        log.info("stripe event %s %s: %s", event.event_id, event.type, outcome)
         return WebhookResult(event.event_id, event.type, outcome)
 
     def _route(self, event: AnyPaymentEvent) -> str:

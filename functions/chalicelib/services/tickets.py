@@ -31,6 +31,7 @@ from chalicelib.domain.jobs import RefundsPage
 from chalicelib.domain.pages import Page, PageRequest, Position
 from chalicelib.domain.payments import PaymentMismatch
 from chalicelib.domain.spaces import Space, SpaceState
+from chalicelib.domain.telemetry import RefundReason
 from chalicelib.domain.tickets import (
     CANCELED,
     EXPIRED,
@@ -45,6 +46,7 @@ from chalicelib.domain.tickets import (
 )
 from chalicelib.ports import (
     MemberRepository,
+    Metrics,
     PaymentGateway,
     PayoutRepository,
     ProcessedEvents,
@@ -91,6 +93,7 @@ class TicketService:
     holds_per_hour: int = 10  # new unpaid holds a person may take an hour
     refund_claims: ProcessedEvents | None = None  # one refund page at a time asks Stripe for a ticket
     refund_lease: ClaimLease = field(default_factory=lambda: ClaimLease(60))
+    metrics: Metrics | None = field(default=None, kw_only=True)
 
     # -- buying ----------------------------------------------------------------------------------
     def buy(self, buyer_id: str, space_id: str) -> Purchase:
@@ -265,6 +268,8 @@ class TicketService:
                 return "already_" + ticket.status
             outcome = self.tickets.mark_paid(ticket, self.clock(), payment_intent_id, received_cents=amount_received)
             if outcome == "paid":
+                if self.metrics is not None:
+                    self.metrics.ticket_sold(ticket.currency)
                 return "paid"
             if outcome == "stale":
                 continue
@@ -290,9 +295,9 @@ class TicketService:
         if currency and currency.lower() != ticket.currency:
             raise PaymentMismatch("currency_mismatch", expected_currency=ticket.currency,
                                   received_currency=currency.lower())
-        return self.refunded(space_id, ticket_id, refund_id)
+        return self.refunded(space_id, ticket_id, refund_id, reason="payment_refunded")
 
-    def refunded(self, space_id: str, ticket_id: str, refund_id: str | None) -> str:
+    def refunded(self, space_id: str, ticket_id: str, refund_id: str | None, *, reason: RefundReason) -> str:
         """The ticket's money went back (our own refund, or a matched ``charge.refunded``): the
         ticket is refunded, from whatever state it was in."""
         for _ in range(_RETRIES):
@@ -302,12 +307,17 @@ class TicketService:
             if ticket.status == REFUNDED:
                 return "already_refunded"
             if self.tickets.mark_refunded(ticket, self.clock(), refund_id):
+                self._count_refund(reason)
                 return "refunded"
         raise UpstreamUnavailable("the ticket kept changing; Stripe will retry")
 
     def _refund_unseated(self, space_id: str, ticket_id: str, payment_intent_id: str) -> None:
         refund_id = self.gateway.refund_payment(ticket_id=ticket_id, payment_intent_id=payment_intent_id)
-        self.refunded(space_id, ticket_id, refund_id)
+        self.refunded(space_id, ticket_id, refund_id, reason="no_seat")
+
+    def _count_refund(self, reason: RefundReason) -> None:
+        if self.metrics is not None:
+            self.metrics.ticket_refunded(reason)
 
     # -- a canceled Space --------------------------------------------------------------------------
     def refund_page(self, space_id: str, page: PageRequest) -> Position:
@@ -357,7 +367,8 @@ class TicketService:
         try:
             refund_id = self.gateway.refund_payment(ticket_id=ticket.id,
                                                     payment_intent_id=ticket.payment_intent_id or "")
-            self.tickets.mark_refunded(ticket, self.clock(), refund_id)  # False: a webhook booked it first
+            if self.tickets.mark_refunded(ticket, self.clock(), refund_id):  # False: a webhook booked it first
+                self._count_refund("space_canceled")
         except BaseException:
             if claims is not None:
                 claims.release(REFUND_CLAIMS, ticket.id)

@@ -14,6 +14,4 @@ bp = Blueprint(__name__)
           summary="LiveKit room events; the signed token in Authorization is verified against the raw body",
           errors=(400, 401, 503), content_types=("application/webhook+json", "application/json"))
 def livekit_webhook(call: Call) -> WebhookAckOut:
-    c = get_container()
-    event = c.media.verify_webhook(call.raw_body, call.headers.get("authorization"))
-    return WebhookAckOut(outcome=c.media_events.handle(event))
+    return WebhookAckOut(outcome=get_container().media_events.receive(call.raw_body, call.headers.get("authorization")))

@@ -1,0 +1,40 @@
+"""What the app measures and reports: metric names, their dimensions, the sources of events.
+
+Named once here so the code that emits a metric (``adapters/telemetry.py``) and the alarms that
+watch it (``infra/app_template.py``) cannot drift apart: both import these names.
+"""
+from __future__ import annotations
+
+from enum import Enum
+from typing import Literal
+
+NAMESPACE = "Airwaves"  # CloudWatch namespace of the app's own metrics
+SERVICE = "airwaves"    # the ``service`` key of every log line
+
+WebhookSource = Literal["stripe", "livekit"]
+EventSource = Literal["stripe", "livekit", "sqs", "scheduler"]
+WEBHOOK_SOURCES: tuple[WebhookSource, ...] = ("stripe", "livekit")
+Transport = Literal["webrtc", "hls"]
+RefundReason = Literal["no_seat", "space_canceled", "payment_refunded"]
+
+FAILED = "failed"  # the outcome of an event whose handling raised something other than a 4xx
+
+
+class Metric(str, Enum):
+    """The app's metrics (CloudWatch EMF, namespace ``NAMESPACE``)."""
+
+    joins = "Joins"                    # a join answered with credentials, by Role
+    listeners = "Listeners"            # a listener's join, by Transport (webrtc or hls overflow)
+    tickets_sold = "TicketsSold"       # a ticket became paid, by Currency
+    refunds = "Refunds"                # a ticket became refunded, by Reason
+    webhook_events = "WebhookEvents"   # a webhook delivery handled, by Source and Outcome
+    queue_lag = "QueueLag"             # seconds a work-queue message waited before it was handled
+
+
+class Dimension(str, Enum):
+    role = "Role"
+    transport = "Transport"
+    currency = "Currency"
+    reason = "Reason"
+    source = "Source"
+    outcome = "Outcome"
