@@ -106,15 +106,19 @@ class StripeKit:
         payload = self.event(kind, obj, **kw)
         return self.post(payload, self.sign(payload, self.connect_secret if connect else self.secret))
 
-    def payment_event(self, kind: str, ticket: dict, *, fields: dict | None = None, **kw):
-        """A PaymentIntent event for a ticket bought through the API (``ticket`` is its 201 body),
-        as Stripe sends it (``fields`` overrides parts of the PaymentIntent)."""
+    @staticmethod
+    def payment_intent(kind: str, ticket: dict, fields: dict | None = None) -> dict:
+        """The PaymentIntent of a ``kind`` event for a ticket bought through the API (``ticket`` is
+        its 201 body), as Stripe sends it (``fields`` overrides parts of it)."""
         succeeded = kind.endswith("succeeded")
-        obj = {"id": ticket["payment_intent_id"], "object": "payment_intent", "amount": ticket["amount_cents"],
-               "amount_received": ticket["amount_cents"] if succeeded else 0,
-               "currency": ticket["currency"], "status": "succeeded" if succeeded else "requires_payment_method",
-               "metadata": {"ticket_id": ticket["ticket_id"], "space_id": ticket["space_id"]}, **(fields or {})}
-        return self.send(kind, obj, **kw)
+        return {"id": ticket["payment_intent_id"], "object": "payment_intent", "amount": ticket["amount_cents"],
+                "amount_received": ticket["amount_cents"] if succeeded else 0,
+                "currency": ticket["currency"], "status": "succeeded" if succeeded else "requires_payment_method",
+                "metadata": {"ticket_id": ticket["ticket_id"], "space_id": ticket["space_id"]}, **(fields or {})}
+
+    def payment_event(self, kind: str, ticket: dict, *, fields: dict | None = None, **kw):
+        """Deliver that PaymentIntent's ``kind`` event, signed."""
+        return self.send(kind, self.payment_intent(kind, ticket, fields), **kw)
 
     def pay(self, ticket: dict, **kw):
         res = self.payment_event("payment_intent.succeeded", ticket, **kw)

@@ -7,6 +7,12 @@
 |                                                  | retried with backoff)          |                                    |
 | the k-th write of the request fails on every     | 503 ``upstream_unavailable``   | LEFTOVERS below at most; the same  |
 | attempt (for every k the path reaches)           | in the contract's error shape  | request then succeeds, state exact |
+
+The money paths run with the app's Stripe calls on stripe-mock: a ticket hold and purchase, the
+signed ``payment_intent.succeeded`` / ``payment_failed`` webhook (Stripe's retry redelivers the
+same event), a canceled Space's refund page (a queue job: its consumer raises the 503's error and
+the message is retried) and payout onboarding. Their checks prove the retry had no double effect:
+one sale or refund line, earnings and seat counters exact.
 """
 from __future__ import annotations
 
@@ -29,6 +35,7 @@ class Path:
     setup: Callable[[Any, int], Callable[[], Any]]
     ok: tuple[int, ...] = (200, 201)
     check: Callable[[Any, int], None] | None = None  # what must be stored once the request succeeded
+    stripe: bool = False  # a money path: the app's Stripe calls go to stripe-mock
 
 
 def live_space(api, n: int) -> str:
@@ -128,6 +135,114 @@ def _profile(api, n):
                             body={"handle": f"new{n}", "display_name": "New", "follower_count": 5})
 
 
+# -- the money paths (stripe-mock behind the app; webhooks signed as Stripe signs them) --------------
+class JobAnswer:
+    """What the work queue's consumer makes of a job, in the shape of an API answer: 200 when it
+    ran, else the error it raised (the queue then retries the message)."""
+
+    def __init__(self, job: Any) -> None:
+        from chalicelib.domain.errors import AirwavesError
+
+        try:
+            container().background_jobs.run(job)
+            self.status_code, self.json = 200, {}
+        except AirwavesError as exc:
+            self.status_code, self.json = exc.status, {"error": {"code": exc.code, "message": exc.message}}
+        self.body = str(self.json)
+
+
+def _kit(api):
+    from tests.fixtures_stripe import StripeKit
+
+    return StripeKit(api=api, url="")
+
+
+def _ticketed(api, n):
+    kit = _kit(api)
+    kit.make_host(f"hana{n}")
+    return kit, kit.ticketed_space(f"hana{n}", price_cents=2_000, quantity=2)
+
+
+def _buy(api, n):
+    _, space = _ticketed(api, n)
+    api.make_user(f"buyer{n}", 0)
+    return lambda: api.call("POST", f"/v1/spaces/{space['id']}/tickets", as_user=f"buyer{n}",
+                            headers={"Idempotency-Key": f"buy-{n}"})
+
+
+def _webhook(kind: str):
+    def setup(api, n):
+        kit, space = _ticketed(api, n)
+        payload = kit.event(kind, kit.payment_intent(kind, kit.buy(f"buyer{n}", space["id"])))
+        return lambda: kit.post(payload, kit.sign(payload, kit.secret))  # Stripe redelivers the same event
+    return setup
+
+
+def _refund_page(api, n):
+    from chalicelib.domain.jobs import RefundsPage
+
+    kit, space = _ticketed(api, n)
+    kit.pay(kit.buy(f"buyer{n}", space["id"]))
+    assert api.call("DELETE", f"/v1/spaces/{space['id']}", as_user=f"hana{n}").status_code == 200
+    return lambda: JobAnswer(RefundsPage(space_id=space["id"]))
+
+
+def _onboard(api, n):
+    api.make_user(f"cre{n}", 10)
+    return lambda: api.call("POST", "/v1/me/payouts/onboarding", as_user=f"cre{n}",
+                            headers={"Idempotency-Key": f"onboard-{n}"})
+
+
+def _counts(space_id: str) -> tuple[int, int, int]:
+    """The Space's (seats held, sold, subscribers)."""
+    from tests.helpers import space_item
+
+    meta = space_item(space_id)
+    return meta.get("seats_held", 0), meta["ticket"]["sold"], meta.get("subscriber_count", 0)
+
+
+def _buyers_ticket(api, n) -> dict:
+    """buyer<n>'s one ticket that is not ``failed`` (attempts that failed leave those)."""
+    [ticket] = [t for t in api.call("GET", "/v1/me/tickets", as_user=f"buyer{n}").json["items"]
+                if t["status"] != "failed"]
+    return ticket
+
+
+def _ledger(n) -> tuple[list[str], int]:
+    from chalicelib.domain.pages import PageRequest
+
+    payouts = container().payout_repo
+    entries = payouts.ledger_page(f"hana{n}", PageRequest(None, 100)).items
+    return sorted(e.kind for e in entries), payouts.earnings(f"hana{n}").lifetime_gross_cents
+
+
+def _held(api, n):
+    ticket = _buyers_ticket(api, n)
+    assert (ticket["status"], _counts(ticket["space_id"]), _ledger(n)) == ("pending", (1, 0, 0), ([], 0)), ticket
+
+
+def _paid(api, n):
+    ticket = _buyers_ticket(api, n)
+    assert (ticket["status"], _counts(ticket["space_id"]), _ledger(n)) == ("paid", (1, 1, 1), (["sale"], 2_000))
+
+
+def _released(api, n):
+    [ticket] = api.call("GET", "/v1/me/tickets", as_user=f"buyer{n}").json["items"]
+    assert (ticket["status"], _counts(ticket["space_id"]), _ledger(n)) == ("failed", (0, 0, 0), ([], 0))
+
+
+def _refunded(api, n):
+    ticket = _buyers_ticket(api, n)
+    assert (ticket["status"], _counts(ticket["space_id"]), _ledger(n)) == (
+        "refunded", (0, 0, 0), (["refund", "sale"], 0))
+
+
+def _onboarded(api, n):
+    payouts = container().payout_repo
+    account = payouts.get_account(f"cre{n}", consistent=True)
+    assert account is not None and payouts.account_owner(account.account_id) == f"cre{n}"
+
+
 # Writes a failed request may leave behind, by path and the failing write's number, and why each is
 # harmless: anything else a 503 leaves behind fails the test.
 LEFTOVERS = {
@@ -144,17 +259,34 @@ LEFTOVERS = {
     # before the hand / device write failed; the retry still goes through (well under the limit)
     ("raise a hand", 2): "rate-limit window counted",
     ("register a device", 2): "rate-limit window counted",
+    # the hourly hold limit counted the attempt (write 2) before the seat's transaction failed
+    ("buy a ticket", 3): "rate-limit window counted",
+    # the seat was taken, then storing the Stripe customer failed: the seat was given back in one
+    # transaction (a ``failed`` ticket on record, seats and the buyer's open holds as before)
+    ("buy a ticket", 4): "hold taken and released in full",
+    # likewise when recording the PaymentIntent on the ticket failed (the Stripe customer stays on
+    # file and is reused; the PaymentIntent, whose secret nobody got, is canceled)
+    ("buy a ticket", 5): "hold taken and released in full",
 }
 
 PATHS = [Path("go live", _create), Path("schedule", _schedule), Path("end", _end), Path("follow", _follow, check=_followed),
 Path("raise a hand", _raise_hand), Path("promote", _promote, check=_promoted),
          Path("make co-host", _cohost), Path("remove", _remove), Path("react", _react), Path("chat", _chat),
-         Path("set a reminder", _reminder), Path("register a device", _device), Path("upsert a user", _profile)]
+         Path("set a reminder", _reminder), Path("register a device", _device), Path("upsert a user", _profile),
+         Path("buy a ticket", _buy, check=_held, stripe=True),
+         Path("payment succeeded", _webhook("payment_intent.succeeded"), check=_paid, stripe=True),
+         Path("payment failed", _webhook("payment_intent.payment_failed"), check=_released, stripe=True),
+         Path("refund page", _refund_page, check=_refunded, stripe=True),
+         Path("payout onboarding", _onboard, ok=(201,), check=_onboarded, stripe=True)]
 
 
 @pytest.fixture
-def faults(api, monkeypatch) -> DynamoFaults:
+def faults(api, monkeypatch, request) -> DynamoFaults:
     import botocore.endpoint
+
+    path = request.node.callspec.params.get("path")
+    if path is not None and path.stripe:  # before installing: it gives the test a fresh container
+        request.getfixturevalue("stripe")
 
     slept: list[float] = []
     monkeypatch.setattr(botocore.endpoint.time, "sleep", lambda s: slept.append(s))  # backoff, without the wait

@@ -273,6 +273,30 @@ def test_stripe_down_is_503_and_gives_the_seat_back(stripe, api, host):
     assert api.call("POST", f"/v1/spaces/{space['id']}/tickets", as_user="bo").status_code == 201
 
 
+def test_a_payment_that_cannot_be_recorded_is_503_gives_the_seat_back_and_is_canceled(stripe, api, host, monkeypatch):
+    from chalicelib.domain.errors import UpstreamUnavailable
+
+    space = stripe.ticketed_space(host, quantity=1)
+    api.make_user("bo", followers=0)
+    repo = container().tickets.tickets
+    real = repo.attach_payment
+
+    def down(*_a, **_k):
+        raise UpstreamUnavailable("the database is busy; try again")
+
+    monkeypatch.setattr(repo, "attach_payment", down)
+    res = api.call("POST", f"/v1/spaces/{space['id']}/tickets", as_user="bo")
+    assert res.status_code == 503 and res.json["error"]["code"] == "upstream_unavailable"
+    [made] = stripe.wire.to("POST", "/v1/payment_intents")
+    [failed] = api.call("GET", "/v1/me/tickets", as_user="bo").json["items"]
+    assert failed["status"] == "failed" and space_item(space["id"])["seats_held"] == 0
+    cancels = [r for r in stripe.wire.requests if r.path.endswith("/cancel")]
+    assert [r.idempotency_key for r in cancels] == [f"ticket:{failed['ticket_id']}:cancel"]
+    assert made.params["metadata[ticket_id]"] == failed["ticket_id"]
+    monkeypatch.setattr(repo, "attach_payment", real)
+    assert api.call("POST", f"/v1/spaces/{space['id']}/tickets", as_user="bo").status_code == 201
+
+
 @pytest.mark.parametrize("ticket, field", [
     ({"price_cents": 99, "currency": "usd", "quantity": 10}, "ticket.price_cents"),
     ({"price_cents": 99_901, "currency": "usd", "quantity": 10}, "ticket.price_cents"),

@@ -182,7 +182,10 @@ class TicketService:
 
     def _open_payment(self, ticket: Ticket, space: Space, destination: str) -> tuple[Ticket, PaymentSheet]:
         """Create (or, with the same key, find again) the PaymentIntent; if Stripe cannot be
-        reached the seat goes back at once rather than at the hold's expiry."""
+        reached the seat goes back at once rather than at the hold's expiry. If the PaymentIntent
+        was made but could not be recorded on the ticket, it is canceled too (nobody got its
+        secret, and a released ticket's payment must never go through)."""
+        sheet = None
         try:
             customer = self._customer(ticket.buyer_id)
             sheet = self.gateway.create_ticket_payment(TicketPaymentRequest(
@@ -192,7 +195,8 @@ class TicketService:
                 description=f"Ticket to {space.title}"))
             self.tickets.attach_payment(ticket, sheet.payment_intent_id)
         except AirwavesError:
-            self.tickets.release(ticket, FAILED, self.clock())
+            if self.tickets.release(ticket, FAILED, self.clock()) and sheet is not None:
+                self._cancel_quietly(ticket.model_copy(update={"payment_intent_id": sheet.payment_intent_id}))
             raise
         return ticket.model_copy(update={"payment_intent_id": sheet.payment_intent_id}), sheet
 

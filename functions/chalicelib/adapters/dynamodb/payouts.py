@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.adapters.dynamodb import keys
-from chalicelib.adapters.dynamodb.table import ConditionFailed, Table, serialize, values
+from chalicelib.adapters.dynamodb.table import ConditionFailed, Table, TransactionCanceled, serialize, values
 from chalicelib.domain.pages import Page, PageRequest
 from chalicelib.domain.payments import AccountState
 from chalicelib.domain.tickets import Earnings, LedgerEntry, PayoutAccount
@@ -49,18 +49,22 @@ class DynamoPayouts:
 
     def add_account(self, account: PayoutAccount) -> PayoutAccount:
         """Store a new account unless the user already has one (then return theirs): two
-        concurrent onboardings end with one account on file."""
+        concurrent onboardings end with one account on file. The account and its account -> user
+        pointer go in one transaction, so a failure never leaves an account the pointer misses
+        (a retry finds the account on file and would not write the pointer again)."""
         item = {**account.model_dump(mode="json"), "PK": keys.user_pk(account.user_id), "SK": keys.PAYOUTS}
+        pointer = {"PK": keys.payment_account_pk(account.account_id), "SK": keys.PAYMENT_ACCOUNT,
+                   "user_id": account.user_id}
         try:
-            self.table.put(item, ConditionExpression="attribute_not_exists(PK)",
-                           ReturnValuesOnConditionCheckFailure="ALL_OLD")
-        except ConditionFailed as exc:
+            self.table.transact([{"Put": {"Item": serialize(item), "ConditionExpression": "attribute_not_exists(PK)"}},
+                                 {"Put": {"Item": serialize(pointer)}}])
+        except TransactionCanceled as exc:
+            if not exc.failed(0):
+                raise
             existing = self.get_account(account.user_id, consistent=True)
             if existing is None:  # pragma: no cover - the condition failed on an item that exists
                 raise RuntimeError("payout account vanished") from exc
             return existing
-        self.table.put({"PK": keys.payment_account_pk(account.account_id), "SK": keys.PAYMENT_ACCOUNT,
-                        "user_id": account.user_id})
         return account
 
     def account_owner(self, account_id: str) -> str | None:
