@@ -246,10 +246,11 @@ def _onboarded(api, n):
 # Writes a failed request may leave behind, by path and the failing write's number, and why each is
 # harmless: anything else a 503 leaves behind fails the test.
 LEFTOVERS = {
-    # the role change (one transaction) and the media server agree; the hand-lowering after them
-    # failed: 503, and the retry lowers the hand (``StageService._change``)
-    ("promote", 2): "role stored and applied",
-    ("make co-host", 2): "role stored and applied",
+    # the role change (one transaction) and the media server agree, the listener seat is given
+    # back; the hand-lowering after them failed: 503, and the retry lowers the hand
+    # (``StageService._change``)
+    ("promote", 3): "role stored and applied",
+    ("make co-host", 3): "role stored and applied",
     # banned and disconnected (matching the media server); the moderation-log entry failed: 503,
     # and the retry answers 200 without writing the entry again (see NOTE_11: left)
     ("remove", 2): "ban stored and applied",
@@ -267,6 +268,14 @@ LEFTOVERS = {
     # likewise when recording the PaymentIntent on the ticket failed (the Stripe customer stays on
     # file and is reused; the PaymentIntent, whose secret nobody got, is canceled)
     ("buy a ticket", 5): "hold taken and released in full",
+}
+
+# Writes whose failure is logged and the request still succeeds, and why that is safe.
+BEST_EFFORT = {
+    # going on stage gives the WebRTC listener seat back; a seat left held is freed when that
+    # connection leaves (``JoinService.moved_on_stage``), so the promotion stands
+    ("promote", 2): "listener seat release",
+    ("make co-host", 2): "listener seat release",
 }
 
 PATHS = [Path("go live", _create), Path("schedule", _schedule), Path("end", _end), Path("follow", _follow, check=_followed),
@@ -318,8 +327,9 @@ def test_a_write_that_keeps_failing_is_a_clean_503_and_the_retry_is_exact(api, f
         if faults.calls < k:  # the path makes fewer than k writes: all were covered
             assert res.status_code in path.ok
             break
-        if res.status_code in path.ok:  # only the Idempotency-Key's completion failed: the work stands
-            assert faults.ops[k - 1] == "UpdateItem" and faults.calls == k, (k, faults.ops)
+        if res.status_code in path.ok:  # only the Idempotency-Key's completion or a best-effort write failed
+            assert (path.name, k) in BEST_EFFORT or (faults.ops[k - 1] == "UpdateItem" and faults.calls == k), (
+                k, faults.ops)
             continue
         assert res.status_code == 503, (k, faults.ops, res.body)
         assert res.json["error"]["code"] == "upstream_unavailable" and res.json["error"]["message"]
