@@ -34,8 +34,7 @@ def run() -> None:
     from tests.media.test_worker_with_api import running_stack
 
     def holds_tone(body: bytes) -> bool:
-        pcm = decode(body, "mpegts")
-        return pcm.size > 0 and ac.rms(pcm) > 1000 and abs(ac.dominant_frequency(pcm) - TONE_HZ) < 5
+        return ac.holds_tone(decode(body, "mpegts"), TONE_HZ)
 
     with tempfile.TemporaryDirectory(prefix="bench-hls-") as tmp, running_stack(Path(tmp)) as stack:
         http = stack.http

@@ -228,6 +228,12 @@ def windows(pcm: np.ndarray, rate: int = RATE, seconds: float = WINDOW) -> list[
     return [pcm[i:i + size] for i in range(0, pcm.size - size + 1, size)]
 
 
+def holds_tone(pcm: np.ndarray, hz: float, *, level: float = 1000.0, rate: int = RATE) -> bool:
+    """Whether the ``hz`` tone is in ``pcm`` at all, loud and the strongest sound: where it may
+    only begin (the first HLS segment after an onset); ``assert_tone`` is for where it must last."""
+    return pcm.size > 0 and rms(pcm) > level and abs(dominant_frequency(pcm, rate) - hz) < TONE_TOLERANCE
+
+
 def missing_tone(pcm: np.ndarray, hz: float, *, level: float = TONE_LEVEL, rate: int = RATE) -> str | None:
     """Why ``pcm`` does not carry the ``hz`` tone in every window (``None``: it does): the
     windows that are too soft or at another frequency, first one described."""

@@ -30,8 +30,7 @@ def uris(text: str) -> list[str]:
 
 
 def holds_tone(segment: bytes) -> bool:
-    pcm = decode(segment, "mpegts")
-    return pcm.size > 0 and ac.rms(pcm) > 1000 and abs(ac.dominant_frequency(pcm) - TONE_HZ) < 5
+    return ac.holds_tone(decode(segment, "mpegts"), TONE_HZ)
 
 
 def test_past_the_cap_a_listener_hears_the_host_over_hls_and_promotion_moves_it_to_webrtc(aio, stack):  # noqa: F811
