@@ -85,3 +85,22 @@ def test_a_scheduled_invocation_logs_under_the_schedulers_execution_id(api, caps
     (line,) = log_lines(capsys.readouterr().out, "event")
     assert (line["correlation_id"], line["source"], line["kind"], line["outcome"]) == (
         "d32c5kddcf5bb8c3", "scheduler", "reminder", "nothing (stale schedule)")
+
+
+def test_a_crash_is_logged_as_json_under_the_request_id(api, space_id, capsys, monkeypatch):
+    from chalicelib.services.spaces import SpaceService
+
+    def crash(*_args, **_kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(SpaceService, "get", crash)
+    api.token("fan")
+    capsys.readouterr()
+    res = api.call("GET", f"/v1/spaces/{space_id}", as_user="fan")
+    assert res.status_code == 500 and res.json["error"]["code"] == "internal_error"
+    out = capsys.readouterr().out
+    lines = log_lines(out)
+    assert lines and all(line["correlation_id"] == res.headers["X-Request-Id"] for line in lines)
+    assert any("RuntimeError: a bug" in line.get("exception", "") for line in lines)
+    (request,) = log_lines(out, "request")
+    assert (request["status"], request["level"]) == (500, "ERROR")
