@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from chalicelib.domain.telemetry import FAILED, NAMESPACE, WEBHOOK_SOURCES, Dimension, Metric
+from chalicelib.domain.telemetry import FAILED, NAMESPACE, REFUSED, WEBHOOK_SOURCES, Dimension, Metric
 from infra import app_policies
 from infra.cfn import get_att, parameter, ref, sub
 from infra.chalice_sam import ChaliceFunction, ChalicePackage, package
@@ -55,6 +55,10 @@ def python_version(root: Path = ROOT) -> str:
 METRIC_NAMESPACE = NAMESPACE
 MEDIA_WORKER_FAILURES_METRIC = "MediaWorkerFailures"
 QUEUE_LAG_ALARM_SECONDS = 300  # a job that waited 5 minutes: the consumer is failing or far behind
+# Refused webhook deliveries in 15 minutes that point at a wrong or rotated signing secret rather
+# than a stray probe of the public URL (the sender retries each real event many times).
+WEBHOOK_REFUSALS_ALARM = 5
+WEBHOOK_REFUSALS_PERIOD = 900
 # Cluster parameters the parent computes instead of asking for.
 CLUSTER_INPUTS_FROM_THIS_STACK = {"AppSecretsArn", "WebhookUrl", "AlarmTopicArn", "ApiUrl", "MediaBucketName"}
 # Cluster parameters that only matter when the cluster is created, so they may stay empty.
@@ -534,6 +538,12 @@ class AppTemplate:
                 f"{source} webhook deliveries failed (answered 5xx; the sender retries): see the functions' "
                 f"'event' log lines with source {source} and outcome {FAILED}", METRIC_NAMESPACE,
                 Metric.webhook_events.value, {Dimension.source.value: source, Dimension.outcome.value: FAILED})
+            self.resources[f"{logical(source)}WebhookRefusalsAlarm"] = alarm(
+                f"{source} webhook deliveries are refused (bad signature or body): is the {source} signing secret in "
+                "the app secret current? See the functions' 'event' log lines with outcome "
+                f"{REFUSED} and their error", METRIC_NAMESPACE, Metric.webhook_events.value,
+                {Dimension.source.value: source, Dimension.outcome.value: REFUSED},
+                threshold=WEBHOOK_REFUSALS_ALARM, period=WEBHOOK_REFUSALS_PERIOD)
         self.resources["QueueLagAlarm"] = alarm(
             f"A work-queue job waited {QUEUE_LAG_ALARM_SECONDS} s or more before it was handled", METRIC_NAMESPACE,
             Metric.queue_lag.value, {}, stat="Maximum", threshold=QUEUE_LAG_ALARM_SECONDS)

@@ -59,10 +59,11 @@ def test_a_webhook_with_a_bad_signature_is_counted_as_refused(api, space_id, cap
     assert deliver(api, event("participant_joined", space_id, "alice"), auth="Bearer forged").status_code == 401
     out = capsys.readouterr().out
     (line,) = log_lines(out, "event")
-    assert (line["source"], line.get("event_id"), line["outcome"]) == ("livekit", None, "unauthenticated")
+    assert (line["source"], line.get("event_id"), line["outcome"], line["error"]) == (
+        "livekit", None, "refused", "unauthenticated")
     assert "forged" not in out
     assert [p for p in emf_points(out) if p[1] == "WebhookEvents"] == [
-        (NAMESPACE, "WebhookEvents", "Count", {"Source": "livekit", "Outcome": "unauthenticated"}, 1)]
+        (NAMESPACE, "WebhookEvents", "Count", {"Source": "livekit", "Outcome": "refused"}, 1)]
 
 
 def test_a_join_counts_the_role_and_a_listeners_transport(api, space_id, capsys):

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from chalicelib.adapters.telemetry import EmfMetrics
-from chalicelib.domain.telemetry import FAILED, WEBHOOK_SOURCES
-from infra.app_template import QUEUE_LAG_ALARM_SECONDS
+from chalicelib.domain.telemetry import FAILED, REFUSED, WEBHOOK_SOURCES
+from infra.app_template import QUEUE_LAG_ALARM_SECONDS, WEBHOOK_REFUSALS_ALARM, WEBHOOK_REFUSALS_PERIOD
 from tests.helpers import emf_points
 from tests.infra.templates import APP, load
 
@@ -28,12 +28,17 @@ def emitted(capsys, emit) -> tuple[str, str, dict[str, str], float]:
 
 
 @pytest.mark.parametrize("source", WEBHOOK_SOURCES)
-def test_each_webhook_source_has_a_failure_alarm_on_the_metric_a_failure_emits(capsys, source):
-    props = alarms()[f"{source.capitalize()}WebhookFailuresAlarm"]
-    namespace, name, dimensions, _ = emitted(capsys, lambda m: m.webhook_handled(source, FAILED))
+@pytest.mark.parametrize(("alarm", "outcome", "threshold", "period"), [
+    ("WebhookFailuresAlarm", FAILED, 1, 300),
+    ("WebhookRefusalsAlarm", REFUSED, WEBHOOK_REFUSALS_ALARM, WEBHOOK_REFUSALS_PERIOD),
+])
+def test_each_webhook_source_alarms_on_the_metric_its_failures_and_refusals_emit(
+        capsys, source, alarm, outcome, threshold, period):
+    props = alarms()[f"{source.capitalize()}{alarm}"]
+    namespace, name, dimensions, _ = emitted(capsys, lambda m: m.webhook_handled(source, outcome))
     assert watched(props) == (namespace, name, dimensions)
-    assert (props["Statistic"], props["Threshold"], props["ComparisonOperator"]) == (
-        "Sum", 1, "GreaterThanOrEqualToThreshold")
+    assert (props["Statistic"], props["Threshold"], props["Period"], props["ComparisonOperator"]) == (
+        "Sum", threshold, period, "GreaterThanOrEqualToThreshold")
 
 
 def test_the_queue_lag_alarm_fires_on_a_job_that_waited_too_long(capsys):

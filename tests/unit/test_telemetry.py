@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from chalicelib.adapters.telemetry import EmfMetrics, PowertoolsEventLog
-from chalicelib.domain.errors import Conflict, UpstreamUnavailable
+from chalicelib.domain.errors import AirwavesError, Conflict, Unauthenticated, UpstreamUnavailable, ValidationFailed
 from chalicelib.domain.jobs import Ended, job_body
 from chalicelib.domain.telemetry import NAMESPACE
 from chalicelib.services.background_jobs import BatchIncomplete, JobBatch, QueueMessage
@@ -57,17 +57,21 @@ def test_an_event_logs_one_json_line_under_its_id_and_counts_a_webhook_outcome(c
     assert emf_points(out) == [(NAMESPACE, "WebhookEvents", "Count", {"Source": "stripe", "Outcome": "paid"}, 1)]
 
 
-@pytest.mark.parametrize(("error", "outcome", "level"), [
-    (Conflict("busy", code="in_progress"), "in_progress", "INFO"),
-    (UpstreamUnavailable("down"), "failed", "ERROR"),
-    (RuntimeError("bug"), "failed", "ERROR"),
+@pytest.mark.parametrize(("event_id", "error", "outcome", "level"), [
+    ("EV_1", Conflict("busy", code="in_progress"), "in_progress", "INFO"),
+    (None, Unauthenticated("the webhook signature is not valid"), "refused", "INFO"),
+    (None, ValidationFailed("Stripe-Signature: does not match this payload"), "refused", "INFO"),
+    ("EV_1", UpstreamUnavailable("down"), "failed", "ERROR"),
+    (None, UpstreamUnavailable("not configured"), "failed", "ERROR"),
+    ("EV_1", RuntimeError("bug"), "failed", "ERROR"),
 ])
-def test_an_event_that_raises_has_its_4xx_code_or_failed_as_its_outcome(capsys, error, outcome, level):
-    with pytest.raises(type(error)), PowertoolsEventLog(EmfMetrics()).handling("livekit", "EV_1"):
+def test_an_event_that_raises_is_refused_failed_or_its_4xx_code(capsys, event_id, error, outcome, level):
+    with pytest.raises(type(error)), PowertoolsEventLog(EmfMetrics()).handling("livekit", event_id):
         raise error
     out = capsys.readouterr().out
     (line,) = log_lines(out, "event")
-    assert (line["outcome"], line["level"], line["correlation_id"]) == (outcome, level, "EV_1")
+    assert (line["outcome"], line["level"], line.get("correlation_id")) == (outcome, level, event_id)
+    assert line["error"] == (error.code if isinstance(error, AirwavesError) else "RuntimeError")
     assert emf_points(out) == [(NAMESPACE, "WebhookEvents", "Count", {"Source": "livekit", "Outcome": outcome}, 1)]
 
 

@@ -17,6 +17,7 @@ from chalicelib.domain.errors import AirwavesError
 from chalicelib.domain.telemetry import (
     FAILED,
     NAMESPACE,
+    REFUSED,
     Dimension,
     EventSource,
     Metric,
@@ -73,6 +74,7 @@ class _Handled:
         self.event_id: str | None = None
         self.kind: str | None = None
         self.result: str | None = None
+        self.error: str | None = None  # what it raised: our error's code, else the exception's class
         self._correlation = ExitStack()
         if event_id:
             self.identify(event_id)
@@ -92,11 +94,11 @@ class _Handled:
         self._correlation.close()
 
 
-def outcome_of(exc: BaseException) -> str:
-    """A refused event (a bad signature, a delivery to retry later) answers its 4xx code; anything
-    else is a failure, which is what the alarms count."""
+def outcome_of(exc: BaseException, *, identified: bool) -> str:
+    """A 4xx before the event was identified refused the delivery (its signature or its body);
+    after, it is the 4xx's code (``in_progress``: retry later). Anything else is a failure."""
     if isinstance(exc, AirwavesError) and exc.status < 500:
-        return exc.code
+        return exc.code if identified else REFUSED
     return FAILED
 
 
@@ -116,13 +118,15 @@ class PowertoolsEventLog:
         try:
             yield handled
         except BaseException as exc:
-            handled.result = outcome_of(exc)
+            handled.result = outcome_of(exc, identified=handled.event_id is not None)
+            handled.error = exc.code if isinstance(exc, AirwavesError) else type(exc).__name__
             raise
         finally:
             outcome = handled.result or "done"
             elapsed_ms = round((time.monotonic() - started) * 1000, 1)
             logs.outcome("event", {"source": source, "event_id": handled.event_id, "kind": handled.kind,
-                                   "outcome": outcome, "duration_ms": elapsed_ms, "request_id": handled.request_id},
+                                   "outcome": outcome, "error": handled.error, "duration_ms": elapsed_ms,
+                                   "request_id": handled.request_id},
                          failed=outcome == FAILED)
             handled.close()
             if source == "stripe" or source == "livekit":

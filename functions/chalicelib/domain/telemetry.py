@@ -17,7 +17,8 @@ WEBHOOK_SOURCES: tuple[WebhookSource, ...] = ("stripe", "livekit")
 Transport = Literal["webrtc", "hls"]
 RefundReason = Literal["no_seat", "space_canceled", "payment_refunded"]
 
-FAILED = "failed"  # the outcome of an event whose handling raised something other than a 4xx
+FAILED = "failed"    # the outcome of an event whose handling raised something other than a 4xx
+REFUSED = "refused"  # a delivery refused before it was known as an event (bad signature, not an event)
 
 
 class Metric(str, Enum):
