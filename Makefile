@@ -77,7 +77,8 @@ test: lint servers worker-install web debian-tools
 	$(MAKE) test-media
 
 # tests/media run in the worker's venv (the main venv's conftest is not loaded there).
-test-media: worker-install servers debian-tools
+# test_hls_web_app.py plays the built web app (make web) in chromium.
+test-media: worker-install servers debian-tools web
 	PYTHONPATH=livekit/worker:. $(WORKER_VENV)/bin/python -m pytest --confcutdir=tests/media -p no:cacheprovider tests/media
 
 lint: install web-typecheck

@@ -13,8 +13,11 @@ import os
 import shutil
 import threading
 import wave
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -148,23 +151,33 @@ def playwright_driver():
         yield p
 
 
-@pytest.fixture
-def browser_with_tone(playwright_driver, chromium_path, tmp_path):
+@contextmanager
+def tone_browsers(driver: Any, chromium_path: str, folder: Path) -> Iterator[Callable[..., Any]]:
     """``launch(hz)``: a chromium whose fake microphone plays a ``hz`` tone (``launch(hz, seconds,
-    pause)``: ``seconds`` of it, then ``pause`` seconds of silence, over and over)."""
+    pause)``: ``seconds`` of it, then ``pause`` seconds of silence, over and over; WAVs in
+    ``folder``); every one launched is closed at the end."""
     browsers = []
 
-    def launch(hz: float, seconds: float = 10.0, pause: float = 0.0):
-        tone = write_tone(tmp_path / f"tone-{int(hz)}-{seconds:g}-{pause:g}.wav", hz, seconds, pause=pause)
-        browser = playwright_driver.chromium.launch(executable_path=chromium_path, args=[
+    def launch(hz: float, seconds: float = 10.0, pause: float = 0.0) -> Any:
+        tone = write_tone(folder / f"tone-{int(hz)}-{seconds:g}-{pause:g}.wav", hz, seconds, pause=pause)
+        browser = driver.chromium.launch(executable_path=chromium_path, args=[
             "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
             f"--use-file-for-fake-audio-capture={tone}", "--autoplay-policy=no-user-gesture-required"])
         browsers.append(browser)
         return browser
 
-    yield launch
-    for b in browsers:
-        b.close()
+    try:
+        yield launch
+    finally:
+        for b in browsers:
+            b.close()
+
+
+@pytest.fixture
+def browser_with_tone(playwright_driver, chromium_path, tmp_path):
+    """``launch(hz, seconds=10, pause=0)``: a chromium whose fake microphone plays a ``hz`` tone."""
+    with tone_browsers(playwright_driver, chromium_path, tmp_path) as launch:
+        yield launch
 
 
 @pytest.fixture

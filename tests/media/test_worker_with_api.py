@@ -66,9 +66,9 @@ def stack(tmp_path_factory):
 
 
 @contextmanager
-def running_stack(work: Path) -> Iterator[Stack]:
+def running_stack(work: Path, api_settings: dict[str, str] | None = None) -> Iterator[Stack]:
     """livekit-server, moto, the API and the worker as child processes, logs in ``work`` (also
-    what ``bench/bench_hls.py`` measures on)."""
+    what ``bench/bench_hls.py`` measures on); ``api_settings``: more of the API's environment."""
     if not API_PYTHON.exists():
         unavailable("the API's venv", f"{API_PYTHON} is missing (make install)")
     binary = built_binary("livekit-server", ["bash", str(ROOT / "livekit" / "build.sh")])
@@ -96,7 +96,7 @@ def running_stack(work: Path) -> Iterator[Stack]:
                    "AIRWAVES_CLIP_SECONDS": str(CLIP_SECONDS),
                    # a tiny WebRTC cap for test_hls_overflow.py (the host never counts against it),
                    # and HLS links that name this API
-                   "AIRWAVES_WEBRTC_LISTENER_CAP": "1", "AIRWAVES_PUBLIC_BASE_URL": base}
+                   "AIRWAVES_WEBRTC_LISTENER_CAP": "1", "AIRWAVES_PUBLIC_BASE_URL": base, **(api_settings or {})}
         started.append(start_server([str(API_PYTHON), "-m", "tests.faults.api_process", str(api_port), "--provision"],
                                     ready=lambda _: http_ok(f"{base}/v1/openapi.json"), log_path=work / "api.log",
                                     env=api_env, timeout=60))

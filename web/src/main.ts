@@ -2,10 +2,13 @@
 // read captions and the pinned item; host and moderate. Plain DOM, no framework.
 import { Api, ApiError, type Join, type Message, type Participant, type Participants, type Space } from "./api";
 import { type MountedPayment, mountPaymentElement, paymentRoute } from "./payments";
-import { type Caption, SpaceRoom } from "./room";
+import { attachHls, HlsStage } from "./hls";
+import { type Caption, SpaceRoom, type StageListener } from "./room";
 
 const REACTIONS = ["👏", "❤️", "😂", "🔥", "💯", "🙏"];
 const POLL_MS = 2500;
+const HLS_POLL_MS = 5000; // listeners over HLS read the Space (one cheap read), not the media server
+const RENEW_EARLY_MS = 60_000; // join again this long before an HLS link expires
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string): T => {
   const el = document.getElementById(id);
@@ -39,7 +42,7 @@ async function run(task: () => Promise<unknown>) {
 // -- state ---------------------------------------------------------------------------------------
 interface Config { api_url: string }
 let api: Api;
-let current: { space: Space; join: Join; room: SpaceRoom; handUp: boolean; role: string; poll: number; meter: number } | null = null;
+let current: { space: Space; join: Join; room: StageListener; handUp: boolean; role: string; poll: number; meter: number; renew: number } | null = null;
 const seen = new Set<string>();
 const captions = new Map<string, HTMLParagraphElement>();
 
@@ -51,7 +54,9 @@ async function boot() {
     level: () => current?.room.level() ?? 0,
     role: () => current?.role ?? null,
     spaceId: () => current?.space.id ?? null,
-    remoteTracks: () => current ? [...current.room.room.remoteParticipants.values()].flatMap((p) =>
+    transport: () => current?.room.transport ?? null,
+    playback: () => current?.room instanceof HlsStage ? current.room.playback() : null,
+    remoteTracks: () => current?.room instanceof SpaceRoom ? [...current.room.room.remoteParticipants.values()].flatMap((p) =>
       [...p.trackPublications.values()].map((t) => ({ identity: p.identity, sid: t.trackSid }))) : [],
   };
   for (const emoji of REACTIONS) {
@@ -294,15 +299,17 @@ async function enter(spaceId: string, join?: Join) {
   if (current) await leave("");
   const space = await api.space(spaceId);
   const creds = join ?? await api.join(spaceId);
-  if (creds.transport === "hls") throw new ApiError(409, "hls", "This Space is full for live audio; HLS listening is not in this app yet.");
-  const room = new SpaceRoom({
+  const ended = (why: "ended" | "removed" | "lost") =>
+    void leave(why === "removed" ? "You were removed from this Space." : why === "ended" ? "This Space has ended." : "The connection to this Space was lost.");
+  const overHls = creds.transport === "hls" && creds.hls_url;
+  const room: SpaceRoom | HlsStage = overHls ? new HlsStage(creds.hls_url!, $("audio-sink"), ended) : new SpaceRoom({
     data: onData,
     caption: onCaption,
     canPublishChanged: (can) => updateControls(can),
     speaking: (ids) => { $("speaking").textContent = ids.length ? `Speaking: ${ids.join(", ")}` : ""; },
-    ended: (why) => void leave(why === "removed" ? "You were removed from this Space." : why === "ended" ? "This Space has ended." : "The connection to this Space was lost."),
+    ended,
   }, $("audio-sink"));
-  current = { space, join: creds, room, handUp: false, role: creds.role, poll: 0, meter: 0 };
+  current = { space, join: creds, room, handUp: false, role: creds.role, poll: 0, meter: 0, renew: 0 };
   seen.clear(); captions.clear();
   $("chat-log").replaceChildren();
   $("captions").replaceChildren(h("p", { className: "hint", id: "captions-empty", textContent: "Captions appear here while someone on stage is speaking and captions are on." }));
@@ -313,8 +320,14 @@ async function enter(spaceId: string, join?: Join) {
   $("room-view").hidden = false;
   showPinned(space.pinned ?? null);
   say(`Connecting to ${space.title}…`);
-  await room.connect(creds.livekit_url, creds.token);
-  say(`You are in ${space.title} as ${creds.role}.`);
+  if (room instanceof HlsStage) {
+    await room.connect();
+    scheduleRenewal(creds);
+    say(`You are listening to ${space.title} a few seconds behind the stage: it is full for live audio.`);
+  } else {
+    await room.connect(creds.livekit_url, creds.token);
+    say(`You are in ${space.title} as ${creds.role}.`);
+  }
   const chat = api.has("POST", "/v1/spaces/{space_id}/messages");
   $("chat-unavailable").hidden = chat;
   $("chat-form").hidden = !chat;
@@ -322,7 +335,7 @@ async function enter(spaceId: string, join?: Join) {
     const history = await api.messages(space.id).catch(() => null);
     for (const m of (history?.items ?? []).slice().reverse()) addMessage(m);
   }
-  current.poll = window.setInterval(() => void poll(), POLL_MS);
+  current.poll = window.setInterval(() => void poll(), room.transport === "hls" ? HLS_POLL_MS : POLL_MS);
   current.meter = window.setInterval(() => { if (current) $<HTMLMeterElement>("level").value = current.room.level(); }, 250);
   await poll();
   $("room-title").focus?.();
@@ -334,6 +347,7 @@ async function leave(message: string) {
   current = null;
   window.clearInterval(c.poll);
   window.clearInterval(c.meter);
+  window.clearTimeout(c.renew);
   await c.room.leave().catch(() => undefined);
   $("room-view").hidden = true;
   $("home-view").hidden = false;
@@ -342,16 +356,50 @@ async function leave(message: string) {
   await run(refreshHome);
 }
 
-function roleOf(p: Participants, user: string): string {
-  if (p.host.user_id === user) return "host";
-  if (p.cohosts.some((c) => c.user_id === user)) return "cohost";
-  if (p.speakers.some((c) => c.user_id === user)) return "speaker";
+function roleOf(hostId: string, cohostIds: string[], speakerIds: string[], user: string): string {
+  if (hostId === user) return "host";
+  if (cohostIds.includes(user)) return "cohost";
+  if (speakerIds.includes(user)) return "speaker";
   return "listener";
+}
+
+/** Join again a minute before the HLS link expires: a fresh link, or WebRTC if a seat is free. */
+function scheduleRenewal(creds: Join) {
+  const c = current!;
+  c.renew = window.setTimeout(() => void run(async () => {
+    if (current !== c || !(c.room instanceof HlsStage)) return;
+    const next = await api.join(c.space.id);
+    if (current !== c) return;
+    if (next.transport === "hls" && next.hls_url) {
+      c.room.renew(next.hls_url);
+      c.join = next;
+      scheduleRenewal(next);
+    } else {
+      await enter(c.space.id, next);
+    }
+  }), Math.max(5_000, Date.parse(creds.expires_at) - Date.now() - RENEW_EARLY_MS));
+}
+
+/** A listener over HLS has no data channel: the Space itself says who is on stage (on the stage,
+ * they join again, over WebRTC) and the chat is read from the API. */
+async function pollOverHls(c: NonNullable<typeof current>) {
+  const [space, messages] = await Promise.all([api.space(c.space.id),
+    api.has("GET", "/v1/spaces/{space_id}/messages") ? api.messages(c.space.id).catch(() => null) : null]);
+  if (current !== c) return;
+  if (space.state === "ended") { await leave("This Space has ended."); return; }
+  c.space = space;
+  for (const m of (messages?.items ?? []).slice().reverse()) addMessage(m);
+  c.role = roleOf(space.host_id, space.cohost_ids, space.speaker_ids, api.userId);
+  $("room-count").textContent = `${space.listener_count} listening · peak ${space.peak_listener_count}`;
+  if (c.role !== "listener") { say("You are on stage now: connecting your microphone…"); await run(() => enter(space.id)); return; }
+  $("room-role").textContent = "listener";
+  updateControls(false);
 }
 
 async function poll() {
   const c = current;
   if (!c) return;
+  if (c.room.transport === "hls") { await pollOverHls(c).catch(() => undefined); return; }
   let p: Participants;
   try {
     p = await api.participants(c.space.id);
@@ -361,7 +409,7 @@ async function poll() {
   }
   if (current !== c) return;
   if (p.state === "ended") { await leave("This Space has ended."); return; }
-  c.role = roleOf(p, api.userId);
+  c.role = roleOf(p.host.user_id, p.cohosts.map((x) => x.user_id), p.speakers.map((x) => x.user_id), api.userId);
   $("room-role").textContent = c.role === "cohost" ? "co-host" : c.role;
   $("room-count").textContent = `${p.listener_count} listening · peak ${p.peak_listener_count}`;
   const managing = c.role === "host" || c.role === "cohost";
@@ -449,7 +497,7 @@ function updateRecipients(users: string[]) {
   select.value = users.includes(chosen) ? chosen : "";
 }
 
-// -- replay of an ended Space (HLS: native where the browser plays it, hls.js elsewhere) -----------
+// -- replay of an ended Space (HLS: hls.js, or the browser's own player without MSE) ----------------
 let replayPlayer: { destroy(): void } | null = null;
 
 function offerReplay(space: Space) {
@@ -477,15 +525,10 @@ async function playReplay(space: Space) {
   }
   replayPlayer?.destroy();
   replayPlayer = null;
-  if (audio.canPlayType("application/vnd.apple.mpegurl")) {
-    audio.src = replay.playback_url;
-  } else {
-    const { default: Hls } = await import("hls.js");
-    if (!Hls.isSupported()) throw new ApiError(0, "hls", "This browser cannot play the replay.");
-    const hls = new Hls();
-    hls.loadSource(replay.playback_url);
-    hls.attachMedia(audio);
-    replayPlayer = hls;
+  try {
+    replayPlayer = await attachHls(audio, replay.playback_url);
+  } catch {
+    throw new ApiError(0, "hls", "This browser cannot play the replay.");
   }
   await audio.play().catch(() => undefined);
 }

@@ -1,6 +1,7 @@
 // One LiveKit connection to a Space: plays what the stage says, measures it (a WebAudio analyser
 // per remote track, which the level meter and the browser tests read), turns the microphone on
-// and off, and hands data messages and live captions to the page.
+// and off, and hands data messages and live captions to the page. ``StageListener`` is what the
+// page holds of a Space it is in, this or the HLS player of ``hls.ts``.
 import {
   DisconnectReason,
   type Participant,
@@ -20,7 +21,67 @@ export interface RoomHandlers {
   ended(reason: "ended" | "removed" | "lost"): void;
 }
 
-export class SpaceRoom {
+/** What the page holds of the Space it is in, whichever way the stage reaches it. */
+export interface StageListener {
+  readonly transport: "webrtc" | "hls";
+  readonly canPublish: boolean;
+  readonly micOn: boolean;
+  setMic(on: boolean): Promise<void>;
+  leave(): Promise<void>;
+  peakHz(): number | null;
+  level(): number;
+}
+
+/** WebAudio analysers over what the page plays: the level meter, and what the browser tests read. */
+export class Meter {
+  readonly audio = new AudioContext();
+  private analysers = new Map<string, AnalyserNode>();
+
+  /** Measure ``source`` as ``key`` (and play it, when it is not already heard elsewhere). */
+  add(key: string, source: AudioNode, { play = false } = {}): void {
+    const analyser = this.audio.createAnalyser();
+    analyser.fftSize = 8192;
+    analyser.smoothingTimeConstant = 0.2;
+    source.connect(analyser);
+    if (play) source.connect(this.audio.destination);
+    this.analysers.set(key, analyser);
+  }
+
+  remove(key: string): void { this.analysers.delete(key); }
+
+  async close(): Promise<void> {
+    this.analysers.clear();
+    await this.audio.close();
+  }
+
+  /** The loudest frequency (Hz) in what this page hears right now, or null in silence. */
+  peakHz(): number | null {
+    let best = -Infinity;
+    let hz: number | null = null;
+    for (const a of this.analysers.values()) {
+      const bins = new Float32Array(a.frequencyBinCount);
+      a.getFloatFrequencyData(bins);
+      for (let i = 1; i < bins.length; i++) {
+        if (bins[i]! > best) { best = bins[i]!; hz = (i * this.audio.sampleRate) / a.fftSize; }
+      }
+    }
+    return best > -70 ? hz : null;
+  }
+
+  /** Loudness 0..1 of what this page hears (the level meter). */
+  level(): number {
+    let peak = 0;
+    for (const a of this.analysers.values()) {
+      const samples = new Float32Array(a.fftSize);
+      a.getFloatTimeDomainData(samples);
+      for (const v of samples) peak = Math.max(peak, Math.abs(v));
+    }
+    return Math.min(1, peak);
+  }
+}
+
+export class SpaceRoom implements StageListener {
+  readonly transport = "webrtc";
   // Opus DTX on (a silent microphone sends a packet every ~400 ms, not every 20 ms: bench_scale
   // measured 2.25x less server CPU for a silent stage) and RED for resilience to packet loss.
   // Two peer connections, not livekit-client's default single one: that one pre-creates three
@@ -29,12 +90,10 @@ export class SpaceRoom {
   readonly room = new Room({
     adaptiveStream: false, dynacast: false, singlePeerConnection: false, publishDefaults: { dtx: true, red: true },
   });
-  private audio: AudioContext;
-  private analysers = new Map<string, AnalyserNode>();
+  private meter = new Meter();
   private elements: HTMLMediaElement[] = [];
 
   constructor(private handlers: RoomHandlers, private sink: HTMLElement) {
-    this.audio = new AudioContext();
     const r = this.room;
     r.on(RoomEvent.TrackSubscribed, (track) => this.play(track));
     r.on(RoomEvent.TrackUnsubscribed, (track) => this.stopPlaying(track));
@@ -72,7 +131,7 @@ export class SpaceRoom {
   }
 
   async connect(url: string, token: string): Promise<void> {
-    await this.audio.resume();
+    await this.meter.audio.resume();
     await this.room.connect(url, token, { autoSubscribe: true });
     await this.room.startAudio();
     this.handlers.canPublishChanged(this.canPublish);
@@ -94,34 +153,12 @@ export class SpaceRoom {
     await this.room.disconnect();
     for (const el of this.elements) el.remove();
     this.elements = [];
-    this.analysers.clear();
-    await this.audio.close();
+    await this.meter.close();
   }
 
-  /** The loudest frequency (Hz) in what this page hears right now, or null in silence. */
-  peakHz(): number | null {
-    let best = -Infinity;
-    let hz: number | null = null;
-    for (const a of this.analysers.values()) {
-      const bins = new Float32Array(a.frequencyBinCount);
-      a.getFloatFrequencyData(bins);
-      for (let i = 1; i < bins.length; i++) {
-        if (bins[i]! > best) { best = bins[i]!; hz = (i * this.audio.sampleRate) / a.fftSize; }
-      }
-    }
-    return best > -70 ? hz : null;
-  }
+  peakHz(): number | null { return this.meter.peakHz(); }
 
-  /** Loudness 0..1 of what this page hears (the level meter). */
-  level(): number {
-    let peak = 0;
-    for (const a of this.analysers.values()) {
-      const samples = new Float32Array(a.fftSize);
-      a.getFloatTimeDomainData(samples);
-      for (const v of samples) peak = Math.max(peak, Math.abs(v));
-    }
-    return Math.min(1, peak);
-  }
+  level(): number { return this.meter.level(); }
 
   private ownerOf(trackSid: string | undefined): string | undefined {
     if (!trackSid) return undefined;
@@ -139,16 +176,12 @@ export class SpaceRoom {
     el.setAttribute("aria-hidden", "true");
     this.sink.appendChild(el);
     this.elements.push(el);
-    const source = this.audio.createMediaStreamSource(new MediaStream([track.mediaStreamTrack]));
-    const analyser = this.audio.createAnalyser();
-    analyser.fftSize = 8192;
-    analyser.smoothingTimeConstant = 0.2;
-    source.connect(analyser);
-    this.analysers.set(track.sid ?? track.mediaStreamTrack.id, analyser);
+    this.meter.add(track.sid ?? track.mediaStreamTrack.id,
+      this.meter.audio.createMediaStreamSource(new MediaStream([track.mediaStreamTrack])));
   }
 
   private stopPlaying(track: RemoteTrack): void {
     for (const el of track.detach()) el.remove();
-    this.analysers.delete(track.sid ?? track.mediaStreamTrack.id);
+    this.meter.remove(track.sid ?? track.mediaStreamTrack.id);
   }
 }
