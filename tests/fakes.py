@@ -132,7 +132,7 @@ class InMemoryMembers:
         role = self.spaces.require(space_id).role_of(user_id)
         if role != Role.listener.value:
             self.move(space_id, user_id, from_role=role, to_role=Role.listener.value, by=by, now=now)
-        self.members[(space_id, user_id)] = Member(space_id=space_id, user_id=user_id, banned=True)
+        self.members[(space_id, user_id)] = Member(space_id=space_id, user_id=user_id, banned=True, banned_at=now, banned_by=by)
 
     def unban(self, space_id: str, user_id: str, *, restore: str, now: datetime) -> None:
         self.members[(space_id, user_id)] = Member(space_id=space_id, user_id=user_id)

@@ -55,6 +55,36 @@ def test_removal_disconnects_takes_the_stage_away_and_bans_rejoining(api, media,
     assert api.call("POST", path(space_id, "/join"), as_user="amy").status_code == 200
 
 
+def test_a_removal_whose_log_write_failed_is_logged_once_by_its_retry(api, media, space_id, monkeypatch):
+    """The ban and the disconnect happened, then the log write failed (503). The retry (and any
+    later removal of the same person) writes the ban's own entry: once, with the ban's time and
+    author, whoever sends it."""
+    from chalicelib.adapters.dynamodb.safety import DynamoModerationLog
+    from chalicelib.domain.errors import UpstreamUnavailable
+    from tests.helpers import container
+
+    api.call("PUT", path(space_id, "/cohosts/carol"), as_user="host")
+    media.connect(space_id, "bob", "listener")
+    real = DynamoModerationLog.record
+
+    def down(self, entry, *, expires_at):
+        raise UpstreamUnavailable("the database is busy; try again")
+
+    monkeypatch.setattr(DynamoModerationLog, "record", down)
+    res = api.call("POST", path(space_id, "/participants/bob/remove"), as_user="host")
+    assert res.status_code == 503 and res.json["error"]["code"] == "upstream_unavailable"
+    assert media.connection(space_id, "bob") is None
+    monkeypatch.setattr(DynamoModerationLog, "record", real)
+    log = lambda: api.call("GET", path(space_id, "/moderation-log"), as_user="host").json["items"]  # noqa: E731
+    assert log() == []
+    for caller in ("host", "host", "carol"):  # the retry, then more removals of the same ban
+        assert api.call("POST", path(space_id, "/participants/bob/remove"), as_user=caller).status_code == 200
+    [entry] = log()
+    assert (entry["action"], entry["actor_id"], entry["target_user_id"]) == ("remove", "host", "bob")
+    banned_at = container().member_repo.get(space_id, "bob", consistent=True).banned_at
+    assert entry["at"] == banned_at.replace(microsecond=0).isoformat().replace("+00:00", "Z")  # the API shows seconds
+
+
 def test_removal_rules(api, space_id):
     api.call("PUT", path(space_id, "/cohosts/c1"), as_user="host")
     api.call("PUT", path(space_id, "/cohosts/c2"), as_user="host")

@@ -127,3 +127,22 @@ def test_the_share_page_escapes_everything_and_says_where_the_space_is() -> None
     later = SPACE.model_copy(update={"state": SpaceState.scheduled, "scheduled_start": NOW})
     assert status_line(later) == "Starts Mon 01 Jun 2026, 12:00 UTC"
     assert not shareable(SPACE.model_copy(update={"state": SpaceState.canceled})) and not shareable(None)
+
+
+# -- moderation-log ids ------------------------------------------------------------------------
+def test_a_moderation_entry_id_is_the_actions_identity():
+    from chalicelib.domain.moderation import ModerationAction, entry_id
+
+    at = datetime(2026, 1, 2, 3, 4, 5, 678_000, tzinfo=UTC)
+    remove = ModerationAction.remove
+    same = entry_id("sp_1", remove, "host", at, target_user_id="zed")
+    assert same == entry_id("sp_1", remove, "host", datetime.fromisoformat(at.isoformat()), target_user_id="zed")
+    assert same.startswith("ml_") and len(same) == 19
+    others = {entry_id("sp_2", remove, "host", at, target_user_id="zed"),
+              entry_id("sp_1", ModerationAction.chat_mute, "host", at, target_user_id="zed"),
+              entry_id("sp_1", remove, "carol", at, target_user_id="zed"),
+              entry_id("sp_1", remove, "host", at, target_user_id="amy"),
+              entry_id("sp_1", remove, "host", at + timedelta(microseconds=1), target_user_id="zed"),
+              entry_id("sp_1", remove, "host", at, target_user_id="zed", message_id="m_1"),
+              entry_id("sp_1", remove, "host", at, message_id="zed")}  # fields never run into each other
+    assert same not in others and len(others) == 7

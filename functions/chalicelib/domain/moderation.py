@@ -6,6 +6,7 @@ personal: someone I block cannot join Spaces I host or co-host and cannot messag
 """
 from __future__ import annotations
 
+import hashlib
 import secrets
 from datetime import datetime
 from enum import Enum
@@ -54,8 +55,13 @@ class Block(BaseModel):
     created_at: datetime
 
 
-def new_entry_id() -> str:
-    return "ml_" + secrets.token_hex(8)
+def entry_id(space_id: str, action: ModerationAction, actor_id: str, at: datetime, *,
+             target_user_id: str | None = None, message_id: str | None = None) -> str:
+    """The log entry's id, derived from the action's identity (who did what to whom, and when the
+    action itself happened). A retried action (say a crash between the action and its log write)
+    writes the same entry again instead of a second one."""
+    identity = "\x1f".join((space_id, action.value, actor_id, target_user_id or "", message_id or "", at.isoformat()))
+    return "ml_" + hashlib.sha256(identity.encode()).hexdigest()[:16]
 
 
 def new_report_id() -> str:

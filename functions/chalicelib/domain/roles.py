@@ -99,6 +99,8 @@ class Member(BaseModel):
     space_id: str
     user_id: str
     banned: bool = False
+    banned_at: datetime | None = None  # when and by whom: the ban's identity in the moderation log
+    banned_by: str | None = None
     hand_raised_at: datetime | None = None
 
     @property

@@ -50,14 +50,18 @@ class ModerationService:
 
     def remove(self, caller: str, space_id: str, user_id: str) -> Removal:
         """Ban from the Space (stored first, so a racing rejoin is refused) and disconnect. If
-        the media server cannot disconnect them, the ban is undone and the answer is 503."""
+        the media server cannot disconnect them, the ban is undone and the answer is 503. The
+        log entry is the ban's own (its time and author), so removing again (a retry after the
+        log write failed) writes that entry if it is missing, never a second one."""
         space, member = self._read(space_id, user_id)
         check_remove(space, caller, user_id)
         already = member is not None and member.banned
         previous = role_of(space, user_id)
+        now = utcnow()
+        banned_at, banned_by = (member.banned_at, member.banned_by or caller) if member and already else (now, caller)
         if not already:
             try:
-                self.members.ban(space.id, user_id, by=caller, now=utcnow())
+                self.members.ban(space.id, user_id, by=caller, now=now)
             except StageChanged as exc:
                 space, _ = self._read(space_id, user_id)
                 check_remove(space, caller, user_id)
@@ -68,8 +72,8 @@ class ModerationService:
             if not already:
                 self.members.unban(space.id, user_id, restore=previous.value, now=utcnow())
             raise
-        if self.records is not None and not already:
-            self.records.record(space.id, ModerationAction.remove, caller, target=user_id)
+        if self.records is not None and banned_at is not None:  # a ban stored before bans kept their time: logged then
+            self.records.record(space.id, ModerationAction.remove, banned_by, target=user_id, at=banned_at)
         if previous is not Role.listener:
             self.lifecycle.after_role_change(with_role(space, user_id, Role.listener), user_id, Role.listener.value)
         return Removal(space.id, user_id, disconnected=disconnected)

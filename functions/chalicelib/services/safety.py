@@ -3,7 +3,7 @@ personal blocks (the join and private-message checks read them)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from chalicelib.domain.clock import utcnow
 from chalicelib.domain.errors import NotFound, field_error
@@ -14,7 +14,7 @@ from chalicelib.domain.moderation import (
     Report,
     check_block,
     clean_reason,
-    new_entry_id,
+    entry_id,
     new_report_id,
 )
 from chalicelib.domain.pages import Page, PageRequest
@@ -36,11 +36,14 @@ class ModerationRecords:
     retention: timedelta
 
     def record(self, space_id: str, action: ModerationAction, actor: str, *, target: str | None = None,
-               message_id: str | None = None) -> ModerationEntry:
-        now = utcnow()
-        entry = ModerationEntry(id=new_entry_id(), space_id=space_id, action=action, actor_id=actor,
-                                target_user_id=target, message_id=message_id, at=now)
-        self.log.record(entry, expires_at=int((now + self.retention).timestamp()))
+               message_id: str | None = None, at: datetime | None = None) -> ModerationEntry:
+        """Log an action. ``at`` is when the action happened as stored with it (a ban's time), so
+        that recording it again (a retry) rewrites the same entry; by default, now."""
+        at = at or utcnow()
+        entry = ModerationEntry(id=entry_id(space_id, action, actor, at, target_user_id=target, message_id=message_id),
+                                space_id=space_id, action=action, actor_id=actor, target_user_id=target,
+                                message_id=message_id, at=at)
+        self.log.record(entry, expires_at=int((at + self.retention).timestamp()))
         return entry
 
     def page(self, caller: str, space_id: str, page: PageRequest) -> Page[ModerationEntry]:

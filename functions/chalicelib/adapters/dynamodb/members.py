@@ -35,6 +35,7 @@ def _member_key(space_id: str, user_id: str) -> dict[str, Any]:
 
 def member_from_item(item: dict[str, Any]) -> Member:
     return Member(space_id=item["space_id"], user_id=item["user_id"], banned=bool(item.get("banned")),
+                  banned_at=item.get("banned_at"), banned_by=item.get("banned_by"),
                   hand_raised_at=item.get("hand_raised_at"))
 
 
