@@ -2,7 +2,8 @@
 API, media worker and livekit-server (the stack of ``test_worker_with_api.py``, WebRTC cap one):
 a host opens a Space in the page; one listener takes the only WebRTC seat; the next listener's
 page gets an HLS answer to its join and plays the live playlist with hls.js (the element's time
-moves on, in silence); the host turns on a microphone playing 440 Hz, and the HLS page hears it
+moves on, in silence, and its playlist reloads move to the fresh link the page joins again for
+before the first expires); the host turns on a microphone playing 440 Hz, and the HLS page hears it
 (the page's WebAudio analyser over the media element, as the WebRTC browser tests measure). The
 HLS listener then raises a hand, the host approves it in the UI, and the page moves to WebRTC as
 a speaker. The delay microphone on -> tone heard over HLS is printed, not asserted.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import sys
 import time
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -25,6 +27,7 @@ pytestmark = pytest.mark.livekit
 
 HOST_HZ = 440.0
 BIN_HZ = 48_000 / 8192  # the page's analyser resolution
+LINK_TTL_SECONDS = 66
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +39,10 @@ def web(tmp_path_factory):
         unavailable("the web app build", f"{DIST / 'app.js'} is missing; run `make web`")
     port = free_port()
     origin = f"http://127.0.0.1:{port}"
-    with running_stack(tmp_path_factory.mktemp("hls-web"), {"AIRWAVES_CORS_ALLOWED_ORIGINS": f'["{origin}"]'}) as stack:
+    settings = {"AIRWAVES_CORS_ALLOWED_ORIGINS": f'["{origin}"]',
+                # links valid 66 s: the page joins again for a fresh one a minute early, 6 s in
+                "AIRWAVES_HLS_LINK_TTL_SECONDS": str(LINK_TTL_SECONDS)}
+    with running_stack(tmp_path_factory.mktemp("hls-web"), settings) as stack:
         server = WebAppServer(stack.base, port=port)
         try:
             yield stack, server.url
@@ -86,6 +92,9 @@ def test_past_the_cap_the_web_app_plays_hls_and_hears_the_host(web, chromium):
     said: list[str] = []  # the listener page's console, shown when something times out
     listener.on("console", lambda m: said.append(f"{m.type}: {m.text}"))
     listener.on("pageerror", lambda e: said.append(f"error: {e}"))
+    tokens: list[str] = []  # the link of each live playlist request, in order
+    listener.on("request", lambda r: tokens.append(parse_qs(urlsplit(r.url).query)["token"][0])
+                if urlsplit(r.url).path.endswith("/live.m3u8") else None)
 
     sign_in(host, url, "web-hls-host")
     host.get_by_label("Title", exact=True).fill("Overflow in the browser")
@@ -115,6 +124,14 @@ def test_past_the_cap_the_web_app_plays_hls_and_hears_the_host(web, chromium):
     assert not later["paused"] and later["readyState"] >= 3, later
     assert later["currentTime"] - first["currentTime"] > 2, (first, later)
     assert listener.evaluate("window.airwaves.peakHz()") is None  # silence
+    # the page joined again a minute before its link expires, and the player's reloads use the new one
+    deadline = time.monotonic() + 20
+    while len(set(tokens)) < 2 and time.monotonic() < deadline:
+        listener.wait_for_timeout(500)
+    assert len(set(tokens)) >= 2, f"the live playlist was only asked with its first link: {len(tokens)} requests"
+    renewed = tokens.index(next(t for t in tokens if t != tokens[0]))
+    listener.wait_for_timeout(4000)  # two more reloads
+    assert tokens[0] not in tokens[renewed:] and len(tokens) > renewed + 1, tokens
     assert listener.locator("#mic").is_hidden()
 
     # the host turns the microphone on: the HLS listener hears the tone, some seconds later
