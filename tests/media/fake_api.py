@@ -28,6 +28,7 @@ class FakeMediaApi:
         self.segments: dict[str, dict[str, Any]] = {}  # segment_id -> segment (idempotent)
         self.unauthorized = 0
         self.caption_engines: list[dict[str, Any]] = []  # the worker's engine reports, in order
+        self.request_ids: set[str] = set()  # the X-Request-Id of every call (the worker's job ids)
         api = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -44,6 +45,7 @@ class FakeMediaApi:
                 self.wfile.write(data)
 
             def _authorized(self) -> bool:
+                api.request_ids.add(self.headers.get("X-Request-Id") or "")
                 if self.headers.get("Authorization") != f"Bearer {api.secret}":
                     api.unauthorized += 1
                     self._answer(401, {"error": {"code": "unauthorized"}})

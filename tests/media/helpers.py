@@ -202,3 +202,13 @@ def band_energy(pcm: np.ndarray, hz: float, width: float = 15.0) -> float:
 
 async def sleep_until(space: Space, offset: float) -> None:
     await asyncio.sleep(max(0.0, offset - space.offset()))
+
+
+def job_lines(worker_log: str, space_id: str) -> list[dict]:
+    """The worker's log lines about one Space (each must be a JSON object), checked to carry the
+    job's fields: one job, its dispatch, the room, and the line that says the job is in the room."""
+    lines = [json.loads(text) for text in worker_log.splitlines() if text.strip()]
+    ours = [line for line in lines if line.get("space_id") == space_id]
+    assert any(line["message"] == "in the Space's room" for line in ours), worker_log[-3000:]
+    assert all(line["room"] == space_id and line["job_id"] and line["dispatch_id"] for line in ours), ours
+    return ours

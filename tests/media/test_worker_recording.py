@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.integration import audio_clients as ac
-from tests.media.helpers import Space, band_energy, sleep_until, window
+from tests.media.helpers import Space, band_energy, job_lines, sleep_until, window
 
 pytestmark = pytest.mark.livekit
 
@@ -69,6 +69,8 @@ def test_stage_is_recorded_listener_is_not_and_room_deletion_finalizes(aio, live
         ac.assert_quiet(window(pcm, marks["quiet"] + 0.7, space_seconds - 0.7), f"{name}: a silent stage")
         ac.assert_quiet(window(pcm, 0.0, marks["440"] - 0.5), f"{name}: before anyone spoke")
     assert fake_api.unauthorized == 0
+    (job_id,) = {line["job_id"] for line in job_lines(worker.log(), space.space_id)}
+    assert job_id in fake_api.request_ids, "the worker's API calls carry its job id"
 
 
 def test_clip_holds_the_last_30_seconds(aio, livekit_server, s3, fake_api, worker):

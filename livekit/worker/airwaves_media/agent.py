@@ -30,6 +30,7 @@ from livekit.agents import (
 from airwaves_media.api_client import MediaApi
 from airwaves_media.captions import engine_from_env
 from airwaves_media.config import Settings
+from airwaves_media.logs import configure, job_fields
 from airwaves_media.session import Session
 from airwaves_media.store import Store
 from livekit import api
@@ -49,8 +50,9 @@ async def entrypoint(ctx: JobContext) -> None:
         space_id = json.loads(ctx.job.metadata or "{}").get("space_id") or ctx.job.room.name
     except ValueError:
         space_id = ctx.job.room.name
+    ctx.log_context_fields = job_fields(space_id, ctx.job.id, ctx.job.dispatch_id, ctx.job.room.name)
     await ctx.connect(auto_subscribe=AutoSubscribe.SUBSCRIBE_NONE)
-    media_api = MediaApi(settings.api_url, settings.worker_secret)
+    media_api = MediaApi(settings.api_url, settings.worker_secret, request_id=ctx.job.id)
     livekit = api.LiveKitAPI(settings.http_livekit_url, settings.livekit_api_key, settings.livekit_api_secret)
     workdir = Path(tempfile.mkdtemp(prefix=f"airwaves-{space_id}-"))
     session = Session(ctx.room, space_id, media_api=media_api, store=Store(settings.bucket, settings.aws_endpoint_url),
@@ -66,7 +68,7 @@ async def entrypoint(ctx: JobContext) -> None:
 
     ctx.add_shutdown_callback(on_shutdown)
     await session.start()
-    log.info("in room %s for Space %s", ctx.room.name, space_id)
+    log.info("in the Space's room")
     await session.stopped.wait()
     ctx.shutdown("the Space ended")
 
@@ -109,7 +111,8 @@ async def redispatch_orphans(settings: Settings, stop: asyncio.Event, every: flo
                         continue
                     seen.add(room.name)
                     if room.name in missing:
-                        log.warning("room %s lost its media worker: dispatching it again", room.name)
+                        log.warning("room %s lost its media worker: dispatching it again", room.name,
+                                    extra={"space_id": room.name, "room": room.name, "dispatch_id": ours[0].id})
                         for d in ours:
                             await lk.agent_dispatch.delete_dispatch(d.id, room.name)
                         await lk.agent_dispatch.create_dispatch(api.CreateAgentDispatchRequest(
@@ -139,6 +142,5 @@ async def run() -> None:
 
 
 def main() -> None:
-    logging.basicConfig(level=os.environ.get("AIRWAVES_MEDIA_LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure(os.environ.get("AIRWAVES_MEDIA_LOG_LEVEL", "INFO"))
     asyncio.run(run())

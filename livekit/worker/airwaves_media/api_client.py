@@ -45,9 +45,13 @@ class SpaceMedia:
 
 
 class MediaApi:
-    def __init__(self, base_url: str, secret: str, *, timeout: float = 5.0) -> None:
-        self.http = httpx.AsyncClient(base_url=base_url.rstrip("/"), timeout=timeout,
-                                      headers={"Authorization": f"Bearer {secret}"})
+    def __init__(self, base_url: str, secret: str, *, timeout: float = 5.0, request_id: str | None = None) -> None:
+        """``request_id``: sent as ``X-Request-Id``, so the API's lines for this job's calls carry
+        the job's id as their ``correlation_id`` (the worker's own lines carry it as ``job_id``)."""
+        headers = {"Authorization": f"Bearer {secret}"}
+        if request_id:
+            headers["X-Request-Id"] = request_id
+        self.http = httpx.AsyncClient(base_url=base_url.rstrip("/"), timeout=timeout, headers=headers)
 
     async def space(self, space_id: str) -> SpaceMedia | None:
         """The Space's media state; ``None`` when the API does not know it."""
