@@ -323,3 +323,27 @@ def test_a_speaker_demoted_while_away_is_a_listener_like_any_other(api, media, s
     assert api.call("DELETE", f"/v1/spaces/{space_id}/speakers/alice", as_user="host").json["role"] == "listener"
     assert set(seat_items(space_id)) == {"bob"}
     assert join(api, space_id, "alice")["transport"] == "hls"
+
+
+def test_one_sweep_frees_at_most_its_limit_of_seats_and_the_next_the_rest(api, media, space_id, monkeypatch, clock):
+    from chalicelib.adapters.dynamodb import audience
+    from chalicelib.container import reset_container
+
+    monkeypatch.setattr(audience, "_RELEASE_BATCH", 2)
+    monkeypatch.setattr(audience, "SWEEP_LIMIT", 3)
+    monkeypatch.setenv("AIRWAVES_WEBRTC_LISTENER_CAP", "5")
+    reset_container()
+    joins = container().joins
+    for i in range(5):
+        assert isinstance(joins.join(f"gone{i}", space_id), JoinGrant)
+        clock.pass_(timedelta(seconds=1))
+    clock.pass_(GRACE)
+    assert isinstance(joins.join("new0", space_id), JoinGrant)  # the sweep freed gone0-2, the oldest
+    assert set(seat_items(space_id)) == {"gone3", "gone4", "new0"}
+    assert isinstance(joins.join("new1", space_id), JoinGrant)
+    assert isinstance(joins.join("new2", space_id), JoinGrant)
+    assert not isinstance(joins.join("new3", space_id), JoinGrant)  # full, and swept a moment ago
+    clock.pass_(timedelta(seconds=6))
+    assert isinstance(joins.join("new3", space_id), JoinGrant)
+    assert set(seat_items(space_id)) == {"new0", "new1", "new2", "new3"}
+    assert space_item(space_id)["webrtc_seats"] == 4

@@ -31,6 +31,9 @@ from chalicelib.domain.spaces import SpaceState
 _TTL = timedelta(days=2)
 _ATTEMPTS = 4
 _RELEASE_BATCH = 24  # stale seats freed per transaction (plus the Space item: 25 items)
+# Seats one sweep frees at most: it runs inside a join, which needs one. Four transactions keep
+# that join's wait small; a mass of abandoned seats drains at this many per sweep interval.
+SWEEP_LIMIT = 4 * _RELEASE_BATCH
 _UNCONNECTED = "attribute_not_exists(sid) AND attribute_not_exists(connected_at)"
 
 
@@ -141,9 +144,10 @@ class DynamoAudience:
 
     def sweep_unconnected_seats(self, space_id: str, *, claimed_before: datetime, now: datetime,
                                 swept_before: datetime) -> int:
-        """Free the seats claimed before ``claimed_before`` that nobody connected to; returns how
-        many this call freed. At most one sweep per Space runs per interval: it first moves
-        ``seats_swept_at`` to ``now``, only if the last sweep started before ``swept_before``."""
+        """Free the seats claimed before ``claimed_before`` that nobody connected to, the oldest
+        ``SWEEP_LIMIT`` of them; returns how many this call freed. At most one sweep per Space
+        runs per interval: it first moves ``seats_swept_at`` to ``now``, only if the last sweep
+        started before ``swept_before``."""
         try:
             self.table.update(keys.space_pk(space_id), keys.META, UpdateExpression="SET seats_swept_at = :now",
                               ConditionExpression="attribute_exists(PK) AND (attribute_not_exists(seats_swept_at) "
@@ -162,6 +166,7 @@ class DynamoAudience:
             stale += [i for i in items if datetime.fromisoformat(i["claimed_at"]) < claimed_before]
             if start is None:
                 break
+        stale = sorted(stale, key=lambda seat: str(seat["claimed_at"]))[:SWEEP_LIMIT]
         return sum(self._release_unconnected(space_id, stale[i:i + _RELEASE_BATCH])
                    for i in range(0, len(stale), _RELEASE_BATCH))
 
