@@ -15,8 +15,16 @@ import re
 from pathlib import Path
 from typing import Any
 
-from chalicelib.domain.telemetry import FAILED, NAMESPACE, REFUSED, WEBHOOK_SOURCES, Dimension, Metric
-from infra import app_policies
+from chalicelib.domain.telemetry import (
+    FAILED,
+    MEDIA_WORKER_FAILURES,
+    NAMESPACE,
+    REFUSED,
+    WEBHOOK_SOURCES,
+    Dimension,
+    Metric,
+)
+from infra import app_dashboard, app_policies
 from infra.cfn import get_att, parameter, ref, sub
 from infra.chalice_sam import ChaliceFunction, ChalicePackage, package
 
@@ -53,7 +61,6 @@ def python_version(root: Path = ROOT) -> str:
 
 # The app's own metrics (EMF lines and log metric filters, so no role needs cloudwatch:PutMetricData).
 METRIC_NAMESPACE = NAMESPACE
-MEDIA_WORKER_FAILURES_METRIC = "MediaWorkerFailures"
 QUEUE_LAG_ALARM_SECONDS = 300  # a job that waited 5 minutes: the consumer is failing or far behind
 # Refused webhook deliveries in 15 minutes that point at a wrong or rotated signing secret rather
 # than a stray probe of the public URL (the sender retries each real event many times).
@@ -498,6 +505,10 @@ class AppTemplate:
     def api_url(self, path: str = "") -> dict[str, Any]:
         return sub(f"https://${{RestAPI}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}/{self.pkg.api_gateway_stage}/{path}")
 
+    def api_dimensions(self) -> dict[str, str]:
+        """The dimensions of the REST API's own metrics (AWS/ApiGateway: 5XXError, Latency, ...)."""
+        return {"ApiName": self.pkg.app_name, "Stage": self.pkg.api_gateway_stage}
+
     # -- alarms ------------------------------------------------------------------------------
     def add_alarms(self) -> None:
         self.resources["AlarmTopic"] = {"Type": "AWS::SNS::Topic", "Properties": {
@@ -521,9 +532,8 @@ class AppTemplate:
                 f"{fn.function_name} raised errors", "AWS/Lambda", "Errors", dims)
             self.resources[f"{fn.logical_id}ThrottlesAlarm"] = alarm(
                 f"{fn.function_name} was throttled", "AWS/Lambda", "Throttles", dims)
-        api_dims = {"ApiName": self.pkg.app_name, "Stage": self.pkg.api_gateway_stage}
         self.resources["ApiServerErrorsAlarm"] = alarm("The REST API answered 5xx", "AWS/ApiGateway", "5XXError",
-                                                       api_dims)
+                                                       self.api_dimensions())
         for dlq in sorted(set(self.queues.values()) | {"ScheduleDeadLetterQueue"}):
             self.resources[f"{dlq}Alarm"] = alarm(
                 f"Messages are waiting in {dlq} (failed deliveries to inspect and redrive)", "AWS/SQS",
@@ -561,12 +571,12 @@ class AppTemplate:
                 "Type": "AWS::Logs::MetricFilter", "Properties": {
                     "LogGroupName": ref(f"{fn.logical_id}LogGroup"), "FilterPattern": FILTER_PATTERN,
                     "MetricTransformations": [{"MetricNamespace": METRIC_NAMESPACE,
-                                               "MetricName": MEDIA_WORKER_FAILURES_METRIC, "MetricValue": "1",
+                                               "MetricName": MEDIA_WORKER_FAILURES, "MetricValue": "1",
                                                "Unit": "Count"}]}}
         self.resources["MediaWorkerFailuresAlarm"] = alarm(
             "The media worker failed (a replay or clip reported failed, a clip timed out, or its dispatch was refused); "
             "see media_worker_failure lines in the functions' logs", METRIC_NAMESPACE,
-            MEDIA_WORKER_FAILURES_METRIC, {})
+            MEDIA_WORKER_FAILURES, {})
         del self.resources["MediaWorkerFailuresAlarm"]["Properties"]["Dimensions"]  # the metric has none
 
     # -- livekit -----------------------------------------------------------------------------
@@ -600,6 +610,8 @@ class AppTemplate:
             "SecretsArn": {"Description": "The app's JSON secret (infra/put_secrets.py edits it)",
                            "Value": ref("AppSecrets")},
             "AlarmTopicArn": {"Description": "Alarms publish here", "Value": ref("AlarmTopic")},
+            "DashboardUrl": {"Description": "The CloudWatch dashboard of the app's business and health metrics",
+                             "Value": app_dashboard.DASHBOARD_URL},
             "ScheduleGroupName": {"Description": "EventBridge Scheduler group of per-Space schedules",
                                   "Value": ref("ScheduleGroup")},
             "MediaBucketName": {"Description": "Recorded media (the media worker's AIRWAVES_MEDIA_BUCKET)",
@@ -635,6 +647,8 @@ class AppTemplate:
         if "RestAPI" in self.resources:
             self.add_api_settings()
         self.add_alarms()
+        self.resources["Dashboard"] = app_dashboard.dashboard_resource(
+            self.api_dimensions(), queue_lag_alarm_seconds=QUEUE_LAG_ALARM_SECONDS)
         self.add_livekit_cluster()
         resources = {k: self.resources[k] for k in sorted(self.resources)}
         return {

@@ -19,6 +19,9 @@ RefundReason = Literal["no_seat", "space_canceled", "payment_refunded"]
 
 FAILED = "failed"    # the outcome of an event whose handling raised something other than a 4xx
 REFUSED = "refused"  # a delivery refused before it was known as an event (bad signature, not an event)
+# Counted by a log metric filter on the functions' ``media_worker_failure`` lines, not printed as EMF
+# (``services/worker_failures.py``); no dimensions.
+MEDIA_WORKER_FAILURES = "MediaWorkerFailures"
 
 
 class Metric(str, Enum):
