@@ -27,6 +27,7 @@ from chalicelib.domain.telemetry import (
 from infra import app_dashboard, app_policies
 from infra.cfn import get_att, parameter, ref, sub
 from infra.chalice_sam import ChaliceFunction, ChalicePackage, package
+from infra.cluster_template import LOG_RETENTION_CHOICES
 
 ROOT = Path(__file__).resolve().parents[1]
 CODE_URI = "functions/"
@@ -67,7 +68,8 @@ QUEUE_LAG_ALARM_SECONDS = 300  # a job that waited 5 minutes: the consumer is fa
 WEBHOOK_REFUSALS_ALARM = 5
 WEBHOOK_REFUSALS_PERIOD = 900
 # Cluster parameters the parent computes instead of asking for.
-CLUSTER_INPUTS_FROM_THIS_STACK = {"AppSecretsArn", "WebhookUrl", "AlarmTopicArn", "ApiUrl", "MediaBucketName"}
+CLUSTER_INPUTS_FROM_THIS_STACK = {"AppSecretsArn", "WebhookUrl", "AlarmTopicArn", "ApiUrl", "MediaBucketName",
+                                  "LogRetentionDays"}
 # Cluster parameters that only matter when the cluster is created, so they may stay empty.
 CLUSTER_ONLY = {"CertificateArn", "VpcId", "PublicSubnetIds", "CacheSubnetIds"}
 
@@ -141,8 +143,8 @@ def parameters() -> dict[str, Any]:
         "ApiThrottleBurstLimit": parameter("Request burst the REST API accepts above the steady rate.",
                                            type_="Number", default=400, MinValue=1),
         "AlarmEmail": parameter("Email subscribed to the alarm topic; empty: subscribe yourself.", default=""),
-        "LogRetentionDays": parameter("Days the functions' logs are kept.", type_="Number", default=30,
-                                      AllowedValues=[7, 14, 30, 60, 90, 180, 365]),
+        "LogRetentionDays": parameter("Days the functions' and the media worker's logs are kept.", type_="Number",
+                                      default=30, AllowedValues=LOG_RETENTION_CHOICES),
         "HlsCdnPublicKey": parameter(
             "PEM public key (RSA 2048) of the CDN in front of live HLS segments; its private half goes in the app "
             "secret as hls_cdn_private_key (README, 'Past one node'). Empty: no CDN, each listener fetches "
@@ -590,6 +592,7 @@ class AppTemplate:
         params["AlarmTopicArn"] = ref("AlarmTopic")
         params["ApiUrl"] = self.api_url()
         params["MediaBucketName"] = ref("MediaBucket")
+        params["LogRetentionDays"] = ref("LogRetentionDays")
         self.resources["LiveKitCluster"] = {"Type": "AWS::CloudFormation::Stack", "Condition": "CreateLiveKitCluster",
                                             "Properties": {"TemplateURL": CLUSTER_TEMPLATE, "Parameters": params}}
 

@@ -29,6 +29,7 @@ HEREDOC_END = "AIRWAVES_FILE_END"
 MEDIA_WORKER_HEALTH_PORT = 8089
 MEDIA_PREFIX = "spaces/"
 AL2023_X86 = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
+LOG_RETENTION_CHOICES = [7, 14, 30, 60, 90, 180, 365]  # days; the app's functions' logs take the same
 
 
 def livekit_version(root: Path = ROOT) -> str:
@@ -82,6 +83,8 @@ def parameters() -> dict[str, Any]:
         "AlarmTopicArn": parameter("SNS topic the cluster's alarms notify."),
         "ApiUrl": parameter("Base URL of the API (the media worker's AIRWAVES_API_URL)."),
         "MediaBucketName": parameter("The media bucket the worker writes spaces/* to (AIRWAVES_MEDIA_BUCKET)."),
+        "LogRetentionDays": parameter("Days the media worker's logs are kept in CloudWatch Logs.", type_="Number",
+                                      default=30, AllowedValues=LOG_RETENTION_CHOICES),
         "MediaWorkerRepository": parameter(
             "Git URL the nodes clone the media worker from (this repository); empty: no media worker "
             "(no recording, replay, clips or captions).", default=""),
@@ -99,6 +102,9 @@ def parameters() -> dict[str, Any]:
 # The S3 actions the media worker's code calls (``Store`` in livekit/worker/airwaves_media/store.py).
 MEDIA_WORKER_S3_ACTIONS = ("s3:DeleteObject", "s3:GetObject", "s3:PutObject")
 MEDIA_WORKER_TRANSCRIBE_ACTION = "transcribe:StartStreamTranscription"
+# What the CloudWatch agent calls to ship a file into an existing log group (it creates no group
+# and sets no retention: the stack does both).
+MEDIA_WORKER_LOG_ACTIONS = ("logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents")
 
 
 def _heredoc(path: str, content: str, mode: str) -> str:
@@ -142,6 +148,7 @@ TURN_DOMAIN=${{DomainName}}
 WEBHOOK_URL=${{WebhookUrl}}
 API_URL=${{ApiUrl}}
 MEDIA_BUCKET=${{MediaBucketName}}
+MEDIA_WORKER_LOG_GROUP=${{MediaWorkerLogGroup}}
 MEDIA_WORKER_REPOSITORY=${{MediaWorkerRepository}}
 MEDIA_WORKER_COMMIT=${{MediaWorkerCommit}}
 MEDIA_WORKER_MAX_SPACES=${{MediaWorkerMaxSpaces}}
@@ -184,6 +191,8 @@ def resources(version: str, ports: dict[str, int]) -> dict[str, Any]:
         # its caption engine on deployed stages (AWS Transcribe streaming): the one streaming call and
         # nothing else; Transcribe has no resource-level permissions for it, hence "*"
         statement([MEDIA_WORKER_TRANSCRIBE_ACTION], "*"),
+        # the CloudWatch agent ships the worker's log lines (and the EMF metrics in them) to its group
+        statement(list(MEDIA_WORKER_LOG_ACTIONS), get_att("MediaWorkerLogGroup", "Arn")),
     ]
     tg_health = {"HealthCheckProtocol": "HTTP", "HealthCheckPort": str(ports["signal"]), "HealthCheckPath": "/",
                  "HealthyThresholdCount": 2, "UnhealthyThresholdCount": 2, "HealthCheckIntervalSeconds": 10}
@@ -242,6 +251,10 @@ def resources(version: str, ports: dict[str, int]) -> dict[str, Any]:
                 "Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]},
             "Policies": [{"PolicyName": "livekit-node",
                           "PolicyDocument": {"Version": "2012-10-17", "Statement": node_policy}}]}},
+        "MediaWorkerLogGroup": {"Type": "AWS::Logs::LogGroup", "DeletionPolicy": "Delete",
+                                "UpdateReplacePolicy": "Delete", "Properties": {
+                                    "LogGroupName": sub("/airwaves/${AWS::StackName}/media-worker"),
+                                    "RetentionInDays": ref("LogRetentionDays")}},
         "NodeInstanceProfile": {"Type": "AWS::IAM::InstanceProfile", "Properties": {"Roles": [ref("NodeRole")]}},
         "NodeLaunchTemplate": {"Type": "AWS::EC2::LaunchTemplate", "Properties": {"LaunchTemplateData": {
             "ImageId": ref("ImageId"), "InstanceType": ref("InstanceType"),
@@ -322,5 +335,7 @@ def build(root: Path = ROOT) -> dict[str, Any]:
             "RedisEndpoint": {"Description": "Routing Redis primary endpoint",
                               "Value": get_att("Redis", "PrimaryEndPoint.Address")},
             "LiveKitVersion": {"Description": "livekit-server version the nodes build", "Value": version},
+            "MediaWorkerLogGroupName": {"Description": "The media worker's logs (one stream per node)",
+                                        "Value": ref("MediaWorkerLogGroup")},
         },
     }

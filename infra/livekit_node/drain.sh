@@ -19,6 +19,7 @@ done
 echo "termination pending: draining rooms"
 systemctl stop livekit.service
 systemctl stop airwaves-media.service || true
+sleep 10  # the CloudWatch agent ships the worker's last lines (it sends every 5 s)
 aws autoscaling complete-lifecycle-action --region "$AWS_REGION" \
   --auto-scaling-group-name "$ASG_NAME" --lifecycle-hook-name "$DRAIN_HOOK_NAME" \
   --instance-id "$(imds instance-id)" --lifecycle-action-result CONTINUE

@@ -5,8 +5,8 @@
 # buffers, runs livekit-server on the host network under systemd with its config rendered before
 # each start, installs the media worker beside it (the repository's livekit/worker at the stack's
 # pinned commit, in its own Python 3.11 venv from that commit's pinned requirements.txt) under
-# systemd after livekit-server, starts the scale-in drain watcher, and tells CloudFormation the
-# node serves.
+# systemd after livekit-server with the CloudWatch agent shipping its log, starts the scale-in drain
+# watcher, and tells CloudFormation the node serves.
 set -euo pipefail
 # shellcheck disable=SC1091
 source /etc/livekit/stack.env
@@ -75,9 +75,31 @@ if [ -n "${MEDIA_WORKER_REPOSITORY}" ]; then
     -r "$MEDIA_WORKER_SRC/requirements.txt"
   id airwaves-media >/dev/null 2>&1 || useradd --system --no-create-home --shell /sbin/nologin airwaves-media
 
+  # The worker's JSON lines go to a file the CloudWatch agent ships to MEDIA_WORKER_LOG_GROUP (one
+  # stream per instance; CloudWatch Logs extracts the EMF metrics in them), rotated by logrotate.
+  worker_log=/var/log/airwaves-media/worker.log
+  dnf install -y --setopt=install_weak_deps=False amazon-cloudwatch-agent logrotate
+  install -d -o airwaves-media -g airwaves-media -m 0755 "$(dirname "$worker_log")"
+  cat > /opt/aws/amazon-cloudwatch-agent/etc/airwaves-media.json <<AGENT
+{"logs": {"logs_collected": {"files": {"collect_list": [{"file_path": "${worker_log}",
+  "log_group_name": "${MEDIA_WORKER_LOG_GROUP}", "log_stream_name": "{instance_id}"}]}}}}
+AGENT
+  cat > /etc/logrotate.d/airwaves-media <<ROTATE
+${worker_log} {
+  daily
+  maxsize 200M
+  rotate 2
+  compress
+  missingok
+  notifempty
+  copytruncate
+}
+ROTATE
+  systemctl enable --now logrotate.timer
+
   # SIGTERM makes the worker close its open recordings and upload them (AIRWAVES_MEDIA_FINALIZE_TIMEOUT
   # 300 s per job); the drain hook stops it after livekit-server has drained this node's rooms.
-  cat > /etc/systemd/system/airwaves-media.service <<'UNIT'
+  cat > /etc/systemd/system/airwaves-media.service <<UNIT
 [Unit]
 Description=Airwaves media worker (recording, replay, clips, captions)
 Wants=livekit.service
@@ -89,6 +111,8 @@ EnvironmentFile=/etc/livekit/stack.env
 Environment=HOME=/run/airwaves-media
 RuntimeDirectory=airwaves-media
 WorkingDirectory=/run/airwaves-media
+StandardOutput=append:${worker_log}
+StandardError=inherit
 ExecStart=/usr/bin/python3 /opt/airwaves/render_config.py --exec-worker /opt/airwaves/media-venv/bin/python
 KillSignal=SIGTERM
 TimeoutStopSec=330
@@ -100,6 +124,8 @@ LimitNOFILE=65536
 WantedBy=multi-user.target
 UNIT
   units="$units airwaves-media.service"
+  /opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 -s \
+    -c file:/opt/aws/amazon-cloudwatch-agent/etc/airwaves-media.json
 fi
 
 cat > /etc/systemd/system/livekit-drain.service <<'UNIT'

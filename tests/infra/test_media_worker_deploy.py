@@ -177,3 +177,48 @@ def test_compacted_scripts_stay_valid_and_fit_user_data(cluster, tmp_path):
     compile(py, "render_config.py", "exec")
     assert "def worker_env" in py and not py.startswith('"""')
     assert len(_user_data(cluster).encode()) < 14_000
+
+
+def _written(script: str, marker: str, path: str = r"\S+", **variables: str) -> tuple[str, str]:
+    """(path, text) of the file a ``cat > path <<MARKER`` heredoc of the script writes, expanded by
+    bash itself with these shell variables."""
+    found = re.search(rf"cat > ({path}) <<'?{marker}'?\n(.*?\n){marker}\n", script, re.S)
+    assert found, marker
+    res = subprocess.run(["bash", "-c", f"cat <<{marker}\n{found.group(2)}{marker}\n"], env=variables,
+                         capture_output=True, text=True, check=True)
+    return found.group(1), res.stdout
+
+
+def test_the_worker_log_reaches_its_own_log_group_through_the_cloudwatch_agent(cluster):
+    """The unit appends the worker's stdout and stderr to the file the agent's config collects into
+    the stack's log group (kept LogRetentionDays, the parent's value), logrotate bounds the file, and
+    the node may write log streams of that group and nothing else of CloudWatch Logs."""
+    script = _user_data(cluster)
+    assert "MEDIA_WORKER_LOG_GROUP=${MediaWorkerLogGroup}" in script
+    worker_log = re.search(r"^\s*worker_log=(\S+)$", script, re.M).group(1)
+    shell = {"worker_log": worker_log, "MEDIA_WORKER_LOG_GROUP": "/airwaves/stack/media-worker"}
+    _, unit_text = _written(script, "UNIT", re.escape("/etc/systemd/system/airwaves-media.service"), **shell)
+    unit = dict(line.split("=", 1) for line in unit_text.splitlines() if "=" in line)
+    assert unit["StandardOutput"] == f"append:{worker_log}" and unit["StandardError"] == "inherit"
+    config_path, config = _written(script, "AGENT", **shell)
+    (collected,) = json.loads(config)["logs"]["logs_collected"]["files"]["collect_list"]
+    assert collected == {"file_path": worker_log, "log_group_name": "/airwaves/stack/media-worker",
+                         "log_stream_name": "{instance_id}"}
+    assert f"amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 -s \\\n    -c file:{config_path}" in script
+    _, rotation = _written(script, "ROTATE", **shell)
+    assert rotation.startswith(f"{worker_log} {{") and "copytruncate" in rotation and "maxsize" in rotation
+
+    group = cluster["Resources"]["MediaWorkerLogGroup"]["Properties"]
+    assert group["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+    assert load(APP)["Resources"]["LiveKitCluster"]["Properties"]["Parameters"]["LogRetentionDays"] == {
+        "Ref": "LogRetentionDays"}
+    logs = [s for s in _node_statements(cluster) if any(a.startswith("logs:") for a in s["Action"])]
+    assert logs == [{"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:DescribeLogStreams",
+                                                   "logs:PutLogEvents"],
+                     "Resource": {"Fn::GetAtt": ["MediaWorkerLogGroup", "Arn"]}}]
+
+
+def test_drain_lets_the_agent_ship_the_worker_s_last_lines():
+    drain = (NODE / "drain.sh").read_text()
+    stopped = drain.index("systemctl stop airwaves-media.service")
+    assert stopped < drain.index("sleep 10") < drain.index("complete-lifecycle-action")
