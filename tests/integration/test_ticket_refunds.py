@@ -281,25 +281,6 @@ def assert_refunded_once(stripe, space, paid, *, requests_per_ticket: int = 1):
     assert sorted(keys) == sorted(f"ticket:{t['ticket_id']}:refund" for t in paid for _ in range(requests_per_ticket))
 
 
-@pytest.fixture
-def atomic_dynamodb(monkeypatch):
-    """DynamoDB applies each request atomically; moto's in-process backend checks a condition and
-    writes in separate steps, so under real threads it could let two conditional writes both pass.
-    A lock around each request gives threads the service's atomicity (and nothing more)."""
-    import threading
-
-    from moto.dynamodb.responses import DynamoHandler
-
-    lock = threading.Lock()
-    real = DynamoHandler.call_action
-
-    def atomic(self):
-        with lock:
-            return real(self)
-
-    monkeypatch.setattr(DynamoHandler, "call_action", atomic)
-
-
 def test_a_charge_refunded_webhook_between_our_refund_call_and_its_record_counts_once(
         stripe, api, sold, runner, monkeypatch):
     """Stripe may deliver ``charge.refunded`` before our own write of the refund: the webhook
@@ -325,7 +306,7 @@ def test_a_charge_refunded_webhook_between_our_refund_call_and_its_record_counts
 
 
 def test_two_consumers_on_the_same_refund_page_refund_each_ticket_once(
-        stripe, api, sold, runner, atomic_dynamodb, monkeypatch):
+        stripe, api, sold, runner, monkeypatch):
     """Two deliveries of one page (SQS delivers at least once; a retried cancel queues another)
     run at the same moment. Each ticket is asked of Stripe once: a consumer that finds another
     one refunding a ticket leaves it, and its message is retried. Every refund call waits until
