@@ -89,3 +89,28 @@ def api(aws):
 
     with Client(app) as client:
         yield Api(client)
+
+
+REFUSALS = frozenset({400, 401, 403, 404, 409, 410, 412, 413, 415, 422})
+
+
+@pytest.fixture
+def refusals_change_nothing(api, monkeypatch):
+    """Every call this test makes through ``api`` that is refused (a 4xx other than 429, whose
+    rate-limit windows count attempts by design) must leave the table as it found it: a module
+    that uses this fixture proves it for all its refusals without a line per test. Each answer
+    keeps the snapshot taken before it (``table_before``) for ``assert_refused``."""
+    from tests.helpers import assert_unchanged, table_snapshot
+
+    call = api.call
+
+    def watched(method: str, path: str, **kw):
+        before = table_snapshot()
+        res = call(method, path, **kw)
+        res.table_before = before
+        if res.status_code in REFUSALS:
+            assert_unchanged(before, f"{method} {path} answering {res.status_code} {res.body[:200]!r}")
+        return res
+
+    monkeypatch.setattr(api, "call", watched)
+    return api

@@ -168,3 +168,26 @@ def emf_points(out: str) -> list[tuple[str, str, str, dict[str, str], float]]:
                     points.append((directive["Namespace"], metric["Name"], metric["Unit"],
                                    {n: blob[n] for n in names}, float(v)))
     return points
+
+
+# Rate-limit windows count every attempt, a refused one too: that is what they are for.
+COUNTED_ATTEMPTS = ("RATE#",)
+
+
+def assert_unchanged(before: TableSnapshot, what: str = "") -> None:
+    """The table holds what ``before`` read, apart from rate-limit windows."""
+    changed = [key for key in table_changes(before) if not key[0].startswith(COUNTED_ATTEMPTS)]
+    assert changed == [], f"{what} changed the table: {changed}"
+
+
+def assert_refused(res: Any, status: int, code: str | None = None) -> None:
+    """``res`` is a refusal: ``status`` (and ``code``) in the contract's error shape, and the
+    call changed nothing in the table. ``res`` must come from an ``api`` watched by the
+    ``refusals_change_nothing`` fixture, which keeps the table as each call found it."""
+    assert res.status_code == status, res.body
+    assert res.json["error"]["message"], res.body
+    if code is not None:
+        assert res.json["error"]["code"] == code, res.body
+    before = getattr(res, "table_before", None)
+    assert before is not None, "the call was not watched: use the refusals_change_nothing fixture"
+    assert_unchanged(before, f"a {status} refusal")

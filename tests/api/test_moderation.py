@@ -1,11 +1,14 @@
 """Moderation, reactions and the participant list over the API."""
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, datetime
 
 import pytest
 
 from chalicelib.domain.roles import REACTION_LIMIT
+from tests.helpers import assert_refused
+
+pytestmark = pytest.mark.usefixtures("refusals_change_nothing")
 
 
 def path(space_id: str, rest: str = "") -> str:
@@ -26,8 +29,8 @@ def test_moderators_mute_a_published_microphone(api, media, space_id):
 
 def test_muting_is_for_moderators_and_never_the_host(api, space_id):
     api.call("PUT", path(space_id, "/cohosts/carol"), as_user="host")
-    assert api.call("POST", path(space_id, "/participants/bob/mute"), as_user="alice").status_code == 403
-    assert api.call("POST", path(space_id, "/participants/host/mute"), as_user="carol").status_code == 403
+    assert_refused(api.call("POST", path(space_id, "/participants/bob/mute"), as_user="alice"), 403)
+    assert_refused(api.call("POST", path(space_id, "/participants/host/mute"), as_user="carol"), 403)
     assert api.call("POST", path(space_id, "/participants/bob/mute")).status_code == 401
     assert api.call("POST", path("sp_missing", "/participants/bob/mute"), as_user="host").status_code == 404
 
@@ -43,13 +46,13 @@ def test_removal_disconnects_takes_the_stage_away_and_bans_rejoining(api, media,
     assert media.connection(space_id, "bob") is None
     assert api.call("GET", path(space_id), as_user="x").json["speaker_ids"] == []
     rejoin = api.call("POST", path(space_id, "/join"), as_user="bob")
-    assert rejoin.status_code == 403 and rejoin.json["error"]["code"] == "banned"
+    assert_refused(rejoin, 403, "banned")
     for method, rest in (("POST", "/speak-requests"),):
         assert api.call(method, path(space_id, rest), as_user="bob").json["error"]["code"] == "banned"
     reacted = api.call("POST", path(space_id, "/reactions"), as_user="bob", body={"emoji": "🔥"})
-    assert reacted.status_code == 403 and reacted.json["error"]["code"] == "banned"
+    assert_refused(reacted, 403, "banned")
     promoted = api.call("PUT", path(space_id, "/speakers/bob"), as_user="host")
-    assert promoted.status_code == 403 and promoted.json["error"]["code"] == "banned"
+    assert_refused(promoted, 403, "banned")
     again = api.call("POST", path(space_id, "/participants/bob/remove"), as_user="host")
     assert again.status_code == 200 and again.json["disconnected"] is False
     assert api.call("POST", path(space_id, "/join"), as_user="amy").status_code == 200
@@ -85,14 +88,29 @@ def test_a_removal_whose_log_write_failed_is_logged_once_by_its_retry(api, media
     assert entry["at"] == banned_at.replace(microsecond=0).isoformat().replace("+00:00", "Z")  # the API shows seconds
 
 
+def test_the_refusal_watch_fails_a_refusal_that_wrote(api, space_id, monkeypatch):
+    """This module's ``refusals_change_nothing`` is no formality: a 403 that had banned someone
+    first fails the call that got it."""
+    from chalicelib.domain.errors import Forbidden
+    from chalicelib.services.moderation import ModerationService
+
+    def ban_then_refuse(self, caller, space_id, user_id):
+        self.members.ban(space_id, user_id, by=caller, now=datetime.now(UTC))
+        raise Forbidden("refused after writing")
+
+    monkeypatch.setattr(ModerationService, "remove", ban_then_refuse)
+    with pytest.raises(AssertionError, match=r"changed the table: \[\('SPACE#"):
+        api.call("POST", path(space_id, "/participants/bob/remove"), as_user="host")
+
+
 def test_removal_rules(api, space_id):
     api.call("PUT", path(space_id, "/cohosts/c1"), as_user="host")
     api.call("PUT", path(space_id, "/cohosts/c2"), as_user="host")
-    assert api.call("POST", path(space_id, "/participants/host/remove"), as_user="c1").status_code == 403
-    assert api.call("POST", path(space_id, "/participants/c2/remove"), as_user="c1").status_code == 403
-    assert api.call("POST", path(space_id, "/participants/x/remove"), as_user="listener").status_code == 403
+    assert_refused(api.call("POST", path(space_id, "/participants/host/remove"), as_user="c1"), 403)
+    assert_refused(api.call("POST", path(space_id, "/participants/c2/remove"), as_user="c1"), 403)
+    assert_refused(api.call("POST", path(space_id, "/participants/x/remove"), as_user="listener"), 403)
     own = api.call("POST", path(space_id, "/participants/host/remove"), as_user="host")
-    assert own.status_code == 409 and own.json["error"]["code"] == "invalid_state"
+    assert_refused(own, 409, "invalid_state")
     assert api.call("POST", path(space_id, "/participants/c2/remove"), as_user="host").status_code == 200
     assert api.call("GET", path(space_id), as_user="x").json["cohost_ids"] == ["c1"]
 
@@ -137,7 +155,7 @@ def test_reactions_need_a_live_space_and_auth(api, space_id):
     assert api.call("POST", path(space_id, "/reactions"), body={"emoji": "🔥"}).status_code == 401
     assert api.call("POST", path("sp_missing", "/reactions"), as_user="a", body={"emoji": "🔥"}).status_code == 404
     api.call("POST", path(space_id, "/end"), as_user="host")
-    assert api.call("POST", path(space_id, "/reactions"), as_user="a", body={"emoji": "🔥"}).status_code == 409
+    assert_refused(api.call("POST", path(space_id, "/reactions"), as_user="a", body={"emoji": "🔥"}), 409)
 
 
 def test_a_retried_reaction_with_the_same_key_is_sent_once(api, media, space_id):

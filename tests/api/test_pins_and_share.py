@@ -7,7 +7,9 @@ from html.parser import HTMLParser
 import pytest
 
 from chalicelib.domain.pins import PIN_TEXT_MAX, PIN_URL_MAX, TOPIC_PIN
-from tests.helpers import rfc3339_in
+from tests.helpers import assert_refused, rfc3339_in
+
+pytestmark = pytest.mark.usefixtures("refusals_change_nothing")
 
 
 def path(space_id: str, rest: str = "") -> str:
@@ -43,8 +45,8 @@ def test_a_cohost_pins_only_text_or_only_a_link_and_others_cannot(api, space_id)
     assert only_url.status_code == 200 and only_url.json["pinned"]["text"] is None
     only_text = api.call("PUT", path(space_id, "/pin"), as_user="carol", body={"text": "hi"})
     assert only_text.json["pinned"] == {**only_text.json["pinned"], "text": "hi", "url": None}
-    assert api.call("PUT", path(space_id, "/pin"), as_user="alice", body={"text": "mine"}).status_code == 403
-    assert api.call("DELETE", path(space_id, "/pin"), as_user="alice").status_code == 403
+    assert_refused(api.call("PUT", path(space_id, "/pin"), as_user="alice", body={"text": "mine"}), 403)
+    assert_refused(api.call("DELETE", path(space_id, "/pin"), as_user="alice"), 403)
     assert api.call("PUT", path(space_id, "/pin"), body={"text": "x"}).status_code == 401
     assert api.call("PUT", path("sp_missing", "/pin"), as_user="host", body={"text": "x"}).status_code == 404
 
@@ -71,7 +73,7 @@ def test_a_scheduled_space_is_pinned_quietly_and_an_ended_one_not_at_all(api, me
     assert api.call("POST", path(scheduled, "/start"), as_user="host").json["pinned"]["text"] == "agenda"
     api.call("POST", path(scheduled, "/end"), as_user="host")
     ended = api.call("PUT", path(scheduled, "/pin"), as_user="host", body={"text": "late"})
-    assert ended.status_code == 409 and ended.json["error"]["code"] == "invalid_state"
+    assert_refused(ended, 409, "invalid_state")
 
 
 # -- the share page --------------------------------------------------------------------------

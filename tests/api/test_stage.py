@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from tests.helpers import container, race
+import pytest
+
+from tests.helpers import assert_refused, container, race
+
+pytestmark = pytest.mark.usefixtures("refusals_change_nothing")
 
 
 def path(space_id: str, rest: str = "") -> str:
@@ -37,7 +41,7 @@ def test_the_queue_is_oldest_first_paged_and_for_moderators_only(api, space_id):
                     as_user="host")
     assert [i["user_id"] for i in rest.json["items"]] == ["u3"]
     refused = api.call("GET", path(space_id, "/speak-requests"), as_user="u1")
-    assert refused.status_code == 403 and refused.json["error"]["code"] == "forbidden"
+    assert_refused(refused, 403, "forbidden")
     assert api.call("GET", path(space_id, "/speak-requests?cursor=forged"), as_user="host").status_code == 400
     assert api.call("GET", path("sp_missing", "/speak-requests"), as_user="host").status_code == 404
 
@@ -52,11 +56,11 @@ def test_hands_can_be_lowered(api, space_id):
 def test_only_listeners_of_live_spaces_raise_hands(api, space_id):
     api.call("PUT", path(space_id, "/speakers/bob"), as_user="host")
     res = api.call("POST", path(space_id, "/speak-requests"), as_user="bob")
-    assert res.status_code == 409 and res.json["error"]["code"] == "invalid_state"
-    assert api.call("POST", path(space_id, "/speak-requests"), as_user="host").status_code == 409
+    assert_refused(res, 409, "invalid_state")
+    assert_refused(api.call("POST", path(space_id, "/speak-requests"), as_user="host"), 409)
     assert api.call("POST", path(space_id, "/speak-requests")).status_code == 401
     api.call("POST", path(space_id, "/end"), as_user="host")
-    assert api.call("POST", path(space_id, "/speak-requests"), as_user="alice").status_code == 409
+    assert_refused(api.call("POST", path(space_id, "/speak-requests"), as_user="alice"), 409)
 
 
 def test_approving_promotes_the_open_connection_at_once(api, media, space_id):
@@ -78,7 +82,7 @@ def test_approving_promotes_the_open_connection_at_once(api, media, space_id):
 
 def test_approve_and_deny_need_a_moderator_and_a_pending_request(api, media, space_id):
     api.call("POST", path(space_id, "/speak-requests"), as_user="alice")
-    assert api.call("POST", path(space_id, "/speak-requests/alice/approve"), as_user="bob").status_code == 403
+    assert_refused(api.call("POST", path(space_id, "/speak-requests/alice/approve"), as_user="bob"), 403)
     missing = api.call("POST", path(space_id, "/speak-requests/zed/approve"), as_user="host")
     assert missing.status_code == 404 and missing.json["error"]["code"] == "not_found"
     denied = api.call("POST", path(space_id, "/speak-requests/alice/deny"), as_user="host")
@@ -101,7 +105,7 @@ def test_speakers_are_capped_at_ten_and_the_eleventh_gets_speaker_limit(api, spa
     for i in range(10):
         assert api.call("PUT", path(space_id, f"/speakers/s{i}"), as_user="host").status_code == 200
     res = api.call("PUT", path(space_id, "/speakers/s10"), as_user="host")
-    assert res.status_code == 409 and res.json["error"]["code"] == "speaker_limit"
+    assert_refused(res, 409, "speaker_limit")
     assert len(get_space(api, space_id)["speaker_ids"]) == 10
     assert api.call("DELETE", path(space_id, "/speakers/s0"), as_user="host").json["role"] == "listener"
     assert api.call("PUT", path(space_id, "/speakers/s10"), as_user="host").status_code == 200
@@ -132,18 +136,18 @@ def test_demotion_revokes_publishing_on_the_live_connection(api, media, space_id
 def test_a_speaker_may_step_down_but_not_demote_others(api, space_id):
     api.call("PUT", path(space_id, "/speakers/bob"), as_user="host")
     api.call("PUT", path(space_id, "/speakers/dan"), as_user="host")
-    assert api.call("DELETE", path(space_id, "/speakers/dan"), as_user="bob").status_code == 403
+    assert_refused(api.call("DELETE", path(space_id, "/speakers/dan"), as_user="bob"), 403)
     assert api.call("DELETE", path(space_id, "/speakers/bob"), as_user="bob").json["role"] == "listener"
     again = api.call("DELETE", path(space_id, "/speakers/bob"), as_user="bob")
     assert again.status_code == 200 and again.json["changed"] is False
 
 
 def test_speaker_changes_need_a_moderator(api, space_id):
-    assert api.call("PUT", path(space_id, "/speakers/x"), as_user="alice").status_code == 403
+    assert_refused(api.call("PUT", path(space_id, "/speakers/x"), as_user="alice"), 403)
     assert api.call("PUT", path(space_id, "/speakers/x")).status_code == 401
     assert api.call("PUT", path("sp_missing", "/speakers/x"), as_user="host").status_code == 404
     host = api.call("PUT", path(space_id, "/speakers/host"), as_user="host")
-    assert host.status_code == 409 and host.json["error"]["code"] == "invalid_state"
+    assert_refused(host, 409, "invalid_state")
 
 
 def test_speakers_can_be_invited_before_a_scheduled_space_starts(api, media):
@@ -164,12 +168,12 @@ def test_cohosts_are_host_only_capped_at_two_and_free_a_speaker_seat(api, space_
     assert res.status_code == 200 and res.json["previous_role"] == "speaker" and res.json["role"] == "cohost"
     space = get_space(api, space_id)
     assert space["cohost_ids"] == ["bob"] and space["speaker_ids"] == []
-    assert api.call("PUT", path(space_id, "/cohosts/carol"), as_user="bob").status_code == 403
+    assert_refused(api.call("PUT", path(space_id, "/cohosts/carol"), as_user="bob"), 403)
     assert api.call("PUT", path(space_id, "/cohosts/carol"), as_user="host").status_code == 200
     third = api.call("PUT", path(space_id, "/cohosts/dan"), as_user="host")
-    assert third.status_code == 409 and third.json["error"]["code"] == "speaker_limit"
+    assert_refused(third, 409, "speaker_limit")
     assert third.json["error"]["details"] == {"role": "cohost", "limit": 2}
-    assert api.call("DELETE", path(space_id, "/cohosts/bob"), as_user="carol").status_code == 403
+    assert_refused(api.call("DELETE", path(space_id, "/cohosts/bob"), as_user="carol"), 403)
     assert api.call("DELETE", path(space_id, "/cohosts/bob"), as_user="host").json["role"] == "listener"
     assert get_space(api, space_id)["cohost_ids"] == ["carol"]
 

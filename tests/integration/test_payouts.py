@@ -9,7 +9,9 @@ from datetime import UTC
 
 import pytest
 
-pytestmark = pytest.mark.stripe
+from tests.helpers import assert_refused
+
+pytestmark = [pytest.mark.stripe, pytest.mark.usefixtures("refusals_change_nothing")]
 
 
 def test_onboarding_creates_an_express_account_through_controller_and_a_link(stripe, api):
@@ -117,7 +119,7 @@ def test_creating_a_ticketed_space_needs_ticketed_eligibility(stripe, api):
     body = {"title": "Paid talk", "scheduled_start": (datetime.now(UTC) + timedelta(days=1)).isoformat(),
             "ticket": {"price_cents": 500, "currency": "usd", "quantity": 10}}
     res = api.call("POST", "/v1/spaces", as_user="cara", body=body)
-    assert res.status_code == 403 and res.json["error"]["code"] == "not_eligible"
+    assert_refused(res, 403, "not_eligible")
     assert res.json["error"]["details"]["reasons"] == ["charges_not_enabled"]
     stripe.enable_charges("cara")
     assert api.call("POST", "/v1/spaces", as_user="cara", body=body).status_code == 201

@@ -11,7 +11,7 @@ import pytest
 from chalicelib.domain.pages import PageRequest
 from tests.helpers import container, space_item
 
-pytestmark = pytest.mark.stripe
+pytestmark = [pytest.mark.stripe, pytest.mark.usefixtures("refusals_change_nothing")]
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import pytest
 from chalicelib.domain.pages import PageRequest
 from tests.helpers import container, dead_letters, queue_messages, space_item
 
-pytestmark = pytest.mark.stripe
+pytestmark = [pytest.mark.stripe, pytest.mark.usefixtures("refusals_change_nothing")]
 
 
 @pytest.fixture
@@ -248,6 +248,18 @@ def test_stripes_refund_webhooks_after_our_refunds_change_nothing(stripe, api, s
         assert stripe.refund_event(t).json["outcome"] == "already_refunded"
     entries = container().payout_repo.ledger_page("hana", PageRequest(None, 100)).items
     assert sorted(e.kind for e in entries) == ["refund"] * 3 + ["sale"] * 3
+
+
+@pytest.mark.parametrize("who", ["b1", "stranger"])
+def test_only_the_host_cancels_a_ticketed_space_and_a_refused_cancel_refunds_nothing(stripe, api, sold, runner, who):
+    from tests.helpers import assert_refused
+
+    space, paid, _ = sold
+    api.make_user("stranger", 0)
+    assert_refused(api.call("DELETE", f"/v1/spaces/{space['id']}", as_user=who), 403, "forbidden")
+    assert queued_refund_jobs() == []
+    runner.drain()
+    assert refund_requests(stripe) == [] and set(statuses(api, paid).values()) == {"paid"}
 
 
 def test_canceling_a_free_space_calls_no_stripe(stripe, api):
