@@ -20,6 +20,7 @@ from chalicelib.domain.telemetry import (
     Metric,
     RefundReason,
     Transport,
+    WorkerMetric,
 )
 from infra.cfn import sub
 
@@ -34,6 +35,11 @@ def app_metric(metric: str, dimensions: dict[Dimension, str] | None = None, **op
     for name, value in (dimensions or {}).items():
         line += [name.value, value]
     return line + ([options] if options else [])
+
+
+def percentiles(metric: str, namespace: str = NAMESPACE, *dimensions: str) -> list[list[Any]]:
+    """p50, p90 and p99 of one metric, a line each."""
+    return [[namespace, metric, *dimensions, {"stat": stat, "label": stat}] for stat in ("p50", "p90", "p99")]
 
 
 def search(metric: Metric, dimensions: tuple[Dimension, ...], stat: str, **fixed: str) -> list[Any]:
@@ -54,7 +60,8 @@ def widget(title: str, metrics: list[list[Any]], *, stat: str = "Sum", alarm_at:
 
 def widgets(api_dimensions: dict[str, str], queue_lag_alarm_seconds: float) -> list[dict[str, Any]]:
     """Business first (joins, listeners, tickets, refunds), then each webhook source's outcomes, then
-    health (queue lag, worker failures, API 5xx and latency); alarm thresholds drawn as lines."""
+    health (queue lag, the media worker's failures, caption latency and live HLS upload lag, API 5xx and
+    latency); alarm thresholds drawn as lines."""
     api = [v for pair in api_dimensions.items() for v in pair]
     business = [
         widget("Joins by role", [app_metric(Metric.joins.value, {Dimension.role: role}, label=role)
@@ -74,9 +81,12 @@ def widgets(api_dimensions: dict[str, str], queue_lag_alarm_seconds: float) -> l
             app_metric(Metric.queue_lag.value, stat="Average", label="average")],
             stat="Maximum", alarm_at=queue_lag_alarm_seconds),
         widget("Media worker failures", [app_metric(MEDIA_WORKER_FAILURES)], alarm_at=1),
+        widget("Caption latency (s, last audio to published)", percentiles(WorkerMetric.caption_latency.value),
+               stat="p50"),
+        widget("Live HLS segment upload lag (s, segment end to uploaded)",
+               percentiles(WorkerMetric.hls_upload_lag.value), stat="p50"),
         widget("API 5xx answers", [["AWS/ApiGateway", "5XXError", *api]], alarm_at=1),
-        widget("API latency (ms)", [["AWS/ApiGateway", "Latency", *api, {"stat": stat, "label": stat}]
-                                    for stat in ("p50", "p90", "p99")], stat="p50"),
+        widget("API latency (ms)", percentiles("Latency", "AWS/ApiGateway", *api), stat="p50"),
     ]
     laid_out = business + webhooks + health
     for i, w in enumerate(laid_out):

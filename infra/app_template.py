@@ -562,10 +562,11 @@ class AppTemplate:
         del self.resources["QueueLagAlarm"]["Properties"]["Dimensions"]  # the metric has none
 
     def add_media_worker_failure_alarm(self, alarm: Any) -> None:
-        """The media worker runs on the LiveKit nodes, where a metric of its own would need
-        cloudwatch:PutMetricData on Resource "*". The API logs each worker failure it sees as one
-        JSON line (``chalicelib/services/worker_failures.py``); a metric filter on every function's
-        log group (a dispatch can fail in any of them) counts those lines into one metric."""
+        """The API logs each worker failure it is told of or sees as one JSON line
+        (``chalicelib/services/worker_failures.py``); a metric filter on every function's log group (a
+        dispatch can fail in any of them) counts those lines into the metric. The worker adds the
+        failures only it sees as EMF in its own shipped log (``livekit/worker/airwaves_media/logs.py``),
+        so no role needs cloudwatch:PutMetricData, which cannot be limited to a resource."""
         from chalicelib.services.worker_failures import FILTER_PATTERN
 
         for fn in self.functions():

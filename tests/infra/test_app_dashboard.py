@@ -1,11 +1,17 @@
 """The CloudWatch dashboard of template.yaml shows the metrics the app really emits: every line of
 every widget is compared with the EMF data points the metrics adapter prints (a metric search with
 the dimensions a point carries), every series the app can emit is on it, and the AWS metrics it shows
-are the ones the alarms watch (the REST API's, and the media worker failures' metric filter)."""
+are the ones the alarms watch (the REST API's, and the media worker failures' metric filter). The media
+worker's own EMF (failures, caption latency, live HLS upload lag) is compared the same way: its logs
+module is stdlib only, so it loads here from livekit/worker."""
 from __future__ import annotations
 
+import importlib.util
+import io
 import json
+import logging
 import re
+from types import ModuleType
 from typing import Any, get_args
 
 import pytest
@@ -21,10 +27,11 @@ from chalicelib.domain.telemetry import (
     Metric,
     RefundReason,
     Transport,
+    WorkerMetric,
 )
 from infra.app_dashboard import PERIOD, WIDTH
 from tests.helpers import emf_points
-from tests.infra.templates import APP, load
+from tests.infra.templates import APP, ROOT, load
 
 SEARCH = re.compile(r"^SEARCH\('\{(?P<schema>[^}]*)\} MetricName=\"(?P<metric>[^\"]+)\"(?P<terms>( \w+=\"[^\"]*\")*)', "
                     r"'(?P<stat>\w+)', (?P<period>\d+)\)$")
@@ -92,6 +99,35 @@ def emitted(capsys) -> list[Series]:
     return [(ns, name, dims) for ns, name, _unit, dims, _value in emf_points(capsys.readouterr().out)]
 
 
+def worker_logs() -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        "worker_logs", ROOT / "livekit" / "worker" / "airwaves_media" / "logs.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def worker_emitted() -> list[Series]:
+    """Every series the media worker prints: a failure's line, a caption's latency, a segment's lag."""
+    logs = worker_logs()
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(logs.JsonLines())
+    log = logging.getLogger("test_worker_emitted")
+    log.propagate, log.handlers = False, [handler]
+    logs.metrics_log.addHandler(handler)
+    try:
+        log.error("live HLS upload of sp_1 failed", extra=logs.failure("live_upload"))
+        logs.measured(logs.Metric.caption_latency, 0.8, final=True)
+        logs.measured(logs.Metric.hls_upload_lag, 0.3, segment=7)
+    finally:
+        logs.metrics_log.removeHandler(handler)
+    assert {m.value for m in logs.Metric} == {m.value for m in WorkerMetric} and logs.NAMESPACE == NAMESPACE
+    return [(ns, name, dims) for ns, name, _unit, dims, _value in emf_points(out.getvalue())]
+
+
 def test_the_body_is_json_once_the_region_is_put_in():
     assert set(re.findall(r"\$\{([^}]*)\}", body())) == {"AWS::Region"}
     assert all(w["type"] == "metric" and w["properties"]["region"] == "${AWS::Region}" for w in widgets())
@@ -110,10 +146,17 @@ def test_a_line_shows_only_its_own_series():
     assert not searched.shows((NAMESPACE, "WebhookEvents", {"Source": "stripe"}))
 
 
-def test_every_line_on_the_app_namespace_shows_a_series_the_app_emits(emitted):
+def test_every_line_on_the_app_namespace_shows_a_series_the_app_or_its_worker_emits(emitted, worker_emitted):
     for line in lines():
-        if line.namespace == NAMESPACE and line.metric != MEDIA_WORKER_FAILURES:
-            assert any(line.shows(series) for series in emitted), (line.metric, line.dimensions)
+        if line.namespace == NAMESPACE:
+            assert any(line.shows(series) for series in emitted + worker_emitted), (line.metric, line.dimensions)
+
+
+def test_every_series_the_worker_emits_is_on_the_dashboard(worker_emitted):
+    assert sorted(name for _, name, _ in worker_emitted) == sorted(m.value for m in WorkerMetric)
+    shown = lines()
+    for series in worker_emitted:
+        assert any(line.shows(series) for line in shown), series
 
 
 def test_every_series_the_app_emits_is_on_the_dashboard(emitted):

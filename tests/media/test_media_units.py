@@ -3,17 +3,22 @@ timeline (gaps, restarts, finalize) over an in-memory S3 and API."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+import io
+import json
+import logging
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
 
 from airwaves_media.codec import RATE, HlsRun, decode, ogg_opus
 from airwaves_media.live import LiveHls
+from airwaves_media.logs import JsonLines, Metric, metrics_log
 from airwaves_media.mixer import Clock, Mixer, Source
 from airwaves_media.playlist import Playlist
 from airwaves_media.recorder import Recorder
 from airwaves_media.ring import Ring
+from tests.helpers import emf_points
 from tests.integration.audio_clients import assert_quiet, assert_tone, rms
 
 
@@ -360,3 +365,30 @@ def test_live_hls_slides_its_window_deletes_what_left_and_a_restart_numbers_on(t
     stored = sorted(k.rsplit("/", 1)[1] for k in store.objects if k.endswith(".ts"))
     assert stored == names
     assert_tone(decode(store.objects[f"spaces/sp1/live/{names[-2]}"], "mpegts"), 660)
+
+
+def test_each_live_segment_upload_reports_how_far_behind_its_end_it_went_up(tmp_path):
+    """A Space 30 s old whose live HLS starts at 20 s: 6 s cut at once are segments ending near 22,
+    24 and 26 s, each uploaded 30 s minus its end after it (as its PROGRAM-DATE-TIME says)."""
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(JsonLines())
+    metrics_log.addHandler(handler)
+    started = datetime.now(UTC) - timedelta(seconds=30)
+    live = LiveHls("sp1", started, MemoryStore(), tmp_path)  # type: ignore[arg-type]
+    try:
+        async def scenario() -> None:
+            live.start(20.0)
+            live.write(tone(440, 6.0))
+            await live.stop()
+
+        asyncio.run(scenario())
+    finally:
+        metrics_log.removeHandler(handler)
+    ends = [seg.offset + seg.duration for seg in live.playlist.segments]
+    points = emf_points(out.getvalue())
+    assert len(ends) >= 3 and abs(ends[-1] - 26) < 0.1
+    assert [(p[1], p[2]) for p in points] == [(Metric.hls_upload_lag.value, "Seconds")] * len(ends)
+    for (*_, lag), end in zip(points, ends, strict=True):
+        assert 30 - end <= lag < 30 - end + 1.5, (end, lag)
+    assert [json.loads(line)["segment"] for line in out.getvalue().splitlines()] == list(range(len(ends)))

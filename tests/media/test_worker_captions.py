@@ -8,7 +8,7 @@ import asyncio
 import pytest
 
 from tests.integration import audio_clients as ac
-from tests.media.helpers import Space, listen
+from tests.media.helpers import Space, job_lines, listen
 
 pytestmark = pytest.mark.livekit
 
@@ -64,3 +64,9 @@ def test_each_speaker_is_captioned_as_themselves_and_off_means_none(aio, livekit
     assert [(s["speaker_id"], s["text"]) for s in segments] == [("cap-host", "hello from the host"),
                                                                ("cap-guest", "the guest speaks now")]
     assert all(0 <= s["start_seconds"] < s["end_seconds"] for s in segments)
+    # each published caption is one CaptionLatency data point (EMF) in the worker's log, in its job's lines
+    latencies = [line for line in job_lines(worker.log(), space.space_id) if line["message"] == "CaptionLatency"]
+    assert len(latencies) == len(got) and sum(line["final"] for line in latencies) == len(finals)
+    assert all(line["CaptionLatency"] >= 0 and line["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "Airwaves"
+               for line in latencies)
+    print(f"\ncaption latency (s): {sorted(line['CaptionLatency'] for line in latencies)}")

@@ -19,8 +19,9 @@ RefundReason = Literal["no_seat", "space_canceled", "payment_refunded"]
 
 FAILED = "failed"    # the outcome of an event whose handling raised something other than a 4xx
 REFUSED = "refused"  # a delivery refused before it was known as an event (bad signature, not an event)
-# Counted by a log metric filter on the functions' ``media_worker_failure`` lines, not printed as EMF
-# (``services/worker_failures.py``); no dimensions.
+# The failures of the media worker, no dimensions, from two sources: a log metric filter counts the
+# functions' ``media_worker_failure`` lines (what the worker reports or the API sees,
+# ``services/worker_failures.py``) and the worker's own EMF counts what only it sees.
 MEDIA_WORKER_FAILURES = "MediaWorkerFailures"
 
 
@@ -33,6 +34,16 @@ class Metric(str, Enum):
     refunds = "Refunds"                # a ticket became refunded, by Reason
     webhook_events = "WebhookEvents"   # a webhook delivery handled, by Source and Outcome
     queue_lag = "QueueLag"             # seconds a work-queue message waited before it was handled
+
+
+class WorkerMetric(str, Enum):
+    """The media worker's EMF metrics (namespace ``NAMESPACE``, no dimensions), printed in its log lines on
+    the LiveKit nodes. The worker cannot import this module: ``livekit/worker/airwaves_media/logs.py``
+    spells the same names and ``tests/infra/test_app_dashboard.py`` compares the two."""
+
+    failures = MEDIA_WORKER_FAILURES
+    caption_latency = "CaptionLatency"       # seconds from a caption's last audio to its publication
+    hls_upload_lag = "HlsSegmentUploadLag"   # seconds from a live HLS segment's end to its upload
 
 
 class Dimension(str, Enum):

@@ -15,12 +15,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import shutil
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
 from airwaves_media.codec import HlsRun
+from airwaves_media.logs import Metric, measured
 from airwaves_media.playlist import Playlist
 from airwaves_media.store import Store, live_playlist_key, live_prefix
 
@@ -80,6 +81,7 @@ class LiveHls:
             seg.path.unlink(missing_ok=True)
             self.playlist.add(run.uploaded_end, seg.duration, seq=seg.seq)
             run.uploaded_end += seg.duration
+            measured(Metric.hls_upload_lag, self.behind(run.uploaded_end), segment=seg.seq)
             added = True
         if added:
             gone = self._slide()
@@ -89,6 +91,10 @@ class LiveHls:
                     await asyncio.to_thread(self.store.delete, f"{live_prefix(self.space_id)}{seq_name}")
                 except Exception:
                     log.warning("could not delete live segment %s of %s", seq_name, self.space_id, exc_info=True)
+
+    def behind(self, offset: float) -> float:
+        """Seconds from the Space's ``offset`` (as ``EXT-X-PROGRAM-DATE-TIME`` stamps it) to now."""
+        return (datetime.now(UTC) - self.playlist.started_at).total_seconds() - offset
 
     def _slide(self) -> list[str]:
         gone = []

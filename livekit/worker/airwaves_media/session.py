@@ -19,6 +19,7 @@ from airwaves_media.api_client import MediaApi, SpaceMedia
 from airwaves_media.captions import TOPIC, Caption, SpeechEngine, prewarm
 from airwaves_media.codec import RATE, ogg_opus
 from airwaves_media.live import LiveHls
+from airwaves_media.logs import Metric, failure, measured
 from airwaves_media.mixer import Clock, Mixer
 from airwaves_media.recorder import Recorder
 from airwaves_media.ring import Ring
@@ -161,12 +162,12 @@ class Session:
                     try:
                         self.recorder.write(pcm)
                     except Exception:  # the clock must go on whatever the encoder does
-                        log.exception("encoding %s failed", self.space_id)
+                        log.exception("encoding %s failed", self.space_id, extra=failure("recording_encoding"))
                 if self.live:
                     try:
                         self.live.write(pcm)
                     except Exception:
-                        log.exception("live HLS encoding of %s failed", self.space_id)
+                        log.exception("live HLS encoding of %s failed", self.space_id, extra=failure("live_encoding"))
             await asyncio.sleep(TICK)
 
     async def _flush_live(self) -> None:
@@ -177,7 +178,7 @@ class Session:
                 try:
                     await self.live.flush()
                 except Exception:
-                    log.exception("live HLS upload of %s failed", self.space_id)
+                    log.exception("live HLS upload of %s failed", self.space_id, extra=failure("live_upload"))
 
     async def _poll(self) -> None:
         while True:
@@ -254,8 +255,9 @@ class Session:
                     "lk.transcription_final": "true" if caption.final else "false"})
             await writer.write(caption.text)
             await writer.aclose()
+            measured(Metric.caption_latency, self.offset - caption.end, final=caption.final)
         except Exception:
-            log.exception("publishing a caption in %s failed", self.space_id)
+            log.exception("publishing a caption in %s failed", self.space_id, extra=failure("caption_publish"))
 
     async def flush_segments(self) -> None:
         if self.segments_out:
@@ -328,5 +330,5 @@ class Session:
                 try:
                     await self.live.stop(ended=True)
                 except Exception:
-                    log.exception("ending the live HLS of %s failed", self.space_id)
+                    log.exception("ending the live HLS of %s failed", self.space_id, extra=failure("live_upload"))
             await self.recorder.finalize(self.offset if end is None else end)

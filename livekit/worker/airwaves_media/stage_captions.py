@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 import numpy as np
 
 from airwaves_media.captions import RATE, Caption, SpeakerCaptions, SpeechEngine
+from airwaves_media.logs import failure
 
 log = logging.getLogger("airwaves_media.captions")
 
@@ -67,11 +68,13 @@ class CaptionThread:
             try:
                 self.captioner.push(*item)
             except Exception:
-                log.exception("the caption engine failed on %s's audio", self.captioner.speaker)
+                log.exception("the caption engine failed on %s's audio", self.captioner.speaker,
+                              extra=failure("captions"))
         try:
             self.captioner.end()
         except Exception:
-            log.exception("the caption engine failed ending %s's utterance", self.captioner.speaker)
+            log.exception("the caption engine failed ending %s's utterance", self.captioner.speaker,
+                          extra=failure("captions"))
 
 
 class StageCaptions:

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from airwaves_media.captions import RATE, Downsampler, Hypothesis, Recognizer, primary_language, serves
+from airwaves_media.logs import failure
 
 log = logging.getLogger(__name__)
 
@@ -228,7 +229,7 @@ class TranscribeRecognizer:
             self.updated.wait(min(left, 0.05))
         error = session.exception()
         if error is not None:  # one caption lost, logged; the Space goes on
-            log.error("transcribe: the stream failed (%s)", self.locale, exc_info=error)
+            log.error("transcribe: the stream failed (%s)", self.locale, exc_info=error, extra=failure("captions"))
 
     def finish(self) -> Hypothesis | None:
         """The utterance ended: send what is left of it and a moment of silence (Transcribe
