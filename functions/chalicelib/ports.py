@@ -18,7 +18,7 @@ from chalicelib.domain.devices import Device
 from chalicelib.domain.feed import BigLive, FeedEntry, FeedMode
 from chalicelib.domain.jobs import Job
 from chalicelib.domain.media import MediaEvent, MediaParticipant
-from chalicelib.domain.moderation import Block, ModerationEntry, Report
+from chalicelib.domain.moderation import Block, LogWrite, ModerationEntry, Report
 from chalicelib.domain.notifications import Push
 from chalicelib.domain.pages import JsonObject, Page, PageRequest
 from chalicelib.domain.payments import AccountState, AnyPaymentEvent, PaymentAnomaly, TicketRef
@@ -243,9 +243,10 @@ class MessageRepository(Protocol):
     def sender_view(self, space_id: str, user_id: str) -> SenderView: ...
     def add(self, message: Message, *, expires_at: int) -> None: ...
     def get(self, space_id: str, message_id: str) -> Message | None: ...
-    def remove(self, space_id: str, message_id: str) -> bool: ...
+    def remove(self, space_id: str, message_id: str, *, log: LogWrite | None = None) -> bool: ...
     def visible_page(self, space_id: str, viewer: str, page: PageRequest) -> Page[Message]: ...
-    def set_chat_mute(self, space_id: str, user_id: str, *, muted: bool, by: str, now: datetime) -> bool: ...
+    def set_chat_mute(self, space_id: str, user_id: str, *, muted: bool, by: str, now: datetime,
+                      log: LogWrite) -> bool: ...
 
 
 class ModerationLog(Protocol):
@@ -271,9 +272,9 @@ class BlockList(Protocol):
 
 class PinStore(Protocol):
     """A Space's pinned content; ``set_pin`` answers the Space as it now reads (``InvalidState``
-    unless it is scheduled or live)."""
+    unless it is scheduled or live) and writes ``log`` with the change (nothing when none)."""
 
-    def set_pin(self, space_id: str, pin: Pin | None) -> Space: ...
+    def set_pin(self, space_id: str, pin: Pin | None, *, log: LogWrite) -> Space: ...
 
 
 # -- recorded media (replays, clips, transcripts) -------------------------------------------------

@@ -174,3 +174,29 @@ def test_the_host_lists_every_moderation_action_with_who_and_when(api, media, sp
     assert [e["id"] for e in page["items"] + rest["items"]] == [e["id"] for e in res.json["items"]]
     assert_refused(api.call("GET", path(space_id, "/moderation-log"), as_user="carol"), 403)
     assert api.call("GET", path("sp_missing", "/moderation-log"), as_user="host").status_code == 404
+
+
+def test_a_repeated_moderation_action_changes_nothing_and_logs_nothing_more(api, space_id):
+    """Each action is logged in the same transaction as its change, and only when it changed
+    something: muting the muted, unmuting the unmuted, deleting the deleted, pinning what is
+    pinned or unpinning nothing adds no entry (a second moderator doing it neither)."""
+    api.call("PUT", path(space_id, "/cohosts/carol"), as_user="host")
+    message = send(api, space_id, "zed", "rude").json["id"]
+    for caller in ("host", "carol"):
+        assert api.call("PUT", path(space_id, "/chat-mutes/zed"), as_user=caller).json["changed"] is (caller == "host")
+    for caller in ("host", "carol"):
+        unmuted = api.call("DELETE", path(space_id, "/chat-mutes/zed"), as_user=caller).json
+        assert unmuted["changed"] is (caller == "host")
+    assert api.call("DELETE", path(space_id, f"/messages/{message}"), as_user="host").status_code == 204
+    assert_refused(api.call("DELETE", path(space_id, f"/messages/{message}"), as_user="carol"), 404)
+    first = api.call("PUT", path(space_id, "/pin"), as_user="host", body={"text": "rules"}).json["pinned"]
+    assert api.call("PUT", path(space_id, "/pin"), as_user="carol", body={"text": " rules "}).json["pinned"] == first
+    other = api.call("PUT", path(space_id, "/pin"), as_user="carol", body={"text": "rules", "url": "https://a.example"})
+    assert other.json["pinned"]["url"] == "https://a.example" and other.json["pinned"]["pinned_by"] == "carol"
+    for caller in ("host", "carol"):
+        assert api.call("DELETE", path(space_id, "/pin"), as_user=caller).json["pinned"] is None
+    log = api.call("GET", path(space_id, "/moderation-log"), as_user="host").json["items"]
+    assert [(e["action"], e["actor_id"], e["target_user_id"]) for e in log] == [
+        ("unpin", "host", None), ("pin", "carol", None), ("pin", "host", None), ("message_delete", "host", "zed"),
+        ("chat_unmute", "host", "zed"), ("chat_mute", "host", "zed")]
+    assert log[1]["id"] != log[2]["id"] and log[3]["message_id"] == message

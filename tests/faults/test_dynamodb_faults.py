@@ -109,11 +109,44 @@ def _remove(api, n):
     return lambda: api.call("POST", f"/v1/spaces/{space}/participants/{fan}/remove", as_user=f"host{n}")
 
 
-def _removed(api, n):
-    (space,) = [s for s in api.call("GET", "/v1/spaces?state=live", as_user=f"host{n}").json["items"]
-                if s["host_id"] == f"host{n}"]
-    entries = api.call("GET", f"/v1/spaces/{space['id']}/moderation-log", as_user=f"host{n}").json["items"]
-    assert [(e["action"], e["target_user_id"]) for e in entries] == [("remove", f"fan{n}")]
+def _logged(*actions: str, target: bool = True):
+    """A check: host<n>'s live Space's moderation log is exactly ``actions`` (newest first), each
+    done to fan<n> (or to nobody): a retry after a failure logged the action once."""
+    def check(api, n):
+        (space,) = [s for s in api.call("GET", "/v1/spaces?state=live", as_user=f"host{n}").json["items"]
+                    if s["host_id"] == f"host{n}"]
+        entries = api.call("GET", f"/v1/spaces/{space['id']}/moderation-log", as_user=f"host{n}").json["items"]
+        assert [(e["action"], e["target_user_id"]) for e in entries] == [(a, f"fan{n}" if target else None)
+                                                                         for a in actions]
+    return check
+
+
+def _chat_mute(api, n):
+    space, fan = joined(api, n)
+    return lambda: api.call("PUT", f"/v1/spaces/{space}/chat-mutes/{fan}", as_user=f"host{n}")
+
+
+def _chat_unmute(api, n):
+    space, fan = joined(api, n)
+    assert api.call("PUT", f"/v1/spaces/{space}/chat-mutes/{fan}", as_user=f"host{n}").status_code == 200
+    return lambda: api.call("DELETE", f"/v1/spaces/{space}/chat-mutes/{fan}", as_user=f"host{n}")
+
+
+def _delete_message(api, n):
+    space, fan = joined(api, n)
+    message = api.call("POST", f"/v1/spaces/{space}/messages", as_user=fan, body={"text": "rude"}).json["id"]
+    return lambda: api.call("DELETE", f"/v1/spaces/{space}/messages/{message}", as_user=f"host{n}")
+
+
+def _pin(api, n):
+    space = live_space(api, n)
+    return lambda: api.call("PUT", f"/v1/spaces/{space}/pin", as_user=f"host{n}", body={"text": "the rules"})
+
+
+def _unpin(api, n):
+    space = live_space(api, n)
+    assert api.call("PUT", f"/v1/spaces/{space}/pin", as_user=f"host{n}", body={"text": "x"}).status_code == 200
+    return lambda: api.call("DELETE", f"/v1/spaces/{space}/pin", as_user=f"host{n}")
 
 
 def _react(api, n):
@@ -287,7 +320,12 @@ BEST_EFFORT = {
 
 PATHS = [Path("go live", _create), Path("schedule", _schedule), Path("end", _end), Path("follow", _follow, check=_followed),
 Path("raise a hand", _raise_hand), Path("promote", _promote, check=_promoted),
-         Path("make co-host", _cohost), Path("remove", _remove, check=_removed), Path("react", _react), Path("chat", _chat),
+         Path("make co-host", _cohost), Path("remove", _remove, check=_logged("remove")), Path("react", _react), Path("chat", _chat),
+         Path("chat mute", _chat_mute, check=_logged("chat_mute")),
+         Path("chat unmute", _chat_unmute, check=_logged("chat_unmute", "chat_mute")),
+         Path("delete a message", _delete_message, ok=(204,), check=_logged("message_delete")),
+         Path("pin", _pin, check=_logged("pin", target=False)),
+         Path("unpin", _unpin, check=_logged("unpin", "pin", target=False)),
          Path("set a reminder", _reminder), Path("register a device", _device), Path("upsert a user", _profile),
          Path("buy a ticket", _buy, check=_held, stripe=True),
          Path("payment succeeded", _webhook("payment_intent.succeeded"), check=_paid, stripe=True),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 
@@ -36,6 +37,16 @@ class ModerationEntry(BaseModel):
     target_user_id: str | None = None
     message_id: str | None = None
     at: datetime
+
+
+@dataclass(frozen=True)
+class LogWrite:
+    """A log entry to store in the same transaction as the action it records, so that the two
+    cannot diverge: a failed write leaves neither (the retry writes both), a repeat that changes
+    nothing writes neither. ``expires_at``: epoch seconds, when the log retention runs out."""
+
+    entry: ModerationEntry
+    expires_at: int
 
 
 class Report(BaseModel):

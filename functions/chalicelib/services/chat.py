@@ -93,18 +93,18 @@ class ChatService:
         return self.messages.visible_page(space.id, caller, page)
 
     def delete(self, caller: str, space_id: str, message_id: str) -> Message:
-        """Delete a message (its author, the host or a co-host) and tell the clients that had it."""
+        """Delete a message (its author, the host or a co-host) and tell the clients that had it. A
+        moderator's deletion is logged in the same transaction, so the two cannot diverge."""
         view = self.messages.sender_view(space_id, caller)
         space = self._space(view, space_id)
         message = self.messages.get(space.id, message_id)
         if message is None or not (message.visible_to(caller) or space.can_moderate(caller)):
             raise NotFound(f"no message {message_id} in this Space")
         check_delete(space, caller, message)
-        if not self.messages.remove(space.id, message.id):
+        entry = None if caller == message.from_user_id else self.records.entry(
+            space.id, ModerationAction.message_delete, caller, target=message.from_user_id, message_id=message.id)
+        if not self.messages.remove(space.id, message.id, log=entry):
             raise NotFound(f"no message {message_id} in this Space")
-        if caller != message.from_user_id:
-            self.records.record(space.id, ModerationAction.message_delete, caller, target=message.from_user_id,
-                                message_id=message.id)
         if space.state is SpaceState.live:
             try:
                 self.media.send_data(space.id, TOPIC_CHAT, {"deleted": message.id}, to=message.parties or None)
@@ -114,14 +114,14 @@ class ChatService:
 
     def set_chat_mute(self, caller: str, space_id: str, user_id: str, *, muted: bool) -> bool:
         """Chat-mute (or unmute) someone in the live Space (host or co-host; a co-host cannot mute
-        the host or another co-host). They keep listening. False: it already was so."""
+        the host or another co-host). They keep listening. False: it already was so. The log
+        entry is written with the change (one transaction): a retry after a failure logs it once."""
         space = self._space(self.messages.sender_view(space_id, caller), space_id)
         check_moderate(space, caller, user_id, action="chat-muted")
-        changed = self.messages.set_chat_mute(space.id, user_id, muted=muted, by=caller, now=utcnow())
-        if changed:
-            action = ModerationAction.chat_mute if muted else ModerationAction.chat_unmute
-            self.records.record(space.id, action, caller, target=user_id)
-        return changed
+        now = utcnow()
+        entry = self.records.entry(space.id, ModerationAction.chat_mute if muted else ModerationAction.chat_unmute,
+                                   caller, target=user_id, at=now)
+        return self.messages.set_chat_mute(space.id, user_id, muted=muted, by=caller, now=now, log=entry)
 
     def _take_rate(self, space_id: str, caller: str) -> None:
         now = utcnow()

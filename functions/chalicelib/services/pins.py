@@ -41,8 +41,8 @@ class PinService:
         return self._apply(caller, space_id, None)
 
     def _apply(self, caller: str, space_id: str, pin: Pin | None) -> Space:
-        space = self.pins.set_pin(space_id, pin)
-        self.records.record(space.id, ModerationAction.pin if pin else ModerationAction.unpin, caller)
+        action = ModerationAction.pin if pin else ModerationAction.unpin
+        space = self.pins.set_pin(space_id, pin, log=self.records.entry(space_id, action, caller))
         if space.state is SpaceState.live:
             try:
                 self.media.send_data(space.id, TOPIC_PIN, {"space_id": space.id, "pinned": pin_json(space.pinned)})

@@ -9,6 +9,7 @@ from chalicelib.domain.clock import utcnow
 from chalicelib.domain.errors import NotFound, field_error
 from chalicelib.domain.moderation import (
     Block,
+    LogWrite,
     ModerationAction,
     ModerationEntry,
     Report,
@@ -35,16 +36,23 @@ class ModerationRecords:
     spaces: SpaceRepository
     retention: timedelta
 
-    def record(self, space_id: str, action: ModerationAction, actor: str, *, target: str | None = None,
-               message_id: str | None = None, at: datetime | None = None) -> ModerationEntry:
-        """Log an action. ``at`` is when the action happened as stored with it (a ban's time), so
-        that recording it again (a retry) rewrites the same entry; by default, now."""
+    def entry(self, space_id: str, action: ModerationAction, actor: str, *, target: str | None = None,
+              message_id: str | None = None, at: datetime | None = None) -> LogWrite:
+        """The entry for an action, for the repository to write with the action itself. ``at`` is
+        when the action happened as stored with it (a ban's time), so that recording it again (a
+        retry) rewrites the same entry; by default, now."""
         at = at or utcnow()
         entry = ModerationEntry(id=entry_id(space_id, action, actor, at, target_user_id=target, message_id=message_id),
                                 space_id=space_id, action=action, actor_id=actor, target_user_id=target,
                                 message_id=message_id, at=at)
-        self.log.record(entry, expires_at=int((at + self.retention).timestamp()))
-        return entry
+        return LogWrite(entry, expires_at=int((at + self.retention).timestamp()))
+
+    def record(self, space_id: str, action: ModerationAction, actor: str, *, target: str | None = None,
+               message_id: str | None = None, at: datetime | None = None) -> ModerationEntry:
+        """Log an action whose state is not in the table (``entry``'s identity makes it retry-safe)."""
+        write = self.entry(space_id, action, actor, target=target, message_id=message_id, at=at)
+        self.log.record(write.entry, expires_at=write.expires_at)
+        return write.entry
 
     def page(self, caller: str, space_id: str, page: PageRequest) -> Page[ModerationEntry]:
         """The Space's moderation log, newest first (the host only)."""

@@ -13,9 +13,11 @@ from typing import Any
 
 from chalicelib.adapters.dynamodb import keys
 from chalicelib.adapters.dynamodb.members import member_from_item
+from chalicelib.adapters.dynamodb.safety import write_logged
 from chalicelib.adapters.dynamodb.spaces import space_from_item
-from chalicelib.adapters.dynamodb.table import ConditionFailed, Table, values
+from chalicelib.adapters.dynamodb.table import Table, serialize, values
 from chalicelib.domain.chat import Message, SenderView
+from chalicelib.domain.moderation import LogWrite
 from chalicelib.domain.pages import Page, PageRequest
 
 _VISIBLE = "attribute_not_exists(to_user_id) OR to_user_id = :me OR from_user_id = :me"
@@ -53,14 +55,12 @@ class DynamoMessages:
         item = self.table.get(keys.space_pk(space_id), keys.message_sk(message_id), consistent=True)
         return message_from_item(item) if item else None
 
-    def remove(self, space_id: str, message_id: str) -> bool:
-        """Delete a message; False when it was already gone."""
-        try:
-            self.table.delete(keys.space_pk(space_id), keys.message_sk(message_id),
-                              ConditionExpression="attribute_exists(PK)")
-        except ConditionFailed:
-            return False
-        return True
+    def remove(self, space_id: str, message_id: str, *, log: LogWrite | None = None) -> bool:
+        """Delete a message (and write ``log``, a moderator's deletion, with it); False when it was
+        already gone."""
+        delete = {"Delete": {"Key": keys.key(keys.space_pk(space_id), keys.message_sk(message_id)),
+                             "ConditionExpression": "attribute_exists(PK)"}}
+        return write_logged(self.table, delete, log)
 
     def visible_page(self, space_id: str, viewer: str, page: PageRequest) -> Page[Message]:
         """Newest first, what ``viewer`` may read. The filter runs after ``Limit``, so the page is
@@ -79,15 +79,14 @@ class DynamoMessages:
             start = last
 
     # -- chat mutes --------------------------------------------------------------------------
-    def set_chat_mute(self, space_id: str, user_id: str, *, muted: bool, by: str, now: datetime) -> bool:
-        """Mute or unmute ``user_id``'s chat; False when it already was so."""
+    def set_chat_mute(self, space_id: str, user_id: str, *, muted: bool, by: str, now: datetime,
+                      log: LogWrite) -> bool:
+        """Mute or unmute ``user_id``'s chat, and write ``log`` with it; False when it already was so."""
         pk, sk = keys.space_pk(space_id), keys.chat_mute_sk(user_id)
-        try:
-            if muted:
-                self.table.put({"PK": pk, "SK": sk, "space_id": space_id, "user_id": user_id, "muted_by": by,
-                                "muted_at": now.isoformat()}, ConditionExpression="attribute_not_exists(PK)")
-            else:
-                self.table.delete(pk, sk, ConditionExpression="attribute_exists(PK)")
-        except ConditionFailed:
-            return False
-        return True
+        if muted:
+            item = {"PK": pk, "SK": sk, "space_id": space_id, "user_id": user_id, "muted_by": by,
+                    "muted_at": now.isoformat()}
+            write = {"Put": {"Item": serialize(item), "ConditionExpression": "attribute_not_exists(PK)"}}
+        else:
+            write = {"Delete": {"Key": keys.key(pk, sk), "ConditionExpression": "attribute_exists(PK)"}}
+        return write_logged(self.table, write, log)

@@ -12,8 +12,8 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib.adapters.dynamodb import keys
-from chalicelib.adapters.dynamodb.table import ConditionFailed, Table, values
-from chalicelib.domain.moderation import Block, ModerationEntry, Report
+from chalicelib.adapters.dynamodb.table import ConditionFailed, Table, TransactionCanceled, serialize, values
+from chalicelib.domain.moderation import Block, LogWrite, ModerationEntry, Report
 from chalicelib.domain.pages import Page, PageRequest
 
 
@@ -21,13 +21,31 @@ def _plain(item: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in item.items() if not k.startswith(("PK", "SK", "GSI")) and k != "expires_at"}
 
 
+def _log_item(entry: ModerationEntry, expires_at: int) -> dict[str, Any]:
+    return {"PK": keys.space_pk(entry.space_id), "SK": keys.modlog_sk(entry.at.isoformat(), entry.id),
+            **entry.model_dump(mode="json"), "expires_at": expires_at}
+
+
+def write_logged(table: Table, write: dict[str, Any], log: LogWrite | None) -> bool:
+    """One conditional write (a ``TransactWriteItems`` entry) and the moderation-log entry that
+    records it, in one transaction: both or neither. False when the write's condition failed
+    (the action changed nothing, so nothing is logged)."""
+    writes = [write] if log is None else [write, {"Put": {"Item": serialize(_log_item(log.entry, log.expires_at))}}]
+    try:
+        table.transact(writes)
+    except TransactionCanceled as exc:
+        if exc.failed(0):
+            return False
+        raise
+    return True
+
+
 class DynamoModerationLog:
     def __init__(self, table: Table) -> None:
         self.table = table
 
     def record(self, entry: ModerationEntry, *, expires_at: int) -> None:
-        self.table.put({"PK": keys.space_pk(entry.space_id), "SK": keys.modlog_sk(entry.at.isoformat(), entry.id),
-                        **entry.model_dump(mode="json"), "expires_at": expires_at})
+        self.table.put(_log_item(entry, expires_at))
 
     def page(self, space_id: str, page: PageRequest) -> Page[ModerationEntry]:
         items, last = self.table.query(
