@@ -189,9 +189,9 @@ class FakeMedia:
         self._up()
         return self.connected.pop((space_id, user_id), None) is not None
 
-    def mute_microphone(self, space_id: str, user_id: str) -> bool | None:
+    def microphones(self, space_id: str, user_id: str) -> dict[str, bool] | None:
         self._up()
-        return None if (space_id, user_id) not in self.connected else False
+        return None if (space_id, user_id) not in self.connected else {}
 
     def mute_track(self, space_id: str, user_id: str, track_sid: str) -> bool:
         self._up()

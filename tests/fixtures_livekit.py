@@ -36,8 +36,12 @@ class FakeConnection:
     identity: str
     role: str
     sid: str
-    publishing: bool = False
+    publishing: bool = False  # a microphone track
     muted: bool = False
+
+    @property
+    def microphone_sid(self) -> str:
+        return f"TR_mic_{self.sid}"
 
 
 @dataclass
@@ -104,16 +108,17 @@ class FakeLiveKit(LiveKitMedia):
 
     def mute_track(self, space_id: str, user_id: str, track_sid: str) -> bool:
         self._server("mute_track", space_id, user_id, track_sid)
-        return self.connection(space_id, user_id) is not None
+        conn = self.connection(space_id, user_id)
+        if conn is not None and conn.publishing and track_sid == conn.microphone_sid:
+            conn.muted = True
+        return conn is not None
 
-    def mute_microphone(self, space_id: str, user_id: str) -> bool | None:
-        self._server("mute_microphone", space_id, user_id)
+    def microphones(self, space_id: str, user_id: str) -> dict[str, bool] | None:
+        self._server("microphones", space_id, user_id)
         conn = self.connection(space_id, user_id)
         if conn is None:
             return None
-        if conn.publishing:
-            conn.muted = True
-        return conn.publishing
+        return {conn.microphone_sid: conn.muted} if conn.publishing else {}
 
     def send_data(self, space_id: str, topic: str, payload: dict, to=None) -> None:
         self._server("send_data", space_id, topic)

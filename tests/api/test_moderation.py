@@ -35,6 +35,75 @@ def test_muting_is_for_moderators_and_never_the_host(api, space_id):
     assert api.call("POST", path("sp_missing", "/participants/bob/mute"), as_user="host").status_code == 404
 
 
+def _mic_log(api, space_id):
+    entries = api.call("GET", path(space_id, "/moderation-log"), as_user="host").json["items"]
+    return [(e["action"], e["actor_id"], e["target_user_id"]) for e in entries]
+
+
+def _held(space_id):
+    from chalicelib.adapters.dynamodb import keys
+    from tests.helpers import container
+
+    return container().table.get(keys.space_pk(space_id), keys.modheld_sk("microphone_mute", "bob"), consistent=True)
+
+
+@pytest.fixture
+def speaking_bob(api, media, space_id):
+    api.call("PUT", path(space_id, "/cohosts/carol"), as_user="host")
+    api.call("PUT", path(space_id, "/speakers/bob"), as_user="host")
+    return media.connect(space_id, "bob", "speaker", publishing=True)
+
+
+def test_muting_a_muted_microphone_logs_nothing_and_muting_it_again_once_reopened_does(api, space_id, speaking_bob):
+    for caller in ("host", "host", "carol"):
+        res = api.call("POST", path(space_id, "/participants/bob/mute"), as_user=caller)
+        assert res.status_code == 200 and res.json["muted"] is True
+    assert _mic_log(api, space_id) == [("microphone_mute", "host", "bob")]
+    speaking_bob.muted = False  # bob turns it back on himself
+    assert api.call("POST", path(space_id, "/participants/bob/mute"), as_user="carol").status_code == 200
+    assert speaking_bob.muted is True and _held(space_id) is None
+    assert _mic_log(api, space_id) == [("microphone_mute", "carol", "bob"), ("microphone_mute", "host", "bob")]
+
+
+def test_a_microphone_mute_whose_log_write_failed_is_logged_once_by_its_retry(api, space_id, speaking_bob,
+                                                                             monkeypatch):
+    """The microphone was muted, then listing the entry failed (503): the entry stays held, and
+    the retry (or another moderator's mute) lists that one, with its time and author."""
+    from chalicelib.adapters.dynamodb.safety import DynamoModerationLog
+    from chalicelib.domain.errors import UpstreamUnavailable
+
+    real = DynamoModerationLog.commit
+
+    def down(self, write):
+        raise UpstreamUnavailable("the database is busy; try again")
+
+    monkeypatch.setattr(DynamoModerationLog, "commit", down)
+    res = api.call("POST", path(space_id, "/participants/bob/mute"), as_user="host")
+    assert res.status_code == 503 and speaking_bob.muted is True and _mic_log(api, space_id) == []
+    held_at = _held(space_id)["at"]
+    monkeypatch.setattr(DynamoModerationLog, "commit", real)
+    for caller in ("carol", "host"):
+        assert api.call("POST", path(space_id, "/participants/bob/mute"), as_user=caller).status_code == 200
+    [entry] = api.call("GET", path(space_id, "/moderation-log"), as_user="host").json["items"]
+    assert (entry["action"], entry["actor_id"]) == ("microphone_mute", "host") and entry["at"][:19] == held_at[:19]
+    assert _held(space_id) is None
+
+
+def test_a_microphone_mute_the_media_server_refused_leaves_no_entry_held(api, media, space_id, speaking_bob,
+                                                                        monkeypatch):
+    from chalicelib.domain.errors import UpstreamUnavailable
+
+    def down(*args):
+        raise UpstreamUnavailable("the media server cannot be reached")
+
+    monkeypatch.setattr(media, "mute_track", down)
+    assert api.call("POST", path(space_id, "/participants/bob/mute"), as_user="host").status_code == 503
+    assert speaking_bob.muted is False and _held(space_id) is None
+    monkeypatch.delattr(media, "mute_track")  # the adapter's own again
+    assert api.call("POST", path(space_id, "/participants/bob/mute"), as_user="host").status_code == 200
+    assert _mic_log(api, space_id) == [("microphone_mute", "host", "bob")]
+
+
 # -- remove ----------------------------------------------------------------------------------
 def test_removal_disconnects_takes_the_stage_away_and_bans_rejoining(api, media, space_id):
     api.call("PUT", path(space_id, "/speakers/bob"), as_user="host")

@@ -240,9 +240,15 @@ def test_a_host_mutes_a_speaker_and_the_listener_hears_silence_until_the_speaker
         await eventually(lambda: tone.track.muted, 10, "the speaker's client to see its microphone muted")
         assert_quiet(await record(track, 2.0, settle=SETTLE), "after the mute")
         assert "alice" in host.muted
+        mute = f"/v1/spaces/{session.space_id}/participants/alice/mute"
+        again = await session.call("POST", mute, as_user="host")  # the server reads it muted: nothing to log
+        assert again.status_code == 200 and again.json["muted"] is True
 
         tone.track.unmute()
         assert_tone(await record(track, 1.0, settle=SETTLE), SPEAKER_HZ, "after the speaker unmuted")
+        assert (await session.call("POST", mute, as_user="host")).status_code == 200  # open again: a new mute
+        log = await session.call("GET", f"/v1/spaces/{session.space_id}/moderation-log", as_user="host")
+        assert [(e["action"], e["target_user_id"]) for e in log.json["items"]] == [("microphone_mute", "alice")] * 2
 
     aio.run(scenario())
 

@@ -250,19 +250,15 @@ class LiveKitMedia:
         return self._call("remove the participant", lambda room: _done(room.remove_participant(req)),
                           if_missing=False)
 
-    def mute_microphone(self, space_id: str, user_id: str) -> bool | None:
-        """Mute the participant's microphone track. None: not connected; False: nothing published."""
+    def microphones(self, space_id: str, user_id: str) -> dict[str, bool] | None:
+        """The participant's published microphone tracks, sid -> muted. None: not connected."""
         from livekit import api
 
-        async def mute(room: Any) -> bool:
+        async def read(room: Any) -> dict[str, bool]:
             info = await room.get_participant(api.RoomParticipantIdentity(room=space_id, identity=user_id))
-            tracks = [t for t in info.tracks if t.source == api.TrackSource.MICROPHONE]
-            for track in tracks:
-                await room.mute_published_track(api.MuteRoomTrackRequest(
-                    room=space_id, identity=user_id, track_sid=track.sid, muted=True))
-            return bool(tracks)
+            return {t.sid: bool(t.muted) for t in info.tracks if t.source == api.TrackSource.MICROPHONE}
 
-        return self._call("mute the participant", mute, if_missing=None)
+        return self._call("read the participant", read, if_missing=None)
 
     def mute_track(self, space_id: str, user_id: str, track_sid: str) -> bool:
         """Mute one published track server-side (its media stops reaching anyone; the client

@@ -40,13 +40,28 @@ class ModerationService:
 
     def mute(self, caller: str, space_id: str, user_id: str) -> MuteResult:
         """Mute someone's microphone. They may turn it back on themselves (LiveKit does not let
-        a server unmute, so a moderator can silence but never open a microphone)."""
+        a server unmute, so a moderator can silence but never open a microphone). The state is
+        the media server's, outside any transaction, so the log entry is held before an open
+        microphone is muted and committed after: a retry (the mute or the log write failed)
+        commits that one entry, and muting a muted microphone logs nothing."""
         space, _ = self._read(space_id, caller)
         check_mute(space, caller, user_id)
-        result = self.media.mute_microphone(space.id, user_id)
+        microphones = self.media.microphones(space.id, user_id)
+        opened = [sid for sid, muted in (microphones or {}).items() if not muted]
+        held, fresh = None, False
         if self.records is not None and caller != user_id:
-            self.records.record(space.id, ModerationAction.microphone_mute, caller, target=user_id)
-        return MuteResult(space.id, user_id, connected=result is not None, muted=bool(result))
+            held, fresh = self.records.held_for(space.id, ModerationAction.microphone_mute, caller, target=user_id,
+                                                acting=bool(opened))
+        try:
+            for sid in opened:
+                self.media.mute_track(space.id, user_id, sid)
+        except UpstreamUnavailable:
+            if self.records is not None and held is not None and fresh:
+                self.records.log.release(held)
+            raise
+        if self.records is not None and held is not None:
+            self.records.log.commit(held)
+        return MuteResult(space.id, user_id, connected=microphones is not None, muted=bool(microphones))
 
     def remove(self, caller: str, space_id: str, user_id: str) -> Removal:
         """Ban from the Space (stored first, so a racing rejoin is refused) and disconnect. If

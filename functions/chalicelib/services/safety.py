@@ -54,6 +54,20 @@ class ModerationRecords:
         self.log.record(write.entry, expires_at=write.expires_at)
         return write.entry
 
+    def held_for(self, space_id: str, action: ModerationAction, actor: str, *, target: str,
+                 acting: bool) -> tuple[LogWrite | None, bool]:
+        """For an action whose state is outside the table (a microphone mute): the entry to commit
+        once it is done, held before it is done so that its identity is stored. ``acting``: it will
+        change something now (an entry is held, or the one an earlier attempt held is reused);
+        otherwise only an earlier attempt's held entry, if any, is still to commit (that attempt
+        acted, then failed to log). Also answers whether the entry was held just now (a failure
+        of the action releases only such an entry)."""
+        if not acting:
+            return self.log.held(space_id, action, target), False
+        wanted = self.entry(space_id, action, actor, target=target)
+        held = self.log.hold(wanted)
+        return held, held.entry.id == wanted.entry.id
+
     def page(self, caller: str, space_id: str, page: PageRequest) -> Page[ModerationEntry]:
         """The Space's moderation log, newest first (the host only)."""
         space = self.spaces.require(space_id)

@@ -16,7 +16,7 @@ itself, so the table's layout reads here in one screen:
 | idempotency record | ``IDEM#<caller>#<key>`` | ``IDEM`` |
 | webhook event | ``EVENT#<source>#<id>`` | ``EVENT`` |
 | rate window | ``RATE#<key>`` | ``W#<window start>`` |
-| in-room chat | ``SPACE#<id>`` | ``MSG#<message id>``, ``CHATMUTE#<u>``, ``MODLOG#<time>#<id>`` |
+| in-room chat | ``SPACE#<id>`` | ``MSG#<message id>``, ``CHATMUTE#<u>``, ``MODLOG#<time>#<id>``, ``MODHELD#<action>#<u>`` |
 | personal block | ``USER#<id>`` | ``BLOCK#<blocked user>`` |
 | report | ``REPORT#<id>`` | ``REPORT`` |
 | clip | ``CLIP#<id>`` | ``CLIP`` |
@@ -182,6 +182,11 @@ def chat_mute_sk(user_id: str) -> str:
 
 def modlog_sk(at: str, entry_id: str) -> str:
     return f"{MODLOG}{at}#{entry_id}"
+
+
+def modheld_sk(action: str, user_id: str) -> str:
+    """A moderation-log entry held while its action runs outside the table (a microphone mute)."""
+    return f"MODHELD#{action}#{user_id}"
 
 
 def block_sk(blocked_id: str) -> str:

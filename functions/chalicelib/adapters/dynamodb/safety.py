@@ -13,7 +13,7 @@ from typing import Any
 
 from chalicelib.adapters.dynamodb import keys
 from chalicelib.adapters.dynamodb.table import ConditionFailed, Table, TransactionCanceled, serialize, values
-from chalicelib.domain.moderation import Block, LogWrite, ModerationEntry, Report
+from chalicelib.domain.moderation import Block, LogWrite, ModerationAction, ModerationEntry, Report
 from chalicelib.domain.pages import Page, PageRequest
 
 
@@ -24,6 +24,14 @@ def _plain(item: dict[str, Any]) -> dict[str, Any]:
 def _log_item(entry: ModerationEntry, expires_at: int) -> dict[str, Any]:
     return {"PK": keys.space_pk(entry.space_id), "SK": keys.modlog_sk(entry.at.isoformat(), entry.id),
             **entry.model_dump(mode="json"), "expires_at": expires_at}
+
+
+def _held_sk(entry: ModerationEntry) -> str:
+    return keys.modheld_sk(entry.action.value, entry.target_user_id or "")
+
+
+def _held_write(item: dict[str, Any]) -> LogWrite:
+    return LogWrite(ModerationEntry.model_validate(_plain(item)), expires_at=int(item["expires_at"]))
 
 
 def write_logged(table: Table, write: dict[str, Any], log: LogWrite | None) -> bool:
@@ -46,6 +54,44 @@ class DynamoModerationLog:
 
     def record(self, entry: ModerationEntry, *, expires_at: int) -> None:
         self.table.put(_log_item(entry, expires_at))
+
+    # -- entries held while their action runs outside the table --------------------------------
+    def hold(self, write: LogWrite) -> LogWrite:
+        """Hold ``write`` for its action and target unless an entry is held for them already (an
+        earlier attempt's, or a racing one's): answers the entry now held."""
+        entry = write.entry
+        item = {**_log_item(entry, write.expires_at), "SK": _held_sk(entry)}
+        try:
+            self.table.put(item, ConditionExpression="attribute_not_exists(PK)",
+                           ReturnValuesOnConditionCheckFailure="ALL_OLD")
+        except ConditionFailed as exc:
+            if exc.old is None:  # a database that does not answer the item: read it
+                return self.held(entry.space_id, entry.action, entry.target_user_id) or write
+            return _held_write(exc.old)
+        return write
+
+    def held(self, space_id: str, action: ModerationAction, target: str | None) -> LogWrite | None:
+        item = self.table.get(keys.space_pk(space_id), keys.modheld_sk(action.value, target or ""), consistent=True)
+        return _held_write(item) if item else None
+
+    def commit(self, write: LogWrite) -> None:
+        """Log the held entry and stop holding it, in one transaction (a hold that is gone or
+        another's stays as it is: the entry is logged all the same)."""
+        entry = write.entry
+        release = {"Delete": {"Key": keys.key(keys.space_pk(entry.space_id), _held_sk(entry)),
+                              "ConditionExpression": "attribute_not_exists(PK) OR id = :id",
+                              "ExpressionAttributeValues": values({":id": entry.id})}}
+        if not write_logged(self.table, release, write):
+            self.record(entry, expires_at=write.expires_at)
+
+    def release(self, write: LogWrite) -> None:
+        """Stop holding ``write`` without logging it (its action did not happen)."""
+        entry = write.entry
+        try:
+            self.table.delete(keys.space_pk(entry.space_id), _held_sk(entry), ConditionExpression="id = :id",
+                              ExpressionAttributeValues=values({":id": entry.id}))
+        except ConditionFailed:
+            pass
 
     def page(self, space_id: str, page: PageRequest) -> Page[ModerationEntry]:
         items, last = self.table.query(
