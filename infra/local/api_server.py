@@ -14,6 +14,7 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from chalice.app import Chalice
 from chalice.config import Config
@@ -39,13 +40,17 @@ class PathNotFound(LocalGatewayException):
 
 
 class ContractGateway(LocalGateway):
-    """API Gateway as the deployed stack configures it: no route for a path is a 404 in the error shape."""
+    """API Gateway as the deployed stack configures it: no route for a path is a 404 in the error shape,
+    and path values reach the app percent-decoded."""
 
     def _generate_lambda_event(self, method: str, path: str, headers: dict[str, Any], body: bytes | None) -> Any:
         try:
-            return super()._generate_lambda_event(method, path, headers, body)
+            event = super()._generate_lambda_event(method, path, headers, body)
         except ValueError:  # the route matcher's "no matching route"
             raise PathNotFound() from None
+        # API Gateway hands the app percent-decoded path values (``/v1/users/a%40b`` is user ``a@b``)
+        event["pathParameters"] = {k: unquote(v) for k, v in (event.get("pathParameters") or {}).items()}
+        return event
 
 
 class ContractRequestHandler(ChaliceRequestHandler):

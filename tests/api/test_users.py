@@ -58,7 +58,7 @@ def test_follow_and_unfollow_are_idempotent_and_move_both_counts(api):
 def test_follow_refuses_self_and_unknown_users(api):
     api.make_user("bob", 0)
     me = api.call("PUT", "/v1/me/following/bob", as_user="bob")
-    assert me.status_code == 400 and me.json["error"]["details"][0]["field"] == "user_id"
+    assert me.status_code == 403 and me.json["error"]["code"] == "forbidden"
     ghost = api.call("PUT", "/v1/me/following/ghost", as_user="bob")
     assert ghost.status_code == 404
     assert api.call("GET", "/v1/users/bob", as_user="bob").json["following_count"] == 0

@@ -59,17 +59,17 @@ def test_a_correctly_signed_success_makes_the_ticket_paid(stripe, api, sale):
     assert ledger_kinds("hana") == ["sale"]
 
 
-def test_missing_signature_is_400_and_changes_nothing(stripe, api, sale):
+def test_missing_signature_is_401_and_changes_nothing(stripe, api, sale):
     space, t = sale
     payload = stripe.event("payment_intent.succeeded", succeeded(space, t))
     res = stripe.post(payload, None)
-    assert res.status_code == 400 and res.json["error"]["code"] == "validation_error"
+    assert res.status_code == 401 and res.json["error"]["code"] == "unauthenticated"
     assert res.json["error"]["details"] == [{"field": "Stripe-Signature", "message": "is missing"}]
     assert ticket_status(api, "bo", t["ticket_id"]) == "pending"
 
 
 @pytest.mark.parametrize("how", ["wrong_secret", "tampered_body", "stale_timestamp", "garbage_header"])
-def test_a_bad_signature_is_400_and_changes_nothing(stripe, api, sale, how):
+def test_a_bad_signature_is_401_and_changes_nothing(stripe, api, sale, how):
     space, t = sale
     payload = stripe.event("payment_intent.succeeded", succeeded(space, t))
     signature = stripe.sign(payload, stripe.secret)
@@ -82,7 +82,7 @@ def test_a_bad_signature_is_400_and_changes_nothing(stripe, api, sale, how):
     else:
         signature = "not-a-signature"
     res = stripe.post(payload, signature)
-    assert res.status_code == 400, res.body
+    assert res.status_code == 401, res.body
     assert res.json["error"]["details"][0]["field"] == "Stripe-Signature"
     assert ticket_status(api, "bo", t["ticket_id"]) == "pending"
 
@@ -93,7 +93,7 @@ def test_the_signature_covers_the_raw_bytes_not_reparsed_json(stripe, api, sale)
     payload = stripe.event("payment_intent.succeeded", succeeded(space, t))
     signature = stripe.sign(payload, stripe.secret)
     compact = json.dumps(json.loads(payload), separators=(",", ":")).encode()
-    assert stripe.post(compact, signature).status_code == 400
+    assert stripe.post(compact, signature).status_code == 401
     assert stripe.post(payload, signature).status_code == 200
 
 

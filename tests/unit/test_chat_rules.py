@@ -104,11 +104,11 @@ def test_a_join_is_refused_to_whoever_the_host_or_a_cohost_blocks() -> None:
 def test_pin_urls_are_http_or_https_with_a_host() -> None:
     from chalicelib.domain.pins import PIN_URL_MAX, clean_pin_url, make_pin
 
-    assert clean_pin_url(" https://example.com/a?b=1#c ") == "https://example.com/a?b=1#c"
+    assert clean_pin_url("https://example.com/a?b=1#c") == "https://example.com/a?b=1#c"
     assert clean_pin_url("HTTP://EXAMPLE.com:8080") == "HTTP://EXAMPLE.com:8080"
     for bad in ("javascript:alert(1)", "data:text/html,x", "//example.com", "https:///x", "https://a b",
                 "https://u:p@example.com", "https://example.com:x", "https://[::1", "http://e.com/" + "a" * PIN_URL_MAX,
-                "https://example.com/\u202e"):
+                "https://example.com/\u202e", " https://example.com", "https://ex\u00e4mple.com"):
         with pytest.raises(ValidationFailed) as exc:
             clean_pin_url(bad)
         assert field_of(exc) == "url", bad

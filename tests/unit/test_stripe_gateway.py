@@ -10,7 +10,7 @@ import pytest
 import stripe as stripe_sdk
 
 from chalicelib.adapters.stripe import PaymentRejected, StripeGateway, StripeOptions
-from chalicelib.domain.errors import UpstreamUnavailable, ValidationFailed
+from chalicelib.domain.errors import Unauthenticated, UpstreamUnavailable
 from chalicelib.secrets import StaticSecrets
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -74,8 +74,8 @@ def test_without_a_key_payments_are_unavailable_not_a_crash():
         unkeyed.verify_event(b"{}", "t=1,v1=x")
 
 
-def test_a_missing_signature_is_a_validation_error():
-    with pytest.raises(ValidationFailed) as caught:
+def test_a_missing_signature_is_unauthenticated():
+    with pytest.raises(Unauthenticated) as caught:
         gateway().verify_event(b"{}", None)
     assert caught.value.details == [{"field": "Stripe-Signature", "message": "is missing"}]
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from threading import Lock
 from typing import Any
 
-from chalicelib.domain.errors import Conflict, UpstreamUnavailable, ValidationFailed
+from chalicelib.domain.errors import Conflict, Unauthenticated, UpstreamUnavailable, ValidationFailed
 from chalicelib.domain.payments import (
     CONNECT,
     PLATFORM,
@@ -333,6 +333,7 @@ def _not_an_event() -> ValidationFailed:
                             details=[{"field": "body", "message": "is not a Stripe event"}])
 
 
-def _bad_signature(message: str) -> ValidationFailed:
-    return ValidationFailed(f"Stripe-Signature: {message}",
-                            details=[{"field": "Stripe-Signature", "message": message}])
+def _bad_signature(message: str) -> Unauthenticated:
+    """401: whoever sent it is not Stripe (or not this endpoint's Stripe account)."""
+    return Unauthenticated(f"Stripe-Signature: {message}",
+                           details=[{"field": "Stripe-Signature", "message": message}])

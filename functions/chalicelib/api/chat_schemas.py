@@ -1,22 +1,28 @@
 """Request and response models of "In-room messages, moderation and sharing"."""
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
-from chalicelib.api.schemas import Out, Request
+from chalicelib.api.schemas import Out, Request, at_least_one_of, free_text
 from chalicelib.domain.chat import TEXT_MAX, Message
 from chalicelib.domain.moderation import REASON_MAX, Block, ModerationEntry, Report
 from chalicelib.domain.pins import PIN_TEXT_MAX, PIN_URL_MAX
+from chalicelib.domain.text import CONTROLS_BUT_NEWLINE_PATTERN, CONTROLS_PATTERN
 
 USER_ID_PATTERN = r"^[A-Za-z0-9_.:@-]{1,128}$"
+# a port of 1 to 65535 (leading zeros allowed), or none
+_PORT = r"(?::(?:0*(?:[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?|:)?"
+_HOST = "[" + "".join(re.escape(chr(c)) for c in range(0x21, 0x7F) if chr(c) not in "/?#@[]:") + "]+"
+# ``domain.pins.clean_pin_url``: http(s), a host without user info or IPv6 literal, a valid port
+PIN_URL_PATTERN = f"^[Hh][Tt][Tt][Pp][Ss]?://{_HOST}{_PORT}(?:[/?#]|$)"
 
 
 class MessageIn(Request):
-    text: str = Field(max_length=4 * TEXT_MAX, description=f"1 to {TEXT_MAX} characters after trimming, "
-                                                           "no control characters (line breaks are fine)")
+    text: str = free_text(TEXT_MAX, "no control characters (line breaks are fine)", refused=CONTROLS_BUT_NEWLINE_PATTERN)
     to_user_id: str | None = Field(default=None, pattern=USER_ID_PATTERN,
                                    description="set: a private message only you and this person receive and list")
 
@@ -72,7 +78,7 @@ class ReportIn(Request):
     space_id: str = Field(pattern=USER_ID_PATTERN)
     user_id: str | None = Field(default=None, pattern=USER_ID_PATTERN, description="who is reported")
     message_id: str | None = Field(default=None, pattern=USER_ID_PATTERN, description="which message is reported")
-    reason: str = Field(max_length=4 * REASON_MAX, description=f"1 to {REASON_MAX} characters")
+    reason: str = free_text(REASON_MAX, "why")
 
 
 class ReportOut(Out):
@@ -117,7 +123,11 @@ class BlockPage(Out):
 
 # -- pins ------------------------------------------------------------------------------------
 class PinIn(Request):
-    text: str | None = Field(default=None, max_length=4 * PIN_TEXT_MAX, examples=["House rules in the link"],
-                             description=f"1 to {PIN_TEXT_MAX} characters")
-    url: str | None = Field(default=None, max_length=4 * PIN_URL_MAX,
-                            description=f"an http or https URL with a host, at most {PIN_URL_MAX} characters")
+    model_config = ConfigDict(json_schema_extra=at_least_one_of("text", "url"))
+
+    text: str | None = free_text(PIN_TEXT_MAX, "no control characters", refused=CONTROLS_PATTERN, default=None,
+                                 examples=["House rules in the link"])
+    url: str | None = Field(default=None, max_length=PIN_URL_MAX, pattern=PIN_URL_PATTERN,
+                            json_schema_extra={"not": {"type": "string", "pattern": "[^!-~]"}},
+                            description=f"an http or https URL naming an ASCII host (no user name or password), "
+                                        f"at most {PIN_URL_MAX} characters")

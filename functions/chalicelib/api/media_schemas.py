@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import ConfigDict, Field
 
-from chalicelib.api.schemas import Out, Request
+from chalicelib.api.schemas import Out, Query, Request
 from chalicelib.domain.recordings import ClipState, PublicReplayState, ReplayState, TranscriptSegment
 
 if TYPE_CHECKING:
@@ -69,8 +69,7 @@ class TranscriptOut(Out):
     items: list[TranscriptItemOut]
 
 
-class TranscriptQuery(Request):
-    model_config = ConfigDict(extra="ignore")
+class TranscriptQuery(Query):
     format: Literal["json", "vtt"] = "json"
 
 

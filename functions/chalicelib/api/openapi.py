@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from functools import cache
 from typing import Any
 
 from pydantic import BaseModel
@@ -13,6 +14,18 @@ from chalicelib.api.schemas import ErrorOut
 _STATUS_TEXT = {400: "Invalid request (`validation_error`)", 401: "Missing or invalid token (`unauthenticated`)",
                 403: "Not allowed", 404: "Not found", 409: "Conflict with the current state",
                 429: "Too many requests", 503: "A dependency is unavailable (`upstream_unavailable`)"}
+
+
+def _signature_scheme(header: str) -> str:
+    """``Stripe-Signature`` -> ``stripe_signature``: a webhook's security scheme."""
+    return re.sub(r"[^a-z0-9]+", "_", header.lower()) + "_webhook"
+
+
+@cache
+def served_openapi(*, include_dev: bool) -> dict[str, Any]:
+    """The document ``GET /v1/openapi.json`` answers, built once per process (its text patterns
+    take seconds to build); never mutate it."""
+    return build_openapi(include_dev=include_dev)
 
 
 def build_openapi(*, server_url: str | None = None, include_dev: bool = True) -> dict[str, Any]:
@@ -53,17 +66,23 @@ def build_openapi(*, server_url: str | None = None, include_dev: bool = True) ->
             op["requestBody"] = {"required": True, "content": {"application/json": {"schema": ref(ep.body, "validation")}}}
         ok: dict[str, Any] = {"description": "OK" if ep.status == 200 else "Created"}
         if ep.response is not None:
-            ok["content"] = {"application/json": {"schema": ref(ep.response, "serialization")}}
+            ok["content"] = {"application/json": {"schema": ref(ep.response, "serialization")},
+                             **{media: {"schema": {"type": "string"}} for media in ep.also_produces}}
         op["responses"] = {str(ep.status): ok}
+        for status in ep.also:
+            op["responses"][str(status)] = {**ok, "description": "Created" if status == 201 else "OK"}
         ids_checked = bool(path_names) and ep.invalid_id is None  # a page route answers its own 404 page instead
         checked = ep.body or ep.query or ids_checked or ep.idempotent  # each can answer 400
-        for status in sorted(set(ep.errors) | ({400} if checked else set()) | ({401} if ep.auth else set())):
+        implied = ({400} if checked else set()) | ({401} if ep.auth or ep.signature_header else set()) | (
+            {409} if ep.idempotent else set())  # a key reused for another request, or still in flight
+        for status in sorted(set(ep.errors) | implied):
             op["responses"][str(status)] = {"description": _STATUS_TEXT.get(status, "Error"),
                                             "content": {"application/json": {"schema": ref(ErrorOut, "serialization")}}}
         if ep.invalid_id is not None:
             op["responses"]["404"] = {"description": "Not found (an HTML page)",
                                       "content": {"text/html": {"schema": {"type": "string"}}}}
-        op["security"] = [{"bearer": []}] if ep.auth else []
+        op["security"] = ([{"bearer": []}] if ep.auth else
+                          [{_signature_scheme(ep.signature_header): []}] if ep.signature_header else [])
         paths.setdefault(ep.path, {})[ep.method.lower()] = op
     doc: dict[str, Any] = {
         "openapi": "3.1.0",
@@ -72,7 +91,11 @@ def build_openapi(*, server_url: str | None = None, include_dev: bool = True) ->
                                 "`{\"error\": {\"code\", \"message\", \"details\"}}`."},
         "paths": paths,
         "components": {"schemas": schemas,
-                       "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}},
+                       "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+                                           **{_signature_scheme(ep.signature_header): {
+                                               "type": "apiKey", "in": "header", "name": ep.signature_header,
+                                               "description": "the sender's signature over the raw body"}
+                                              for ep in public if ep.signature_header}}},
     }
     if server_url:
         doc["servers"] = [{"url": server_url}]

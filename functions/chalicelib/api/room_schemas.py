@@ -84,7 +84,8 @@ class RemovalOut(Out):
 
 
 class ReactionIn(Request):
-    emoji: str = Field(max_length=16, examples=[REACTION_EMOJIS[0]], description="one of: " + " ".join(REACTION_EMOJIS))
+    emoji: Literal[REACTION_EMOJIS] = Field(examples=[REACTION_EMOJIS[0]],  # type: ignore[valid-type]
+                                            description="one of: " + " ".join(REACTION_EMOJIS))
 
 
 class ReactionOut(Out):

@@ -63,6 +63,9 @@ class Endpoint:
     internal: bool = False  # the media worker's: its bearer secret instead of a user token, not in OpenAPI
     invalid_id: Callable[[], Response] | None = None  # answers a malformed path id instead of the JSON 400
     caller: Caller = Caller.signed_in  # who may call it (see ``Caller``)
+    also: tuple[int, ...] = ()  # other success statuses, same response model (201 created / 200 already there)
+    signature_header: str | None = None  # a webhook: the header whose signature it verifies (401 when bad)
+    also_produces: tuple[str, ...] = ()  # other media types of the success answer (text, e.g. ``text/vtt``)
 
 
 ENDPOINTS: list[Endpoint] = []
@@ -125,10 +128,13 @@ def endpoint(bp: Blueprint, method: str, path: str, *, summary: str, tag: str, s
              content_types: tuple[str, ...] = ("application/json",),
              internal: bool = False,
              invalid_id: Callable[[], Response] | None = None,
-             caller: Caller | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+             caller: Caller | None = None, also: tuple[int, ...] = (),
+             signature_header: str | None = None,
+             also_produces: tuple[str, ...] = ()) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     spec = Endpoint(method, path, summary, tag, status, body, query, response, auth and not internal, admin,
                     idempotent, errors, content_types, internal, invalid_id,
-                    caller or _default_caller(auth=auth, admin=admin, internal=internal))
+                    caller or _default_caller(auth=auth, admin=admin, internal=internal), also, signature_header,
+                    also_produces)
     ENDPOINTS.append(spec)
 
     def register(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -204,7 +210,7 @@ def _handle(spec: Endpoint, view: Callable[..., Any], request: Any, path_params:
         return _as_status_text(spec, view(call, **path_params))
 
     key = headers.get("idempotency-key")
-    if key and principal is not None:
+    if key is not None and principal is not None:
         if not 1 <= len(key) <= 255:
             raise ValidationFailed("Idempotency-Key: must be 1 to 255 characters",
                                    details=[{"field": "Idempotency-Key", "message": "must be 1 to 255 characters"}])

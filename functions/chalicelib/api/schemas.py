@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import (
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     RootModel,
@@ -26,17 +27,53 @@ from chalicelib.domain.languages import LANGUAGE_MAX
 from chalicelib.domain.media import HlsGrant, JoinGrant
 from chalicelib.domain.recordings import PublicReplayState
 from chalicelib.domain.roles import RoleName
-from chalicelib.domain.spaces import MediaOptions, Space, TicketOffer
+from chalicelib.domain.spaces import TITLE_MAX, TOPIC_MAX_LEN, TOPICS_MAX, MediaOptions, Space, TicketOffer
+from chalicelib.domain.text import VISIBLE_PATTERN
+from chalicelib.domain.tickets import PRICE_MAX_CENTS, PRICE_MIN_CENTS, STRIPE_MINIMUM_MINOR_UNITS
 from chalicelib.domain.users import Eligibility, User
 
 if TYPE_CHECKING:  # only for the `.of` constructors; keeps the services off the cold path
     from chalicelib.services.health import DependencyState
 
+Topic = Annotated[str, Field(pattern=rf"^[A-Za-z0-9][A-Za-z0-9_-]{{0,{TOPIC_MAX_LEN - 1}}}$",
+                             description="a slug: letters, digits, '-' and '_' (kept in lower case)")]
 UserId = Field(pattern=r"^[A-Za-z0-9_.:@-]{1,128}$", description="An opaque user id (the JWT `sub`).")
 
 
+def at_least_one_of(*names: str) -> dict[str, Any]:
+    """JSON schema: at least one of ``names`` is given and not null (the model refuses otherwise)."""
+    return {"anyOf": [{"required": [n], "properties": {n: {"not": {"type": "null"}}}} for n in names]}
+
+
+def free_text(max_length: int, description: str, *, refused: str | None = None, **extra: Any) -> Any:
+    """A field people type: 1 to ``max_length`` characters as sent, a letter, digit or emoji among
+    them (``domain.text.VISIBLE_PATTERN``) and, with ``refused``, none of those characters (the
+    domain refuses them; it removes other invisible characters and collapses spaces)."""
+    if refused:
+        extra["json_schema_extra"] = {"not": {"type": "string", "pattern": refused}}
+    return Field(min_length=1, max_length=max_length, pattern=VISIBLE_PATTERN,
+                 description=f"{description}: 1 to {max_length} characters with a letter, digit or emoji", **extra)
+
+
+def _integral(value: Any) -> Any:
+    """JSON Schema counts ``316.0`` as an integer; so does the API (strict mode alone would not)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+Integer = Annotated[int, BeforeValidator(_integral)]
+
+
 class Request(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    """A JSON body: exactly what the OpenAPI document says (no coercion of ``0`` to ``false`` or
+    of ``"5"`` to 5, no unknown fields, values as sent), so the document and the check agree."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, regex_engine="python-re")
+
+
+class Query(BaseModel):
+    """A query string: every value arrives as text, so numbers and booleans are parsed from it."""
+
+    model_config = ConfigDict(extra="ignore", regex_engine="python-re")
 
 
 class Out(BaseModel):
@@ -70,8 +107,8 @@ class DevTokenOut(Out):
 # -- users -----------------------------------------------------------------------------------
 class UserUpsertIn(Request):
     handle: str = Field(pattern=r"^[A-Za-z0-9_]{1,30}$")
-    display_name: str = Field(min_length=1, max_length=50)
-    follower_count: int | None = Field(default=None, ge=0, le=10_000_000_000)
+    display_name: str = free_text(50, "the name shown")
+    follower_count: Annotated[int, Field(ge=0, le=10_000_000_000), BeforeValidator(_integral)] | None = None
     birthdate: date | None = None
     protected: bool | None = Field(default=None, description="protected accounts cannot host")
     suspended: bool | None = Field(default=None, description="suspended accounts cannot host")
@@ -116,18 +153,38 @@ class EligibilityOut(Out):
 
 
 # -- spaces ----------------------------------------------------------------------------------
+CURRENCIES = tuple(sorted(STRIPE_MINIMUM_MINOR_UNITS))
+
+
+def _ticket_schema(schema: dict[str, Any]) -> None:
+    """Each currency's lowest price (Stripe's minimum charge, at least ``PRICE_MIN_CENTS``) and this
+    stage's most seats, as ``domain.tickets.check_ticket_offer`` applies them."""
+    from chalicelib.settings import get_settings
+
+    schema["properties"]["quantity"]["maximum"] = get_settings().max_ticket_quantity
+    schema["allOf"] = [{"if": {"properties": {"currency": {"const": c}}},
+                        "then": {"properties": {"price_cents": {"minimum": max(PRICE_MIN_CENTS, low)}}}}
+                       for c, low in sorted(STRIPE_MINIMUM_MINOR_UNITS.items())]
+
+
 class TicketIn(Request):
-    price_cents: int = Field(ge=0)
-    currency: str = Field(pattern=r"^[A-Za-z]{3}$")
-    quantity: int = Field(ge=1)
+    model_config = ConfigDict(json_schema_extra=_ticket_schema)
+
+    price_cents: Integer = Field(ge=0, le=PRICE_MAX_CENTS)
+    currency: Literal[CURRENCIES] = Field(description="ISO 4217, lower case")  # type: ignore[valid-type]
+    quantity: Integer = Field(ge=1)
 
     def offer(self) -> TicketOffer:
         return TicketOffer(self.price_cents, self.currency, self.quantity)
 
 
 class SpaceCreateIn(Request):
-    title: str = Field(description="1-70 characters")
-    topics: list[str] = Field(default_factory=list, description="at most 3")
+    model_config = ConfigDict(json_schema_extra={  # a ticketed Space must be scheduled
+        "if": {"required": ["ticket"], "properties": {"ticket": {"not": {"type": "null"}}}},
+        "then": {"required": ["scheduled_start"], "properties": {"scheduled_start": {"not": {"type": "null"}}}}})
+
+    title: str = free_text(TITLE_MAX, "the title")
+    topics: list[Topic] = Field(default_factory=list, max_length=TOPICS_MAX, description=f"at most {TOPICS_MAX}")
     scheduled_start: AwareDatetime | None = Field(default=None, description="absent: start now (state `live`)")
     ticket: TicketIn | None = None
     recording: bool = Field(default=False, description="record the stage (replay and download)")
@@ -143,8 +200,11 @@ class SpaceCreateIn(Request):
 
 
 class SpacePatchIn(Request):
-    title: str | None = Field(default=None, description="scheduled Spaces only")
-    topics: list[str] | None = Field(default=None, description="scheduled Spaces only")
+    model_config = ConfigDict(json_schema_extra=at_least_one_of(
+        "title", "topics", "scheduled_start", "recording", "captions", "clips_enabled", "language"))
+
+    title: str | None = free_text(TITLE_MAX, "scheduled Spaces only", default=None)
+    topics: list[Topic] | None = Field(default=None, max_length=TOPICS_MAX, description="scheduled Spaces only")
     scheduled_start: AwareDatetime | None = Field(default=None, description="scheduled Spaces only")
     recording: bool | None = Field(default=None, description="also while live: start or stop recording")
     captions: bool | None = Field(default=None, examples=[False], description="also while live")
@@ -275,8 +335,7 @@ class SpaceOut(Out):
                    captions_status=caption_status(captions=space.captions, language=space.language, engine=engine))
 
 
-class SpaceListQuery(Request):
-    model_config = ConfigDict(extra="ignore")
+class SpaceListQuery(Query):
     state: Literal["live", "scheduled"] = "live"
     following: bool = False
 
@@ -291,13 +350,11 @@ class SpaceListQuery(Request):
     limit: int = Field(default=20, ge=1, le=50)
 
 
-class LiveHlsQuery(Request):
-    model_config = ConfigDict(extra="ignore")
+class LiveHlsQuery(Query):
     token: str = Field(min_length=1, max_length=1024, description="the signed link's token, as the join answered it")
 
 
-class PageQuery(Request):
-    model_config = ConfigDict(extra="ignore")
+class PageQuery(Query):
     cursor: str | None = Field(default=None, max_length=2048)
     limit: int = Field(default=20, ge=1, le=100)
 

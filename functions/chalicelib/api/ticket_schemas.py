@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import Field
 
-from chalicelib.api.schemas import Out, Request
+from chalicelib.api.schemas import Out, Query
 from chalicelib.domain.tickets import LedgerEntry, Ticket, TicketStatus
 
 if TYPE_CHECKING:  # only for the `.of` constructors; keeps the services off the cold path
@@ -66,8 +66,7 @@ class PayoutsOut(Out):
             sales=[LedgerLineOut.of(x) for x in status.recent.items], next_cursor=next_cursor)
 
 
-class PayoutsQuery(Request):
-    model_config = ConfigDict(extra="ignore")
+class PayoutsQuery(Query):
     cursor: str | None = Field(default=None, max_length=2048)
     limit: int = Field(default=20, ge=1, le=100)
 

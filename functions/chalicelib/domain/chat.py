@@ -7,7 +7,6 @@ only its two parties ever receive or list it.
 from __future__ import annotations
 
 import secrets
-import unicodedata
 from datetime import datetime
 
 from pydantic import BaseModel
@@ -17,7 +16,7 @@ from chalicelib.domain.errors import Forbidden, field_error
 from chalicelib.domain.pages import JsonObject
 from chalicelib.domain.roles import Member
 from chalicelib.domain.spaces import Space
-from chalicelib.domain.text import has_visible
+from chalicelib.domain.text import has_controls, has_visible, strip_invisible
 
 TOPIC_CHAT = "airwaves.chat"
 TEXT_MAX = 280
@@ -25,7 +24,6 @@ MESSAGE_LIMIT = 5  # messages per person per window, per Space
 MESSAGE_WINDOW_SECONDS = 10
 # Characters allowed although Unicode files them under "C" (control, format): line breaks, and
 # the joiners emoji sequences are built from.
-_ALLOWED_CONTROLS = {"\n", "\u200d", "\u200c", "\ufe0f"}
 
 
 class Message(BaseModel):
@@ -61,15 +59,15 @@ def new_message_id(now: datetime) -> str:
 
 
 def clean_text(text: str) -> str:
-    """Trimmed text of 1 to ``TEXT_MAX`` characters without control characters (bidi overrides
-    included); text with nothing visible (only zero-width characters) counts as empty."""
-    cleaned = text.strip()
+    """Trimmed text of 1 to ``TEXT_MAX`` characters: control and bidi characters refused (line
+    breaks are fine), other invisible ones removed; text with nothing visible counts as empty."""
+    if has_controls(text, newlines=True):
+        raise field_error("text", "must not contain control characters")
+    cleaned = strip_invisible(text, keep_newlines=True).strip()
     if not has_visible(cleaned):
         raise field_error("text", "must not be empty")
     if len(cleaned) > TEXT_MAX:
         raise field_error("text", f"must be at most {TEXT_MAX} characters")
-    if any(unicodedata.category(ch).startswith("C") and ch not in _ALLOWED_CONTROLS for ch in cleaned):
-        raise field_error("text", "must not contain control characters")
     return cleaned
 
 

@@ -21,6 +21,9 @@ MAX_DEVICES_PER_USER = 10
 
 _APNS = re.compile(r"^(?:[0-9a-f]{2}){32,100}$")
 _FCM = re.compile(r"^[A-Za-z0-9_:-]{64,4096}$")
+# the tokens as a client sends them (hex digits in either case; the API keeps them lower case)
+APNS_TOKEN = r"^(?:[0-9A-Fa-f]{2}){32,100}$"
+FCM_TOKEN = _FCM.pattern
 
 
 class Device(BaseModel):

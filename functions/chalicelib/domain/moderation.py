@@ -14,7 +14,8 @@ from enum import Enum
 
 from pydantic import BaseModel
 
-from chalicelib.domain.errors import field_error
+from chalicelib.domain.errors import Forbidden, field_error
+from chalicelib.domain.text import clean_line
 
 REASON_MAX = 500
 
@@ -80,7 +81,7 @@ def new_report_id() -> str:
 
 
 def clean_reason(reason: str) -> str:
-    cleaned = " ".join(reason.split())
+    cleaned = clean_line(reason)
     if not 1 <= len(cleaned) <= REASON_MAX:
         raise field_error("reason", f"must be 1 to {REASON_MAX} characters")
     return cleaned
@@ -88,4 +89,4 @@ def clean_reason(reason: str) -> str:
 
 def check_block(user_id: str, target: str) -> None:
     if user_id == target:
-        raise field_error("user_id", "you cannot block yourself")
+        raise Forbidden("you cannot block yourself")

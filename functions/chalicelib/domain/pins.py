@@ -5,13 +5,13 @@ The Space carries it (``pinned``); clients are told on ``airwaves.pin``. A URL i
 """
 from __future__ import annotations
 
-import unicodedata
 from datetime import datetime
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel
 
 from chalicelib.domain.errors import field_error
+from chalicelib.domain.text import clean_line, has_controls
 
 TOPIC_PIN = "airwaves.pin"
 PIN_TEXT_MAX = 140
@@ -25,29 +25,25 @@ class Pin(BaseModel):
     pinned_at: datetime
 
 
-def _has_controls(value: str) -> bool:
-    return any(unicodedata.category(ch).startswith("C") for ch in value)
-
-
 def clean_pin_text(text: str | None) -> str | None:
     if text is None:
         return None
-    cleaned = " ".join(text.split())
+    if has_controls(text):
+        raise field_error("text", "must not contain control characters")
+    cleaned = clean_line(text)
     if not 1 <= len(cleaned) <= PIN_TEXT_MAX:
         raise field_error("text", f"must be 1 to {PIN_TEXT_MAX} characters")
-    if _has_controls(cleaned):
-        raise field_error("text", "must not contain control characters")
     return cleaned
 
 
 def clean_pin_url(url: str | None) -> str | None:
     if url is None:
         return None
-    cleaned = url.strip()
+    cleaned = url
     if not cleaned or len(cleaned) > PIN_URL_MAX:
         raise field_error("url", f"must be 1 to {PIN_URL_MAX} characters")
-    if _has_controls(cleaned) or any(ch.isspace() for ch in cleaned):
-        raise field_error("url", "must not contain spaces or control characters")
+    if not all("!" <= ch <= "~" for ch in cleaned):
+        raise field_error("url", "must be printable ASCII without spaces (percent-encode the rest)")
     try:
         parts = urlsplit(cleaned)
         port = parts.port  # raises on a malformed port
@@ -55,8 +51,8 @@ def clean_pin_url(url: str | None) -> str | None:
         raise field_error("url", "is not a URL") from exc
     if parts.scheme.lower() not in ("http", "https"):
         raise field_error("url", "must be an http or https URL")
-    if not parts.hostname or parts.username is not None or parts.password is not None or port == 0:
-        raise field_error("url", "must name a host (and no user name or password)")
+    if not parts.hostname or "[" in parts.netloc or "@" in parts.netloc or port == 0:
+        raise field_error("url", "must name a host (no user name, password or IPv6 literal)")
     return cleaned
 
 

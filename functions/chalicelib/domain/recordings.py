@@ -17,7 +17,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from chalicelib.domain.errors import TicketRequired, field_error
+from chalicelib.domain.errors import InvalidState, TicketRequired, field_error
 
 MEDIA_AGENT_NAME = "airwaves-media"
 
@@ -86,8 +86,8 @@ def check_trim(replay: Replay, start_offset_seconds: float) -> float:
     if start_offset_seconds < 0 or not math.isfinite(start_offset_seconds):
         raise field_error("start_offset_seconds", "must be 0 or more")
     if replay.duration_seconds and start_offset_seconds >= replay.duration_seconds:
-        raise field_error("start_offset_seconds",
-                          f"must be less than the replay's duration ({replay.duration_seconds:g} s)")
+        raise InvalidState(f"start_offset_seconds must be less than the replay's duration ({replay.duration_seconds:g} s)",
+                           details={"field": "start_offset_seconds", "duration_seconds": replay.duration_seconds})
     return round(start_offset_seconds, 3)
 
 

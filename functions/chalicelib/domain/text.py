@@ -6,11 +6,11 @@ some scripts need. Text with nothing visible left (only spaces or zero-width cha
 """
 from __future__ import annotations
 
+import re
 import unicodedata
 
 BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 _KEPT_FORMAT = frozenset("\u200c\u200d")  # ZWNJ, ZWJ: needed inside emoji sequences and some scripts
-_INVISIBLE = frozenset("\u200b\u200c\u200d\u2060\ufeff\u180e\u3164\u115f\u1160\uffa0\u2800")
 
 
 def strip_invisible(text: str, *, keep_newlines: bool = False) -> str:
@@ -33,10 +33,26 @@ def strip_invisible(text: str, *, keep_newlines: bool = False) -> str:
     return "".join(out)
 
 
+# Something that shows: a letter or digit of any script (not the invisible Hangul fillers) or an
+# emoji. One expression for the rule and for the OpenAPI document (Python ``re`` syntax).
+VISIBLE_PATTERN = (r"[^\W_\u115f\u1160\u3164\uffa0]|[\u2600-\u27bf\U0001f300-\U0001f64f\U0001f680-\U0001f6d7"
+                   r"\U0001f900-\U0001f9ff]")
+_VISIBLE = re.compile(VISIBLE_PATTERN)
+# Refused outright where people read each other (chat, pins), as sent: C0 and C1 controls and the
+# bidi controls. Other invisible characters are removed instead.
+CONTROLS_PATTERN = r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+CONTROLS_BUT_NEWLINE_PATTERN = r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+
+
 def has_visible(text: str) -> bool:
-    """Whether anything in ``text`` would show: not only spaces and zero-width characters."""
-    return any(not ch.isspace() and ch not in _INVISIBLE and unicodedata.category(ch) not in ("Mn", "Me", "Cf")
-               for ch in text)
+    """Whether ``text`` shows something: a letter, a digit or an emoji (``VISIBLE_PATTERN``), not
+    only spaces, punctuation or zero-width characters."""
+    return _VISIBLE.search(text) is not None
+
+
+def has_controls(text: str, *, newlines: bool = False) -> bool:
+    """Whether ``text`` holds a control or bidi character (``CONTROLS_PATTERN``; line breaks allowed with ``newlines``)."""
+    return re.search(CONTROLS_BUT_NEWLINE_PATTERN if newlines else CONTROLS_PATTERN, text) is not None
 
 
 def clean_line(text: str) -> str:

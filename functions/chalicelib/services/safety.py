@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from chalicelib.domain.clock import utcnow
-from chalicelib.domain.errors import NotFound, field_error
+from chalicelib.domain.errors import NotFound
 from chalicelib.domain.moderation import (
     Block,
     LogWrite,
@@ -86,11 +86,11 @@ class ReportService:
         reason, text = clean_reason(reason), None
         space = self.spaces.get(space_id)
         if space is None:
-            raise field_error("space_id", "is not a Space")
+            raise NotFound(f"no Space {space_id}")
         if message_id is not None:
             message = self.messages.get(space.id, message_id)
             if message is None or not message.visible_to(caller):
-                raise field_error("message_id", "is not a message of this Space you can see")
+                raise NotFound(f"no message {message_id} of this Space that you can see")
             user_id, text = user_id or message.from_user_id, message.text
         report = Report(id=new_report_id(), space_id=space.id, reporter_id=caller, user_id=user_id,
                         message_id=message_id, message_text=text, reason=reason, created_at=utcnow())

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from chalicelib.domain.clock import utcnow
-from chalicelib.domain.errors import NotFound, field_error
+from chalicelib.domain.errors import Forbidden, NotFound, field_error
 from chalicelib.domain.pages import Page, PageRequest
 from chalicelib.domain.text import clean_line
 from chalicelib.domain.users import Eligibility, HostingPolicy, User, eligibility
@@ -39,14 +39,14 @@ class UserService:
 
     def follow(self, me: str, other: str) -> bool:
         if me == other:
-            raise field_error("user_id", "you cannot follow yourself")
+            raise Forbidden("you cannot follow yourself")
         created = self.users.follow(me, other, utcnow())
         self.big_follows.followed(me, other)
         return created
 
     def unfollow(self, me: str, other: str) -> bool:
         if me == other:
-            raise field_error("user_id", "you cannot unfollow yourself")
+            raise Forbidden("you cannot unfollow yourself")
         removed = self.users.unfollow(me, other)
         self.big_follows.unfollowed(me, other)
         return removed

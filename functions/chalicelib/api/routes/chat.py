@@ -98,7 +98,7 @@ def unpin(call: Call, space_id: str) -> SpaceOut:
 
 # -- reports ---------------------------------------------------------------------------------
 @endpoint(bp, "POST", "/v1/reports", tag=TAG, status=201, body=ReportIn, response=ReportOut, idempotent=True,
-          errors=(400, 401), summary="Report a Space, a person in it or a message (anyone); admins read reports")
+          errors=(400, 401, 404), summary="Report a Space, a person in it or a message (anyone); admins read reports")
 def report(call: Call) -> Reply:
     b = call.body
     made = get_container().reports.report(call.user_id, b.space_id, b.reason, user_id=b.user_id,
@@ -115,7 +115,7 @@ def admin_reports(call: Call) -> ReportPage:
 
 
 # -- personal blocks -------------------------------------------------------------------------
-@endpoint(bp, "PUT", "/v1/me/blocks/{user_id}", tag=TAG, response=BlockOut, errors=(400, 401, 404),
+@endpoint(bp, "PUT", "/v1/me/blocks/{user_id}", tag=TAG, response=BlockOut, errors=(400, 401, 403, 404),
           summary="Block someone: they cannot join Spaces you host or co-host (403 banned) nor message you "
                   "privately")
 def block(call: Call, user_id: str) -> BlockOut:

@@ -11,6 +11,7 @@ bp = Blueprint(__name__)
 
 
 @endpoint(bp, "POST", "/v1/webhooks/livekit", caller=Caller.signature, tag="webhooks", auth=False, response=WebhookAckOut,
+          signature_header="Authorization",
           summary="LiveKit room events; the signed token in Authorization is verified against the raw body",
           errors=(400, 401, 503), content_types=("application/webhook+json", "application/json"))
 def livekit_webhook(call: Call) -> WebhookAckOut:

@@ -49,7 +49,7 @@ def delete_replay(call: Call, space_id: str) -> None:
 
 @endpoint(bp, "GET", "/v1/spaces/{space_id}/transcript", caller=Caller.signed_in, tag="replays", query=TranscriptQuery, response=TranscriptOut,
           summary="A Space's transcript (seconds since it started); `?format=vtt` answers WebVTT (text/vtt)",
-          errors=(401, 403, 404))
+          errors=(401, 403, 404), also_produces=("text/vtt",))
 def get_transcript(call: Call, space_id: str) -> TranscriptOut | Response:
     q: TranscriptQuery = call.query
     segments = get_container().replays.transcript(call.user_id, space_id)

@@ -46,13 +46,13 @@ def live_hls(call: Call, space_id: str) -> Response:
 # -- speak requests --------------------------------------------------------------------------
 @endpoint(bp, "POST", "/v1/spaces/{space_id}/speak-requests", caller=Caller.audience, tag=TAG, status=201, response=SpeakRequestOut,
           idempotent=True, summary="Raise your hand (listeners); hosts and co-hosts are notified",
-          errors=ROLE_ERRORS)
+          errors=(*ROLE_ERRORS, 429))
 def raise_hand(call: Call, space_id: str) -> SpeakRequestOut:
     return SpeakRequestOut.of(get_container().stage.raise_hand(call.user_id, space_id))
 
 
 @endpoint(bp, "DELETE", "/v1/spaces/{space_id}/speak-requests", caller=Caller.signed_in, tag=TAG, response=HandOut,
-          summary="Lower your hand", errors=(401, 404))
+          summary="Lower your hand", errors=(401, 404, 429))
 def lower_hand(call: Call, space_id: str) -> HandOut:
     get_container().stage.lower_hand(call.user_id, space_id)
     return HandOut(space_id=space_id, user_id=call.user_id, hand_raised=False)

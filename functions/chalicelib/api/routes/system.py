@@ -52,9 +52,9 @@ def deep_health(call: Call) -> HealthOut:
 @endpoint(bp, "GET", "/v1/openapi.json", tag="operations", auth=False,
           summary="This API's OpenAPI 3.1 document, generated from its models")
 def openapi(call: Call) -> dict[str, Any]:
-    from chalicelib.api.openapi import build_openapi
+    from chalicelib.api.openapi import served_openapi
 
-    return build_openapi(include_dev=get_settings().is_local)
+    return served_openapi(include_dev=get_settings().is_local)
 
 
 @endpoint(bp, "GET", "/v1/docs", tag="operations", auth=False, summary="Human-readable API docs")

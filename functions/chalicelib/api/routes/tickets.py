@@ -38,7 +38,7 @@ def my_payouts(call: Call) -> PayoutsOut:
 
 @endpoint(bp, "POST", "/v1/spaces/{space_id}/tickets", caller=Caller.listeners, tag="tickets", status=201, response=TicketPurchaseOut,
           idempotent=True, summary="Buy a ticket: holds a seat and opens a Stripe payment for the PaymentSheet",
-          errors=(401, 403, 404, 409, 503))
+          errors=(401, 403, 404, 409, 429, 503))
 def buy_ticket(call: Call, space_id: str) -> Reply:
     purchase = get_container().tickets.buy(call.user_id, space_id)
     return Reply(TicketPurchaseOut.of(purchase), status=201 if purchase.created else 200)
@@ -55,7 +55,7 @@ def my_tickets(call: Call) -> BuyerTicketPage:
 
 @endpoint(bp, "POST", "/v1/webhooks/stripe", caller=Caller.signature, tag="webhooks", auth=False, response=StripeWebhookOut,
           summary="Stripe events (platform and Connect endpoints); Stripe-Signature is verified on the raw body",
-          errors=(400, 409, 503))
+          errors=(400, 401, 409, 503), signature_header="Stripe-Signature")
 def stripe_webhook(call: Call) -> StripeWebhookOut:
     result = get_container().stripe_webhooks.receive(call.raw_body, call.headers.get("stripe-signature"))
     return StripeWebhookOut(event_id=result.event_id, type=result.type, outcome=result.outcome)

@@ -11,8 +11,8 @@ bp = Blueprint(__name__)
 
 
 @endpoint(bp, "PUT", "/v1/admin/users/{user_id}", tag="users", admin=True, body=UserUpsertIn,
-          response=UserOut, summary="Create or update a profile imported from the social platform",
-          errors=(400, 401, 403))
+          response=UserOut, summary="Create or update a profile imported from the social platform (201 created)",
+          errors=(400, 401, 403), also=(201,))
 def upsert_user(call: Call, user_id: str) -> Reply:
     b: UserUpsertIn = call.body
     user, created = get_container().users.upsert(
@@ -28,14 +28,14 @@ def get_user(call: Call, user_id: str) -> UserOut:
 
 
 @endpoint(bp, "PUT", "/v1/me/following/{user_id}", tag="users", response=FollowOut,
-          summary="Follow a user (idempotent)", errors=(400, 401, 404))
+          summary="Follow a user (idempotent; 403 for yourself)", errors=(400, 401, 403, 404))
 def follow(call: Call, user_id: str) -> FollowOut:
     get_container().users.follow(call.user_id, user_id)
     return FollowOut(user_id=user_id, following=True)
 
 
 @endpoint(bp, "DELETE", "/v1/me/following/{user_id}", tag="users", response=FollowOut,
-          summary="Unfollow a user (idempotent)", errors=(400, 401, 404))
+          summary="Unfollow a user (idempotent; 403 for yourself)", errors=(400, 401, 403, 404))
 def unfollow(call: Call, user_id: str) -> FollowOut:
     get_container().users.unfollow(call.user_id, user_id)
     return FollowOut(user_id=user_id, following=False)
