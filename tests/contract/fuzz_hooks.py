@@ -7,6 +7,8 @@ clock), a Space's ``language`` (must be registered in the IANA subtag registry) 
 In cases Schemathesis generated as schema-valid, those values come from here instead: no cursor
 (the first page), a start a day ahead, a registered tag, ``state=live``. Cases generated to violate
 the schema keep theirs, so the server's rejection of bad values is still checked; every check stays on.
+Schema-valid cases also get a fresh ``Idempotency-Key``: generated keys repeat (``"0"``), and a
+repeated key rightly answers the first result, which a later step may have deleted since.
 
 ``after_call`` counts the requests sent into ``AIRWAVES_FUZZ_COUNT`` (read by the test).
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -33,6 +36,8 @@ def _positive(case: Any) -> bool:
 def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
     if not _positive(case):
         return
+    if isinstance(case.headers, dict) and "Idempotency-Key" in case.headers:
+        case.headers = {**case.headers, "Idempotency-Key": uuid.uuid4().hex}
     if isinstance(case.query, dict):
         query = {k: v for k, v in case.query.items() if k != "cursor"}
         if query.get("following") in (True, "true"):

@@ -1,6 +1,7 @@
 """Schemathesis against the local server over real HTTP, from the generated OpenAPI document, with
 every check on: schema-valid requests are accepted, schema-violating ones refused, every status,
-header, content type and body is the documented one, nothing answers 500, auth is not ignored.
+header, content type and body is the documented one, nothing answers 500, auth is not ignored;
+then the stateful phase, along the document's links from each create to the operations taking its id.
 
 The run is bounded (``MAX_EXAMPLES`` cases per operation and phase, a per-request timeout, a hard
 deadline on the whole run) and prints what it covered. Requests carry a real dev token of an admin
@@ -59,5 +60,16 @@ def test_every_operation_answers_as_its_openapi_document_says(contract_api: Http
     print(summary(report, requests, time.monotonic() - started))
     assert report["operations"]["tested"] == report["operations"]["total"] > 60, report["operations"]
     assert requests > 10 * report["operations"]["total"], requests
+    assert not report["failures"] and not report["errors"] and result.returncode == 0, (
+        summary(report, requests, time.monotonic() - started) + "\n" + result.stdout[-20000:])
+
+
+def test_sequences_through_the_documents_links_answer_as_documented(contract_api: HttpApi, tmp_path: Path):
+    """The stateful phase: chains of calls where a create's id feeds the operations its links name."""
+    started = time.monotonic()
+    result, report, requests = run_schemathesis(contract_api, tmp_path, "stateful")
+    print(summary(report, requests, time.monotonic() - started))
+    assert report["phases"]["stateful"]["status"] != "skip", report["phases"]
+    assert requests > 40, requests
     assert not report["failures"] and not report["errors"] and result.returncode == 0, (
         summary(report, requests, time.monotonic() - started) + "\n" + result.stdout[-20000:])

@@ -8,12 +8,36 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
-from chalicelib.api.routing import ENDPOINTS, PATH_VALUE_PATTERN
+from chalicelib.api.routing import ENDPOINTS, PATH_VALUE_PATTERN, Endpoint
 from chalicelib.api.schemas import ErrorOut
 
 _STATUS_TEXT = {400: "Invalid request (`validation_error`)", 401: "Missing or invalid token (`unauthenticated`)",
                 403: "Not allowed", 404: "Not found", 409: "Conflict with the current state",
                 429: "Too many requests", 503: "A dependency is unavailable (`upstream_unavailable`)"}
+
+
+def _operation_id(ep: Endpoint) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "_", f"{ep.method}_{ep.path}").strip("_").lower()
+
+
+def _add_links(endpoints: list[Endpoint], paths: dict[str, Any]) -> None:
+    """OpenAPI links from each create to every operation that takes the id it made (``creates``);
+    the consumer's other path values that the create's path names come from the create's request."""
+    for producer in endpoints:
+        if producer.creates is None:
+            continue
+        param, field = producer.creates
+        own = set(re.findall(r"{(\w+)}", producer.path))
+        links = {}
+        for consumer in endpoints:
+            names = re.findall(r"{(\w+)}", consumer.path)
+            if consumer is producer or param not in names or consumer.optional_part:
+                continue
+            values = {n: f"$request.path.{n}" for n in names if n in own}
+            values[param] = f"$response.body#/{field}"
+            links[_operation_id(consumer)] = {"operationId": _operation_id(consumer), "parameters": values}
+        if links:
+            paths[producer.path][producer.method.lower()]["responses"][str(producer.status)]["links"] = links
 
 
 def _signature_scheme(header: str) -> str:
@@ -46,7 +70,7 @@ def build_openapi(*, server_url: str | None = None, include_dev: bool = True) ->
     paths: dict[str, Any] = {}
     for ep in public:
         op: dict[str, Any] = {"summary": ep.summary, "tags": [ep.tag],
-                              "operationId": re.sub(r"[^A-Za-z0-9]+", "_", f"{ep.method}_{ep.path}").strip("_").lower()}
+                              "operationId": _operation_id(ep)}
         # path values are checked before the view runs (``routing.PATH_VALUE_PATTERN``): say so
         path_names = re.findall(r"{(\w+)}", ep.path)
         params = [{"name": n, "in": "path", "required": True,
@@ -84,6 +108,7 @@ def build_openapi(*, server_url: str | None = None, include_dev: bool = True) ->
         op["security"] = ([{"bearer": []}] if ep.auth else
                           [{_signature_scheme(ep.signature_header): []}] if ep.signature_header else [])
         paths.setdefault(ep.path, {})[ep.method.lower()] = op
+    _add_links(public, paths)
     doc: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {"title": "Airwaves API", "version": "1.0.0",

@@ -66,6 +66,8 @@ class Endpoint:
     also: tuple[int, ...] = ()  # other success statuses, same response model (201 created / 200 already there)
     signature_header: str | None = None  # a webhook: the header whose signature it verifies (401 when bad)
     also_produces: tuple[str, ...] = ()  # other media types of the success answer (text, e.g. ``text/vtt``)
+    creates: tuple[str, str] | None = None  # (path parameter, response field): the new resource's id, for links
+    optional_part: bool = False  # acts on a part its resource may not have yet (a replay): 404 then; no link to it
 
 
 ENDPOINTS: list[Endpoint] = []
@@ -130,11 +132,13 @@ def endpoint(bp: Blueprint, method: str, path: str, *, summary: str, tag: str, s
              invalid_id: Callable[[], Response] | None = None,
              caller: Caller | None = None, also: tuple[int, ...] = (),
              signature_header: str | None = None,
-             also_produces: tuple[str, ...] = ()) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+             also_produces: tuple[str, ...] = (),
+             creates: tuple[str, str] | None = None,
+             optional_part: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     spec = Endpoint(method, path, summary, tag, status, body, query, response, auth and not internal, admin,
                     idempotent, errors, content_types, internal, invalid_id,
                     caller or _default_caller(auth=auth, admin=admin, internal=internal), also, signature_header,
-                    also_produces)
+                    also_produces, creates, optional_part)
     ENDPOINTS.append(spec)
 
     def register(view: Callable[..., Any]) -> Callable[..., Any]:

@@ -26,7 +26,7 @@ bp = Blueprint(__name__)
 TAG = "messages and moderation"
 
 
-@endpoint(bp, "POST", "/v1/spaces/{space_id}/messages", caller=Caller.audience, tag=TAG, status=201, body=MessageIn, response=MessageOut,
+@endpoint(bp, "POST", "/v1/spaces/{space_id}/messages", caller=Caller.audience, tag=TAG, status=201, creates=("message_id", "id"), body=MessageIn, response=MessageOut,
           idempotent=True, errors=(400, 401, 403, 404, 409, 429, 503),
           summary="Send a message to everyone in the live Space, or privately to one person (delivered on "
                   "the data topic airwaves.chat)")

@@ -26,28 +26,28 @@ bp = Blueprint(__name__)
 
 
 # -- replays ---------------------------------------------------------------------------------------
-@endpoint(bp, "GET", "/v1/spaces/{space_id}/replay", caller=Caller.signed_in, tag="replays", response=ReplayOut,
+@endpoint(bp, "GET", "/v1/spaces/{space_id}/replay", optional_part=True, caller=Caller.signed_in, tag="replays", response=ReplayOut,
           summary="A Space's replay with time-limited playback (HLS) and download (Ogg Opus) URLs",
           errors=(401, 403, 404, 503))
 def get_replay(call: Call, space_id: str) -> ReplayOut:
     return ReplayOut.of(get_container().replays.get(call.user_id, space_id))
 
 
-@endpoint(bp, "PATCH", "/v1/spaces/{space_id}/replay", caller=Caller.host, tag="replays", body=ReplayPatchIn, response=ReplayOut,
+@endpoint(bp, "PATCH", "/v1/spaces/{space_id}/replay", optional_part=True, caller=Caller.host, tag="replays", body=ReplayPatchIn, response=ReplayOut,
           summary="Trim the replay's start (host)", errors=(400, 401, 403, 404, 503))
 def trim_replay(call: Call, space_id: str) -> ReplayOut:
     b: ReplayPatchIn = call.body
     return ReplayOut.of(get_container().replays.trim(call.user_id, space_id, b.start_offset_seconds))
 
 
-@endpoint(bp, "DELETE", "/v1/spaces/{space_id}/replay", caller=Caller.host, tag="replays", status=204,
+@endpoint(bp, "DELETE", "/v1/spaces/{space_id}/replay", optional_part=True, caller=Caller.host, tag="replays", status=204,
           summary="Delete the replay and every recorded file of the Space, clips included (host)",
           errors=(401, 403, 404, 409, 503))
 def delete_replay(call: Call, space_id: str) -> None:
     get_container().replays.delete(call.user_id, space_id)
 
 
-@endpoint(bp, "GET", "/v1/spaces/{space_id}/transcript", caller=Caller.signed_in, tag="replays", query=TranscriptQuery, response=TranscriptOut,
+@endpoint(bp, "GET", "/v1/spaces/{space_id}/transcript", optional_part=True, caller=Caller.signed_in, tag="replays", query=TranscriptQuery, response=TranscriptOut,
           summary="A Space's transcript (seconds since it started); `?format=vtt` answers WebVTT (text/vtt)",
           errors=(401, 403, 404), also_produces=("text/vtt",))
 def get_transcript(call: Call, space_id: str) -> TranscriptOut | Response:
@@ -60,7 +60,7 @@ def get_transcript(call: Call, space_id: str) -> TranscriptOut | Response:
 
 
 # -- clips -----------------------------------------------------------------------------------------
-@endpoint(bp, "POST", "/v1/spaces/{space_id}/clips", caller=Caller.audience, tag="clips", status=201, response=ClipOut, idempotent=True,
+@endpoint(bp, "POST", "/v1/spaces/{space_id}/clips", caller=Caller.audience, tag="clips", status=201, creates=("clip_id", "id"), response=ClipOut, idempotent=True,
           summary="Clip the last seconds of the stage (while live); `pending` until the file is ready",
           errors=(401, 403, 404, 409, 429, 503))
 def create_clip(call: Call, space_id: str) -> ClipOut:

@@ -32,6 +32,7 @@ def get_reminder(call: Call, space_id: str) -> ReminderOut:
 
 
 @endpoint(bp, "POST", "/v1/me/devices", tag="devices", body=DeviceIn, response=DeviceOut, status=201,
+          creates=("device_id", "id"),
           idempotent=True, summary="Register a push target (201 new, 200 already registered)",
           errors=(400, 401, 429, 503), also=(200,))
 def register_device(call: Call) -> Reply:

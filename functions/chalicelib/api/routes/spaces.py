@@ -11,7 +11,7 @@ from chalicelib.domain.spaces import SpaceState
 bp = Blueprint(__name__)
 
 
-@endpoint(bp, "POST", "/v1/spaces", tag="spaces", status=201, body=SpaceCreateIn, response=SpaceOut,
+@endpoint(bp, "POST", "/v1/spaces", tag="spaces", status=201, creates=("space_id", "id"), body=SpaceCreateIn, response=SpaceOut,
           idempotent=True, summary="Open a Space now or schedule one", errors=(400, 401, 403, 409, 503))
 def create_space(call: Call) -> SpaceOut:
     b: SpaceCreateIn = call.body

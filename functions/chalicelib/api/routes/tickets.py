@@ -36,7 +36,8 @@ def my_payouts(call: Call) -> PayoutsOut:
     return PayoutsOut.of(status, next_cursor=page.next_cursor(status.recent))
 
 
-@endpoint(bp, "POST", "/v1/spaces/{space_id}/tickets", caller=Caller.listeners, tag="tickets", status=201, response=TicketPurchaseOut,
+@endpoint(bp, "POST", "/v1/spaces/{space_id}/tickets", caller=Caller.listeners, tag="tickets", status=201,
+          creates=("ticket_id", "ticket_id"), response=TicketPurchaseOut,
           idempotent=True, summary="Buy a ticket: holds a seat and opens a Stripe payment for the PaymentSheet",
           errors=(401, 403, 404, 409, 429, 503))
 def buy_ticket(call: Call, space_id: str) -> Reply:
