@@ -70,6 +70,8 @@ def test_bad_text_and_recipients_get_400_naming_the_field(api, media, space_id, 
 def test_the_longest_message_and_line_breaks_and_emoji_are_fine(api, space_id):
     assert send(api, space_id, "alice", "é" * TEXT_MAX).status_code == 201
     assert send(api, space_id, "alice", "two\nlines 👩‍👩‍👧 ❤️").status_code == 201
+    for reply in ("?", "...", "…", "!!"):  # an answer of punctuation alone is a message too
+        assert send(api, space_id, "alice", reply).status_code == 201, reply
 
 
 def test_sending_needs_a_live_space_auth_and_admission(api, media, space_id):

@@ -29,3 +29,9 @@ def test_a_title_with_nothing_visible_is_refused(raw):
 
 def test_a_title_keeps_its_visible_text_only():
     assert clean_title("Live \u202egnissim\u202c talk\x07") == "Live gnissim talk"
+
+
+@pytest.mark.parametrize("raw", ["?", "...", "…", "!!!", "¿", "€5", "—", "👏"])
+def test_punctuation_and_symbols_alone_are_visible_text(raw):
+    """People answer "?" or "…" in a room: those are kept, as letters, digits and emoji are."""
+    assert clean_line(raw) == raw

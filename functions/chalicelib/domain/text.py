@@ -33,10 +33,12 @@ def strip_invisible(text: str, *, keep_newlines: bool = False) -> str:
     return "".join(out)
 
 
-# Something that shows: a letter or digit of any script (not the invisible Hangul fillers) or an
-# emoji. One expression for the rule and for the OpenAPI document (Python ``re`` syntax).
+# Something that shows: a letter or digit of any script (not the invisible Hangul fillers), an
+# emoji, or a punctuation mark or symbol ("?", "...", "…", "+", "€": people answer with those).
+# One expression for the rule and for the OpenAPI document (Python ``re`` syntax).
 VISIBLE_PATTERN = (r"[^\W_\u115f\u1160\u3164\uffa0]|[\u2600-\u27bf\U0001f300-\U0001f64f\U0001f680-\U0001f6d7"
-                   r"\U0001f900-\U0001f9ff]")
+                   r"\U0001f900-\U0001f9ff]|[!-/:-@\[-`{-~\u00a1-\u00ac\u00ae-\u00bf\u2010-\u2027\u2030-\u205e"
+                   r"\u20a0-\u20c0\u2190-\u23ff\u3001-\u3003\u3008-\u3011\uff01-\uff0f]")
 _VISIBLE = re.compile(VISIBLE_PATTERN)
 # Refused outright where people read each other (chat, pins), as sent: C0 and C1 controls and the
 # bidi controls. Other invisible characters are removed instead.
@@ -45,8 +47,8 @@ CONTROLS_BUT_NEWLINE_PATTERN = r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\
 
 
 def has_visible(text: str) -> bool:
-    """Whether ``text`` shows something: a letter, a digit or an emoji (``VISIBLE_PATTERN``), not
-    only spaces, punctuation or zero-width characters."""
+    """Whether ``text`` shows something: a letter, a digit, an emoji, a punctuation mark or a
+    symbol (``VISIBLE_PATTERN``), not only spaces or zero-width characters."""
     return _VISIBLE.search(text) is not None
 
 
