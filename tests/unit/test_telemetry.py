@@ -100,3 +100,14 @@ def test_a_queue_batch_logs_each_message_under_its_id_and_measures_its_lag(capsy
     assert [p for p in emf_points(out) if p[1] == "QueueLag"] == [
         (NAMESPACE, "QueueLag", "Seconds", {}, 12.0), (NAMESPACE, "QueueLag", "Seconds", {}, 0.5)]
     assert not [p for p in emf_points(out) if p[1] == "WebhookEvents"]  # queue jobs are not webhooks
+
+
+def test_powertools_metrics_switch_turns_the_emf_blobs_off(monkeypatch, capsys):
+    from chalicelib.adapters.telemetry import EmfMetrics
+
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+    EmfMetrics().joined("listener")
+    assert "_aws" not in capsys.readouterr().out
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+    EmfMetrics().joined("listener")
+    assert '"Joins"' in capsys.readouterr().out

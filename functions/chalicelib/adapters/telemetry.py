@@ -8,6 +8,7 @@ nothing is lost when an invocation fails. Powertools is imported on the first da
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -56,6 +57,8 @@ class EmfMetrics:
         self._emit(metric, "Count", 1, dimensions)
 
     def _emit(self, metric: Metric, unit: str, value: float, dimensions: dict[Dimension, str]) -> None:
+        if os.environ.get("POWERTOOLS_METRICS_DISABLED", "").lower() == "true":
+            return  # Powertools' own switch, which its single_metric does not read (benches set it)
         from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
         try:
