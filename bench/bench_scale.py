@@ -432,7 +432,8 @@ def summary(result: list[Step], base_cores: float, base_rss: float) -> None:
           f" {pub['packets_out'] / pub['cores'] / pub['cpu']:>14,.0f}  (per fully busy core)")
     print(f"  LISTENERS_PER_CORE_AT_80 = {at80:,.0f}")
     print("  caveats: loopback, one room, one Opus publisher, the generator and API share the other core, and "
-          f"~7 benchmarks share this 2-core box (load average {os.getloadavg()[0]:.1f}): the server core is contended.")
+          f"other jobs on this box add load (load average {os.getloadavg()[0]:.1f} now; above ~1.5 the server core "
+          "is contended).")
 
 
 def storm(api: HttpApi, gen: LoadGen, pid: int, space_id: str, key: str, secret: str, url: str, hidden: bool,
@@ -503,7 +504,7 @@ def main() -> None:
     key, secret = "bench-scale", secrets.token_hex(24)
     print(f"one Space, a host publishing a 48 kHz Opus tone, Go subscribe-only listeners (RTP read, not decoded); "
           f"livekit-server on core {SERVER_CORE}, everything else on core {CLIENT_CORE}; load average at start "
-          f"{' '.join(f'{x:.1f}' for x in os.getloadavg())} (a shared machine: noisy)")
+          f"{' '.join(f'{x:.1f}' for x in os.getloadavg())} (other jobs add noise)")
     with tempfile.TemporaryDirectory() as tmp:
         try:
             server = start_livekit(build.stdout.strip().splitlines()[-1], Path(tmp), api_key=key, api_secret=secret)

@@ -66,7 +66,7 @@ def parameters() -> dict[str, Any]:
         "CacheSubnetIds": parameter("Subnets (two or more AZs) for ElastiCache Redis.",
                                     type_="List<AWS::EC2::Subnet::Id>"),
         "InstanceType": parameter("EC2 instance type of a node (x86_64, matching ImageId); a c6i.xlarge carries "
-                                  "~1,600 listeners of one Space at 60% CPU (README: Sizing).", default="c6i.xlarge"),
+                                  "~1,500 listeners of one Space at 60% CPU (README: Sizing).", default="c6i.xlarge"),
         "ImageId": parameter("AMI of the nodes: Amazon Linux 2023 (x86_64) from its public SSM parameter.",
                              type_="AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>", default=AL2023_X86),
         "MinNodes": parameter("Fewest nodes.", type_="Number", default=2, MinValue=1),

@@ -122,13 +122,13 @@ class Settings(BaseSettings):
 
     # Audiences past one media node (issue 16). A Space's room lives on one LiveKit node, so its
     # WebRTC listeners are capped at what one node carries; past the cap a listener's join answers
-    # HLS from the media worker. 1,600: the README's "Sizing" measured ~1,100 listeners per server
-    # core at 80% CPU, so ~825 at the cluster's 60% target, x 2 physical cores of a c6i.xlarge.
+    # HLS from the media worker. 1,500: the README's "Sizing" measured ~1,025 listeners per server
+    # core at 80% CPU, so ~770 at the cluster's 60% target, x 2 physical cores of a c6i.xlarge.
     # HLS links are valid ``hls_link_ttl_seconds`` (the app joins again for a fresh one, and
     # WebRTC if a seat is free then); segment URLs in the live playlist for ``hls_segment_ttl_seconds``.
     # A seat nobody connected to within ``webrtc_seat_grace_seconds`` of the join that took it is
     # freed when the Space is full (an app connects within seconds; 90 s leaves slow networks room).
-    webrtc_listener_cap: int = 1600
+    webrtc_listener_cap: int = 1500
     webrtc_seat_grace_seconds: int = 90
     hls_link_ttl_seconds: int = 600
     hls_segment_ttl_seconds: int = 120
