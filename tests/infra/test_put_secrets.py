@@ -72,11 +72,11 @@ def test_values_without_equals_are_prompted_for():
 
 
 def test_at_file_values_are_read_whole_from_the_file(tmp_path):
-    pem = "-----BEGIN PRIVATE KEY-----\nabc\ndef\n-----END PRIVATE KEY-----\n"
-    (tmp_path / "hls-cdn.pem").write_text(pem)
+    multi_line = "first line of a key file\nsecond line\n\nlast line\n"  # a PEM's shape, no key in the repo
+    (tmp_path / "hls-cdn.pem").write_text(multi_line)
     values = put_secrets.parse_assignments([f"hls_cdn_private_key=@{tmp_path / 'hls-cdn.pem'}"],
                                            prompt=lambda text: pytest.fail("nothing to prompt for"))
-    assert values == {"hls_cdn_private_key": pem}
+    assert values == {"hls_cdn_private_key": multi_line}
 
 
 def test_livekit_rotation_never_leaves_a_key_in_use_unaccepted(stack_secret):
