@@ -205,7 +205,7 @@ async def first_loud_frame(track: rtc.Track, *, threshold: float = 2000.0, timeo
 WINDOW = 0.1  # seconds: the span every audio check must hold in, not only on average
 TONE_LEVEL = 3000.0  # RMS a heard tone stays above (the Tone plays at about 11,600)
 QUIET_LEVEL = 100.0  # RMS silence stays below
-TONE_TOLERANCE = 5.0  # Hz
+TONE_TOLERANCE = 1 / WINDOW  # Hz: what a 100 ms window resolves (a splice inside one moved its peak 6 Hz)
 
 
 def dominant_frequency(pcm: np.ndarray, rate: int = RATE) -> float:
