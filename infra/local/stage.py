@@ -33,25 +33,22 @@ def make_moto_dynamodb_atomic() -> None:
     """Give moto's DynamoDB the per-request atomicity the real service has.
 
     moto evaluates a condition and applies the write without a lock, so two threads can both
-    pass a condition that real DynamoDB would let only one pass. Serialising each write makes
-    the emulator honest, so concurrency tests exercise our conditions, not moto's races.
+    pass a condition that real DynamoDB would let only one pass; and its request handlers copy
+    and serialise live items outside the backend, so a request racing an update can fail with
+    "dictionary changed size during iteration" (the real service never does). Serialising each
+    whole request, from parsing to its answer, makes the emulator honest, so concurrency tests
+    exercise our conditions, not moto's races.
     """
     global _patched
     if _patched:
         return
-    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.responses import DynamoHandler
 
-    # Reads too: moto iterates its item dicts without a lock, so a query racing a put can fail
-    # with "dictionary changed size during iteration" (the real service never does).
-    for name in ("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item",
-                 "get_item", "query", "scan", "batch_get_item", "transact_get_items"):
-        original = getattr(DynamoDBBackend, name, None)
-        if original is None:
-            continue
+    original = DynamoHandler.call_action
 
-        def locked(self, *args, __original=original, **kwargs):
-            with _dynamo_lock:
-                return __original(self, *args, **kwargs)
+    def locked(self: DynamoHandler) -> object:
+        with _dynamo_lock:
+            return original(self)
 
-        setattr(DynamoDBBackend, name, locked)
+    DynamoHandler.call_action = locked  # type: ignore[method-assign]
     _patched = True
