@@ -4,8 +4,10 @@ from __future__ import annotations
 import json
 import sys
 import threading
+import traceback
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 
@@ -70,7 +72,8 @@ def dead_letters() -> list[dict[str, Any]]:
 
 def race(n: int, work: Callable[[int], object]) -> tuple[list[object], list[Exception], list[str]]:
     """``work(i)`` in ``n`` threads released together by a barrier, with a tiny switch interval so
-    they interleave for real: (results, Airwaves errors, repr of anything else raised)."""
+    they interleave for real: (results, Airwaves errors, anything else raised as its repr and the
+    innermost frames it came from, so a failing assertion shows where without a rerun)."""
     from chalicelib.domain.errors import AirwavesError
 
     barrier = threading.Barrier(n)
@@ -90,7 +93,7 @@ def race(n: int, work: Callable[[int], object]) -> tuple[list[object], list[Exce
                 errors.append(exc)
         except Exception as exc:  # noqa: BLE001 - reported to the test, which asserts there is none
             with lock:
-                other.append(repr(exc))
+                other.append(f"{exc!r} from {where_raised(exc)}")
 
     old = sys.getswitchinterval()
     sys.setswitchinterval(1e-6)
@@ -103,6 +106,12 @@ def race(n: int, work: Callable[[int], object]) -> tuple[list[object], list[Exce
     finally:
         sys.setswitchinterval(old)
     return results, errors, other
+
+
+def where_raised(exc: BaseException, frames: int = 4) -> str:
+    """The innermost ``frames`` of ``exc``'s traceback, as ``file:line in function`` joined by " < "."""
+    stack = traceback.extract_tb(exc.__traceback__)[-frames:]
+    return " < ".join(f"{Path(f.filename).name}:{f.lineno} in {f.name}" for f in reversed(stack))
 
 
 TableSnapshot = dict[tuple[str, str], dict[str, Any]]
